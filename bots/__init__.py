@@ -1,0 +1,1 @@
+"""Platform adapters (console now; Discord, Twitch, IRC, web later) and the CLI."""

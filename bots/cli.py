@@ -1,0 +1,88 @@
+"""The ``literai`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from literai_core.config import ConfigError, LiteraiConfig, load_config
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="literai", description="An open, local AI companion for live chat."
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the OpenAI-compatible inference server alone")
+    serve.add_argument("--host", help="address to bind (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="port to bind; 0 picks a free one")
+    serve.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    run = sub.add_parser("run", help="run the inference server plus the configured bots")
+    run.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    run.add_argument("--teletype", action="store_true", help="console: print like a Teletype")
+    run.add_argument("--cps", type=float, help="console: teletype characters per second")
+    run.add_argument("--user", help="console: the name your lines are posted as")
+    return parser
+
+
+def _overrides(config: LiteraiConfig, args: argparse.Namespace) -> LiteraiConfig:
+    server = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
+    console: dict[str, object] = {}
+    if getattr(args, "teletype", False):
+        console["teletype"] = True
+    for key in ("cps", "user"):
+        if (value := getattr(args, key, None)) is not None:
+            console[key] = value
+    if not server and not console:
+        return config
+    data = config.model_dump()
+    data["server"].update(server)
+    data["console"].update(console)
+    try:
+        return LiteraiConfig.model_validate(data)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise ConfigError(f"bad option: {' '.join(first[1:3])}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = _overrides(load_config(args.config), args)
+        logging.basicConfig(
+            level=config.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        if args.cmd == "serve":
+            from .runner import serve
+
+            return asyncio.run(serve(config))
+        from .runner import run
+
+        return asyncio.run(run(config))
+    except ConfigError as exc:
+        print(f"literai: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        return 130
+    except OSError as exc:  # e.g. the port is taken
+        print(f"literai: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

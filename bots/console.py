@@ -1,0 +1,98 @@
+"""The console bot: chat lines from stdin, replies on stdout.
+
+``--teletype`` prints replies at a fixed number of characters per second, like the
+110-baud Teletype the original GPT-2 bot was trained on the manuals of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import BinaryIO, TextIO
+
+from literai_core.chat import ChatLine
+from literai_core.config import ConsoleSettings
+from literai_core.core import ChatCore
+
+
+def stdin_lines(stream: BinaryIO | None = None, max_pending: int = 64) -> AsyncIterator[str]:
+    """Lines from a blocking stream, read on a daemon thread so the loop never waits
+    and Ctrl-C never hangs on a blocked read. Bounded: the reader waits when full."""
+    source = stream if stream is not None else sys.stdin.buffer
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=max_pending)
+
+    def reader() -> None:
+        try:
+            for raw in iter(source.readline, b""):
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                asyncio.run_coroutine_threadsafe(queue.put(text), loop).result()
+        except (OSError, RuntimeError, ValueError):
+            pass  # stdin closed under us, or the loop is gone: treat as end of input
+        finally:
+            try:
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+            except RuntimeError:
+                pass
+
+    threading.Thread(target=reader, name="console-stdin", daemon=True).start()
+
+    async def lines() -> AsyncIterator[str]:
+        while (line := await queue.get()) is not None:
+            yield line
+
+    return lines()
+
+
+class ConsoleBot:
+    def __init__(
+        self,
+        core: ChatCore,
+        settings: ConsoleSettings,
+        out: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.core = core
+        self.settings = settings
+        self.out = out if out is not None else sys.stdout
+        self.clock = clock
+
+    async def run(self, lines: AsyncIterator[str]) -> None:
+        """Answer each line in turn until the input ends (Ctrl-D)."""
+        self._print(
+            f"{self.core.settings.name} is ready. Type a chat line, or "
+            f"{self.core.settings.prefix}help. Ctrl-D quits."
+        )
+        async for text in lines:
+            if not text.strip():
+                continue
+            line = ChatLine(
+                "console",
+                self.settings.channel,
+                self.settings.user,
+                text,
+                self.clock(),
+                frozenset({"broadcaster"}),
+            )
+            reply = await self.core.handle(line)
+            if reply is not None:
+                await self._say(await reply.text())
+
+    async def _say(self, text: str) -> None:
+        prefix = f"{self.core.settings.name}: "
+        if not self.settings.teletype:
+            self._print(prefix + text)
+            return
+        delay = 1.0 / self.settings.cps
+        for ch in prefix + text:
+            self.out.write(ch)
+            self.out.flush()
+            await asyncio.sleep(delay)
+        self._print("")
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()

@@ -1,0 +1,125 @@
+"""Process lifetimes: ``serve`` (the inference server alone) and ``run`` (server plus
+the configured bots). Everything opened here is closed here, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable
+
+import openai
+
+from inference_server.app import build_backends, create_app, start_server
+from literai_core.config import LiteraiConfig, env_secret
+from literai_core.core import ChatCore
+from literai_core.inference import OpenAIInference
+
+from .console import ConsoleBot, stdin_lines
+
+log = logging.getLogger(__name__)
+
+
+class Stop:
+    """Why the process is ending: a signal, end of input, or a fatal error."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.code = 0
+
+    def set(self, code: int = 0, message: str | None = None) -> None:
+        if message:
+            print(f"literai: {message}", file=sys.stderr, flush=True)
+        if not self.event.is_set():
+            self.code = code
+        self.event.set()
+
+    def on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self.set)
+
+
+async def _until(stop: Stop, work: Awaitable[object]) -> None:
+    """Run ``work`` until it ends or ``stop`` fires, whichever comes first."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.event.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, waiter):
+            t.cancel()
+        await asyncio.gather(task, waiter, return_exceptions=True)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+
+
+async def serve(config: LiteraiConfig) -> int:
+    stop = Stop()
+    stop.on_signals()
+    backends = build_backends(config.server)
+    app = create_app(config.server, backends, on_load_error=lambda msg: stop.set(1, msg))
+    runner, port = await start_server(app, config.server.host, config.server.port)
+    print(
+        f"literai: serving {', '.join(backends)} on http://{config.server.host}:{port}/v1",
+        flush=True,
+    )
+    try:
+        await stop.event.wait()
+    finally:
+        await runner.cleanup()
+    return stop.code
+
+
+async def _wait_ready(client: openai.AsyncOpenAI, stop: Stop, limit_s: float = 120) -> bool:
+    """Poll the API until the model answers (503 while loading)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not stop.event.is_set():
+        try:
+            await client.models.list()
+            return True
+        except openai.APIStatusError as exc:
+            if exc.status_code != 503:
+                stop.set(1, f"the inference server answered {exc.status_code}")
+                return False
+        except openai.APIConnectionError:
+            pass
+        if loop.time() > deadline:
+            stop.set(1, "the inference server did not become ready in time")
+            return False
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def run(config: LiteraiConfig) -> int:
+    stop = Stop()
+    stop.on_signals()
+    if not config.console.enabled:
+        print("literai: no bot is configured (enable console in the config)", file=sys.stderr)
+        return 2
+    runner = None
+    base_url = config.client.base_url
+    if base_url is None:
+        backends = build_backends(config.server)
+        app = create_app(config.server, backends, on_load_error=lambda msg: stop.set(1, msg))
+        runner, port = await start_server(app, config.server.host, config.server.port)
+        host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::", "") else config.server.host
+        base_url = f"http://{host}:{port}/v1"
+    key = env_secret(config.client.api_key_env) or "no-key"
+    try:
+        async with openai.AsyncOpenAI(
+            base_url=base_url, api_key=key, max_retries=0, timeout=config.client.timeout_s
+        ) as client:
+            if await _wait_ready(client, stop):
+                model = config.client.model or config.server.default_model
+                core = ChatCore(config.bot, OpenAIInference(client, model))
+                bot = ConsoleBot(core, config.console)
+                await _until(stop, bot.run(stdin_lines()))
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+    return stop.code

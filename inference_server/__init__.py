@@ -1,0 +1,1 @@
+"""literai's OpenAI-compatible inference server (aiohttp)."""

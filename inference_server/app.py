@@ -1,0 +1,153 @@
+"""Assemble the aiohttp app: routes, middlewares, engines that live and die with it."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from literai_core.config import ServerSettings, env_secret, resolve_model_path
+
+from .backends.base import TextBackend
+from .engine import Engine
+from .keys import API_KEY, METRICS, SERVING
+from .metrics import ServerMetrics
+from .protocol import ApiError, error_response
+from .routes import setup_routes
+from .serving import OpenAIServing
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves in OpenAI's error shape; a client mistake is never a 500."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason or "error", code=str(exc.status))
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return error_response(500, "internal server error", type="server_error")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    key = request.app.get(API_KEY)
+    if key and request.path.startswith("/v1/"):
+        given = request.headers.get("Authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), key):
+            return error_response(
+                401,
+                "missing or incorrect API key (send 'Authorization: Bearer <key>')",
+                code="invalid_api_key",
+            )
+    return await handler(request)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except asyncio.CancelledError:
+        status = 499  # the client went away
+        raise
+    finally:
+        request.app[METRICS].requests.labels(route, str(status)).inc()
+
+
+def build_backends(settings: ServerSettings) -> dict[str, TextBackend]:
+    """Backends from config; raises ConfigError for a model file that is not there."""
+    from .backends.llama_cpp import LlamaCppBackend  # heavy import only when used
+
+    return {
+        alias: LlamaCppBackend(
+            alias,
+            resolve_model_path(alias, model),
+            n_ctx=model.n_ctx,
+            n_threads=model.n_threads,
+            n_threads_batch=model.n_threads_batch,
+            n_batch=model.n_batch,
+        )
+        for alias, model in settings.models.items()
+    }
+
+
+def create_app(
+    settings: ServerSettings,
+    backends: dict[str, TextBackend],
+    *,
+    on_load_error: Callable[[str], None] | None = None,
+) -> web.Application:
+    """The app; engines load in the background, so /health answers 503 until ready."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[metrics_middleware, errors_middleware, auth_middleware],
+    )
+    metrics = ServerMetrics()
+    engines = {
+        name: Engine(
+            backend,
+            max_queue=settings.max_queue,
+            on_depth=metrics.queue_depth.labels(name).set,
+        )
+        for name, backend in backends.items()
+    }
+    app[METRICS] = metrics
+    app[SERVING] = OpenAIServing(engines, metrics)
+    key = env_secret(settings.api_key_env)
+    if key:
+        app[API_KEY] = key
+    setup_routes(app)
+
+    async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
+        async def load(name: str, engine: Engine) -> None:
+            try:
+                await engine.load()
+            except Exception as exc:
+                engine.load_error = f"model {name!r} failed to load: {exc}"
+                log.error("%s", engine.load_error)
+                if on_load_error is not None:
+                    on_load_error(engine.load_error)
+
+        loading = [asyncio.create_task(load(n, e)) for n, e in engines.items()]
+        yield
+        for task in loading:
+            task.cancel()
+        await asyncio.gather(*loading, return_exceptions=True)
+        for engine in engines.values():
+            await engine.close()
+
+    app.cleanup_ctx.append(engines_ctx)
+    return app
+
+
+async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start listening; returns the runner (cleanup it to stop) and the bound port."""
+    # handler_cancellation: a client that disconnects cancels its handler, which
+    # cancels its generation at once.
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, int(bound)

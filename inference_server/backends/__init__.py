@@ -1,0 +1,1 @@
+"""Model backends. Heavy imports happen only inside the module that needs them."""

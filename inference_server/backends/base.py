@@ -1,0 +1,84 @@
+"""The port every text backend implements, and the values that cross it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+FinishReason = Literal["stop", "length"]
+
+
+class BackendError(Exception):
+    """The backend failed for a reason that is not the client's fault."""
+
+
+class PromptTooLong(ValueError):
+    """The prompt (plus the requested completion) does not fit the model's context."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    ignore_eos: bool = False
+
+
+@dataclass
+class Delta:
+    """Text produced since the last delta; the final one carries finish and usage."""
+
+    text: str
+    completion_tokens: int
+    finish_reason: FinishReason | None = None
+    prompt_tokens: int = 0
+
+
+@dataclass
+class CancelToken:
+    """Set by the server when the client went away; the backend checks it every token."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+class TextBackend(Protocol):
+    """A text model. Methods are blocking and called from one worker thread."""
+
+    name: str
+    context_length: int
+
+    def load(self) -> None: ...
+
+    def generate(
+        self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
+    ) -> Iterator[Delta]:
+        """Yield deltas; a list of messages is rendered with the model's chat template.
+
+        Raises PromptTooLong before the first delta when the request cannot fit.
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,165 @@
+"""The embedded CPU engine: llama.cpp through llama-cpp-python.
+
+All methods are blocking and run on the engine's single worker thread; llama.cpp's
+context is not safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    BackendError,
+    CancelToken,
+    ChatMessage,
+    Delta,
+    FinishReason,
+    PromptTooLong,
+    SamplingParams,
+)
+from .stops import StopMatcher
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppBackend:
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int = 2,
+        n_threads_batch: int | None = None,
+        n_batch: int = 512,
+    ) -> None:
+        self.name = name
+        self.context_length = n_ctx
+        self._path = path
+        self._kwargs: dict[str, Any] = {
+            "n_ctx": n_ctx,
+            "n_threads": n_threads,
+            "n_threads_batch": n_threads_batch or n_threads,
+            "n_batch": n_batch,
+        }
+        self._llm: Any = None
+        self._formatter: Any = None
+
+    def load(self) -> None:
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        try:
+            self._llm = llama_cpp.Llama(model_path=str(self._path), verbose=False, **self._kwargs)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"cannot load {self._path}: {exc}") from None
+        self.context_length = self._llm.n_ctx()
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if template:
+            model = self._llm._model
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(model.token_eos()),
+                bos_token=model.token_get_text(model.token_bos()),
+            )
+        log.info("loaded %s from %s (n_ctx=%d)", self.name, self._path, self.context_length)
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    # -- prompts ---------------------------------------------------------------------
+
+    def _render(self, prompt: str | list[ChatMessage]) -> tuple[str, tuple[str, ...]]:
+        if isinstance(prompt, str):
+            return prompt, ()
+        messages = [{"role": m.role, "content": m.content} for m in prompt]
+        if self._formatter is None:  # a GGUF without a chat template: a plain transcript
+            text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+            return text, ("\nuser:",)
+        rendered = self._formatter(messages=messages)
+        stop = rendered.stop
+        stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        return rendered.prompt, stops
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+
+    # -- generation ------------------------------------------------------------------
+
+    def generate(
+        self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
+    ) -> Iterator[Delta]:
+        llm = self._llm
+        if llm is None:
+            raise BackendError("model not loaded")
+        text, template_stops = self._render(prompt)
+        tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        n_prompt = len(tokens)
+        room = self.context_length - n_prompt
+        param = "prompt" if isinstance(prompt, str) else "messages"
+        if room <= 0:
+            raise PromptTooLong(
+                f"the prompt is {n_prompt} tokens; this model's context is "
+                f"{self.context_length} tokens",
+                param,
+            )
+        max_tokens = params.max_tokens if params.max_tokens is not None else room
+        if max_tokens > room:
+            raise PromptTooLong(
+                f"max_tokens={max_tokens} plus the prompt's {n_prompt} tokens exceeds this "
+                f"model's context of {self.context_length} tokens",
+                "max_tokens",
+            )
+        llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
+        stops = StopMatcher(params.stop + template_stops)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        is_eog = _eog_check(llm)
+        produced = 0
+        finish: FinishReason = "length"
+        pending = ""
+        for token in llm.generate(
+            tokens,
+            temp=params.temperature,
+            top_p=params.top_p,
+            top_k=0,
+            min_p=0.0,
+            frequency_penalty=params.frequency_penalty,
+            presence_penalty=params.presence_penalty,
+            reset=True,
+        ):
+            if cancel.cancelled:
+                return
+            if is_eog(token) and not params.ignore_eos:
+                finish = "stop"
+                break
+            produced += 1
+            piece = decoder.decode(llm.detokenize([token], special=False))
+            emit, hit = stops.feed(piece)
+            pending += emit
+            if hit:
+                finish = "stop"
+                break
+            if produced >= max_tokens:
+                break
+            if pending:
+                yield Delta(pending, produced, prompt_tokens=n_prompt)
+                pending = ""
+        if not cancel.cancelled:
+            if finish == "length":
+                pending += stops.feed(decoder.decode(b"", final=True))[0] + stops.flush()
+            yield Delta(pending, produced, finish_reason=finish, prompt_tokens=n_prompt)
+
+
+def _eog_check(llm: Any) -> Any:
+    """llama.cpp's end-of-generation test (EOS, EOT, <|im_end|> ...)."""
+    import llama_cpp
+
+    vocab = llm._model.vocab
+    return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))

@@ -1,0 +1,154 @@
+"""Runs a blocking backend on one worker thread, behind a bounded FIFO queue.
+
+The event loop never waits on the model: deltas cross from the worker thread through
+``call_soon_threadsafe`` into an asyncio queue. Leaving the ``generation`` context for any
+reason (finished, client gone, error) cancels the run and frees the engine for the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from .backends.base import CancelToken, ChatMessage, Delta, SamplingParams, TextBackend
+
+log = logging.getLogger(__name__)
+
+
+class QueueFull(Exception):
+    """More requests are waiting than the configured queue allows."""
+
+
+class NotReady(Exception):
+    """The model is still loading (or failed to load)."""
+
+
+_END = object()
+
+
+class Engine:
+    def __init__(
+        self,
+        backend: TextBackend,
+        *,
+        max_queue: int,
+        on_depth: Callable[[int], None] = lambda depth: None,
+    ) -> None:
+        self.backend = backend
+        self.max_queue = max_queue
+        self.ready = False
+        self.load_error: str | None = None
+        self.generated_tokens = 0  # total, for metrics and cancel tests
+        self._on_depth = on_depth
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-{backend.name}")
+        self._turn = asyncio.Lock()  # FIFO: asyncio.Lock wakes waiters in order
+        self._waiting = 0
+        self._running = 0
+
+    @property
+    def depth(self) -> int:
+        """Requests waiting for the engine (not counting the one running)."""
+        return self._waiting
+
+    @property
+    def busy(self) -> bool:
+        return self._running > 0
+
+    async def load(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.backend.load)
+        self.ready = True
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.backend.close)
+        self._executor.shutdown(wait=True)
+
+    @asynccontextmanager
+    async def generation(
+        self, prompt: str | list[ChatMessage], params: SamplingParams
+    ) -> AsyncIterator[AsyncIterator[Delta]]:
+        if not self.ready:
+            raise NotReady(self.load_error or "the model is still loading")
+        if self._waiting >= self.max_queue and (self._running or self._turn.locked()):
+            raise QueueFull(f"{self._waiting} requests are already waiting")
+        self._set_waiting(+1)
+        try:
+            await self._turn.acquire()
+        finally:
+            self._set_waiting(-1)
+        self._running += 1
+        cancel = CancelToken()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        future = loop.run_in_executor(
+            self._executor, self._pump, prompt, params, cancel, loop, queue
+        )
+        # The engine is free again when the worker thread is done, however this
+        # request ends (even if its task is cancelled twice on the way out).
+        future.add_done_callback(self._finished)
+        try:
+            yield self._drain(queue)
+        finally:
+            cancel.cancel()
+
+    def _finished(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved: errors already went to the consumer
+        self._running -= 1
+        self._turn.release()
+
+    def _pump(
+        self,
+        prompt: str | list[ChatMessage],
+        params: SamplingParams,
+        cancel: CancelToken,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[Any],
+    ) -> None:
+        """Worker thread: run the backend, hand each delta to the loop."""
+        put = queue.put_nowait
+        last = 0
+        try:
+            for delta in self.backend.generate(prompt, params, cancel):
+                self.generated_tokens += delta.completion_tokens - last
+                last = delta.completion_tokens
+                loop.call_soon_threadsafe(put, delta)
+                if cancel.cancelled:
+                    break
+        except BaseException as exc:
+            loop.call_soon_threadsafe(put, exc)
+        finally:
+            loop.call_soon_threadsafe(put, _END)
+
+    @staticmethod
+    async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Delta]:
+        held: Any = None
+        while True:
+            item = held if held is not None else await queue.get()
+            held = None
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            # Coalesce what has piled up, so a slow reader costs one write, not many.
+            while not queue.empty():
+                nxt = queue.get_nowait()
+                if not isinstance(nxt, Delta):
+                    held = nxt
+                    break
+                item = Delta(
+                    item.text + nxt.text,
+                    nxt.completion_tokens,
+                    nxt.finish_reason,
+                    nxt.prompt_tokens,
+                )
+            yield item
+
+    def _set_waiting(self, change: int) -> None:
+        self._waiting += change
+        self._on_depth(self._waiting)

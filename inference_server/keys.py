@@ -1,0 +1,12 @@
+"""Typed keys for what the app owns."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .metrics import ServerMetrics
+from .serving import OpenAIServing
+
+SERVING = web.AppKey("serving", OpenAIServing)
+METRICS = web.AppKey("metrics", ServerMetrics)
+API_KEY = web.AppKey("api_key", str)

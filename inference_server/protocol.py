@@ -1,0 +1,211 @@
+"""The OpenAI wire protocol: request models (typed, permissive about extra fields),
+response builders, and the one function that builds every error response."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .backends.base import ChatMessage, SamplingParams
+
+INT64 = 2**63 - 1
+
+
+class ApiError(Exception):
+    """A request that gets an OpenAI-shaped error instead of an answer."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+
+    def response(self) -> web.Response:
+        return error_response(self.status, self.message, self.type, self.param, self.code)
+
+
+def error_response(
+    status: int,
+    message: str,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+) -> web.Response:
+    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+    return web.json_response(body, status=status)
+
+
+class _Wire(BaseModel):
+    # Strict: "0.5" is not a number and 1 is not a boolean, as on OpenAI's own API.
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class TextPart(_Wire):
+    type: Literal["text"]
+    text: Annotated[str, Field(max_length=1_000_000)]
+
+
+class Message(_Wire):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class StreamOptions(_Wire):
+    include_usage: bool = False
+
+
+Penalty = Annotated[float, Field(ge=-2.0, le=2.0)]
+
+
+class _Sampling(_Wire):
+    model: Annotated[str, Field(min_length=1, max_length=256)]
+    max_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 1.0
+    top_p: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    stop: (
+        str | Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=4)] | None
+    ) = None
+    seed: Annotated[int | None, Field(ge=-INT64 - 1, le=INT64)] = None
+    frequency_penalty: Penalty = 0.0
+    presence_penalty: Penalty = 0.0
+    n: Annotated[int, Field(ge=1, le=1)] = 1
+    user: Annotated[str | None, Field(max_length=256)] = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    ignore_eos: bool = False  # vLLM's extension; benchmarks use it for fixed lengths
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_not_too_long(cls, v: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(v, str) and len(v) > 256:
+            raise ValueError("a stop sequence is at most 256 characters")
+        return v
+
+    def sampling(self, max_tokens: int | None) -> SamplingParams:
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        return SamplingParams(
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=stop,
+            seed=None if self.seed is None else self.seed & 0x7FFFFFFF,
+            frequency_penalty=self.frequency_penalty,
+            presence_penalty=self.presence_penalty,
+            ignore_eos=self.ignore_eos,
+        )
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream and self.stream_options and self.stream_options.include_usage)
+
+
+class ChatCompletionRequest(_Sampling):
+    messages: Annotated[list[Message], Field(min_length=1, max_length=1000)]
+    max_completion_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+
+    def prompt(self) -> list[ChatMessage]:
+        return [ChatMessage(m.role, m.text()) for m in self.messages]
+
+    def params(self) -> SamplingParams:
+        return self.sampling(self.max_completion_tokens or self.max_tokens)
+
+
+class CompletionRequest(_Sampling):
+    prompt: (
+        Annotated[str, Field(max_length=1_000_000)]
+        | Annotated[
+            list[Annotated[str, Field(max_length=1_000_000)]], Field(min_length=1, max_length=1)
+        ]
+    )
+    max_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = 16  # OpenAI's default
+
+    def text(self) -> str:
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+
+    def params(self) -> SamplingParams:
+        return self.sampling(self.max_tokens)
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
+
+
+def _param_name(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.split("[")[0].lower() in _TYPE_TAGS or not part.replace("_", "a").isalnum():
+            continue  # a union member's tag, not a field
+        else:
+            out += f".{part}" if out else part
+    return out or "body"
+
+
+def parse_body(model: type[_Wire], raw: bytes) -> Any:
+    """Bytes to a request model, or an ApiError(400) that names the field."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "the request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        param = _param_name(first["loc"])
+        msg = first["msg"]
+        if param == "n":
+            msg = "only n=1 is supported"
+        raise ApiError(400, f"invalid value for '{param}': {msg}", param=param) from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply", code="invalid_json") from None
+
+
+# -- responses -------------------------------------------------------------------------
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+SSE_DONE = b"data: [DONE]\n\n"

@@ -1,0 +1,180 @@
+"""The logic behind the OpenAI routes: pick the engine, run it, shape the answer.
+
+Routes call these with a parsed request; nothing here knows about HTTP transport.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .backends.base import BackendError, Delta, PromptTooLong
+from .engine import Engine, NotReady, QueueFull
+from .metrics import ServerMetrics
+from .protocol import (
+    ApiError,
+    ChatCompletionRequest,
+    CompletionRequest,
+    new_id,
+    now,
+    usage,
+)
+
+Request = ChatCompletionRequest | CompletionRequest
+
+
+@dataclass
+class Started:
+    """A generation whose first delta is in hand (so errors came before any bytes)."""
+
+    first: Delta
+    rest: AsyncIterator[Delta]
+    model: str
+    id: str
+    created: int
+
+
+class OpenAIServing:
+    def __init__(self, engines: dict[str, Engine], metrics: ServerMetrics) -> None:
+        self.engines = engines
+        self.metrics = metrics
+
+    @property
+    def ready(self) -> bool:
+        return all(e.ready for e in self.engines.values())
+
+    def list_models(self) -> dict[str, Any]:
+        created = now()
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "literai",
+                    "max_model_len": engine.backend.context_length,
+                }
+                for name, engine in self.engines.items()
+            ],
+        }
+
+    def _engine(self, model: str) -> Engine:
+        engine = self.engines.get(model)
+        if engine is None:
+            known = ", ".join(sorted(self.engines))
+            raise ApiError(
+                404,
+                f"the model '{model}' does not exist; this server has: {known}",
+                param="model",
+                code="model_not_found",
+            )
+        return engine
+
+    @asynccontextmanager
+    async def start(self, req: Request) -> AsyncIterator[Started]:
+        """Run a request up to its first delta; map engine trouble to API errors."""
+        engine = self._engine(req.model)
+        prompt = req.prompt() if isinstance(req, ChatCompletionRequest) else req.text()
+        t0 = time.perf_counter()
+        labels = (req.model,)
+        try:
+            async with engine.generation(prompt, req.params()) as deltas:
+                self.metrics.running.labels(*labels).inc()
+                try:
+                    first = await anext(deltas)
+                    self.metrics.ttft.labels(*labels).observe(time.perf_counter() - t0)
+                    self.metrics.prompt_tokens.labels(*labels).inc(first.prompt_tokens)
+                    prefix = "chatcmpl" if isinstance(req, ChatCompletionRequest) else "cmpl"
+                    yield Started(first, deltas, req.model, new_id(prefix), now())
+                finally:
+                    self.metrics.running.labels(*labels).dec()
+                    self.metrics.generated_tokens.labels(*labels).set(engine.generated_tokens)
+        except PromptTooLong as exc:
+            raise ApiError(400, str(exc), param=exc.param, code="context_length_exceeded") from None
+        except QueueFull as exc:
+            raise ApiError(
+                429,
+                f"the server is busy ({exc}); try again shortly",
+                type="rate_limit_error",
+                code="queue_full",
+            ) from None
+        except NotReady as exc:
+            raise ApiError(
+                503, f"not ready: {exc}", type="server_error", code="not_ready"
+            ) from None
+        except BackendError as exc:
+            raise ApiError(500, f"the model failed: {exc}", type="server_error") from None
+
+    async def complete(self, req: Request) -> dict[str, Any]:
+        """A whole, non-streamed answer."""
+        async with self.start(req) as run:
+            last = run.first
+            parts = [last.text]
+            async for delta in run.rest:
+                parts.append(delta.text)
+                last = delta
+        self.metrics.completion_tokens.labels(req.model).inc(last.completion_tokens)
+        text = "".join(parts)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": last.finish_reason, "logprobs": None}
+        if isinstance(req, ChatCompletionRequest):
+            choice["message"] = {"role": "assistant", "content": text}
+            obj = "chat.completion"
+        else:
+            choice["text"] = text
+            obj = "text_completion"
+        return {
+            "id": run.id,
+            "object": obj,
+            "created": run.created,
+            "model": run.model,
+            "choices": [choice],
+            "usage": usage(last.prompt_tokens, last.completion_tokens),
+        }
+
+    async def stream_chunks(self, req: Request, run: Started) -> AsyncIterator[dict[str, Any]]:
+        """Chunks for a started generation, in OpenAI's stream shape."""
+        chat = isinstance(req, ChatCompletionRequest)
+        base: dict[str, Any] = {
+            "id": run.id,
+            "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": run.created,
+            "model": run.model,
+        }
+        if req.include_usage:
+            base["usage"] = None
+
+        def chunk(text: str | None, finish: str | None, role: bool = False) -> dict[str, Any]:
+            choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "logprobs": None}
+            if chat:
+                delta: dict[str, Any] = {"role": "assistant"} if role else {}
+                if text is not None:
+                    delta["content"] = text
+                choice["delta"] = delta
+            else:
+                choice["text"] = text or ""
+            return {**base, "choices": [choice]}
+
+        if chat:
+            yield chunk("", None, role=True)
+        last = run.first
+        try:
+            delta: Delta | None = run.first
+            while delta is not None:
+                last = delta
+                if delta.text:
+                    yield chunk(delta.text, None)
+                if delta.finish_reason is not None:
+                    yield chunk(None if chat else "", delta.finish_reason)
+                delta = await anext(run.rest, None)
+        finally:
+            self.metrics.completion_tokens.labels(req.model).inc(last.completion_tokens)
+        if req.include_usage:
+            yield {
+                **base,
+                "choices": [],
+                "usage": usage(last.prompt_tokens, last.completion_tokens),
+            }

@@ -1,0 +1,76 @@
+"""What crosses between platform adapters and the core: chat lines in, replies out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class ChannelKey:
+    """A conversation's identity. Windows and queues are never shared across keys."""
+
+    platform: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    platform: str
+    channel: str
+    user: str
+    text: str
+    time: float
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def key(self) -> ChannelKey:
+        return ChannelKey(self.platform, self.channel)
+
+
+class ReplyKind(Enum):
+    ANSWER = "answer"  # model output
+    NOTICE = "notice"  # cooldowns, usage lines, help
+    ERROR = "error"  # the backend failed; said politely
+
+
+class Reply:
+    """One reply. Its text may still be streaming: iterate ``deltas()`` to show it as it
+    grows, then await ``text()`` for the final (trimmed) text; or just await ``text()``."""
+
+    def __init__(self, line: ChatLine, kind: ReplyKind, text: str) -> None:
+        self.line = line
+        self.kind = kind
+        self._text: str | None = text
+        self._stream: AsyncIterator[str] | None = None
+
+    @classmethod
+    def streaming(cls, line: ChatLine, make: Callable[[Reply], AsyncIterator[str]]) -> Reply:
+        """A reply whose producer yields deltas and calls ``finish()`` with the final text."""
+        reply = cls(line, ReplyKind.ANSWER, "")
+        reply._text = None
+        reply._stream = make(reply)
+        return reply
+
+    async def deltas(self) -> AsyncIterator[str]:
+        if self._stream is None:
+            if self._text:
+                yield self._text
+            return
+        stream, self._stream = self._stream, None
+        async with aclosing(stream) as pieces:  # type: ignore[type-var]
+            async for piece in pieces:
+                yield piece
+
+    async def text(self) -> str:
+        async for _ in self.deltas():
+            pass
+        return self._text or ""
+
+    def finish(self, text: str, kind: ReplyKind | None = None) -> None:
+        """Called by the producer with the final text (and a kind, if it changed)."""
+        self._text = text
+        if kind is not None:
+            self.kind = kind

