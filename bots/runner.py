@@ -95,6 +95,19 @@ async def _wait_ready(client: openai.AsyncOpenAI, stop: Stop, limit_s: float = 1
     return False
 
 
+async def _check_remote(client: openai.AsyncOpenAI, base_url: str) -> None:
+    """A remote server that is down is not fatal: the bot starts and answers politely."""
+    try:
+        await client.models.list()
+    except openai.OpenAIError as exc:
+        print(
+            f"literai: warning: the inference server at {base_url} is not answering "
+            f"({type(exc).__name__}); the bot will say so in chat until it is",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 async def run(config: LiteraiConfig) -> int:
     stop = Stop()
     stop.on_signals()
@@ -114,7 +127,9 @@ async def run(config: LiteraiConfig) -> int:
         async with openai.AsyncOpenAI(
             base_url=base_url, api_key=key, max_retries=0, timeout=config.client.timeout_s
         ) as client:
-            if await _wait_ready(client, stop):
+            if runner is None:
+                await _check_remote(client, base_url)
+            if runner is None or await _wait_ready(client, stop):
                 model = config.client.model or config.server.default_model
                 core = ChatCore(config.bot, OpenAIInference(client, model))
                 bot = ConsoleBot(core, config.console)

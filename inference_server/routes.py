@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -15,6 +17,8 @@ from .protocol import (
     sse,
 )
 from .serving import Request
+
+log = logging.getLogger(__name__)
 
 
 async def _read(request: web.Request) -> bytes:
@@ -39,10 +43,14 @@ async def _answer(request: web.Request, req: Request) -> web.StreamResponse:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await resp.prepare(request)
-        async for chunk in serving.stream_chunks(req, run):
-            await resp.write(sse(chunk))
-        await resp.write(SSE_DONE)
-        await resp.write_eof()
+        try:
+            async for chunk in serving.stream_chunks(req, run):
+                await resp.write(sse(chunk))
+            await resp.write(SSE_DONE)
+            await resp.write_eof()
+        except ConnectionResetError:
+            # The client left mid-stream; leaving this block cancels its generation.
+            log.debug("client went away during a stream")
         return resp
 
 
