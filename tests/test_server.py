@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 import aiohttp
 import httpx2 as httpx
@@ -260,8 +261,8 @@ async def _open_stream(session: aiohttp.ClientSession, server: Server) -> aiohtt
     )
 
 
-async def _until(predicate, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def _until(predicate: Callable[[], bool], limit_s: float = 30) -> None:
+    deadline = time.monotonic() + limit_s
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
