@@ -11,7 +11,7 @@ from .commands.chat import ChatCommands
 from .commands.help import HelpCommands
 from .config import BotSettings
 from .inference import Inference
-from .limits import ChannelQueues, Cooldown
+from .limits import ChannelQueues, Cooldown, Notices
 from .router import CommandRouter, Component, Context
 from .window import RollingWindows
 
@@ -38,6 +38,7 @@ class ChatCore:
         self.user_cooldown = Cooldown(settings.user_cooldown_s)
         self.channel_cooldown = Cooldown(settings.channel_cooldown_s)
         self.queues = ChannelQueues(settings.channel_queue)
+        self.notices = Notices()
         for component in components if components is not None else default_components():
             self.router.add_component(component)
 
@@ -54,7 +55,8 @@ class ChatCore:
         if cmd is None:
             if not self.settings.answer_unknown_commands:
                 return None
-            if not self.user_cooldown.should_notify(("unknown", *user_key), line.time):
+            quiet = self.settings.user_cooldown_s
+            if not self.notices.allow(("unknown", *user_key), line.time, quiet):
                 return None
             return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
         if cmd.requires_args and not args:
@@ -73,10 +75,14 @@ class ChatCore:
         if left is None:
             left = self.channel_cooldown.retry_after(line.key, line.time)
         if left is not None:
-            if self.user_cooldown.should_notify(user_key, line.time):
+            if self.notices.allow(("wait", *user_key), line.time, left):
                 return self._notice(line, f"@{line.user} slow down — try again in {left:.0f} s.")
             return None
         if not self.queues.try_enter(line.key):
+            if not self.notices.allow(
+                ("busy", *user_key), line.time, self.settings.user_cooldown_s
+            ):
+                return None
             return self._notice(
                 line, f"@{line.user} I'm busy with other questions — try again soon."
             )
@@ -98,13 +104,16 @@ class ChatCore:
             async for piece in inner.deltas():
                 yield piece
             text = await inner.text()
-            outer.finish(text, inner.kind)
-            if inner.kind is ReplyKind.ANSWER:
-                self.windows.add(
-                    ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
-                )
+        except Exception:  # a bug or an unexpected client error: still a polite line
+            log.exception("reply to %r failed", line.text[:40])
+            outer.finish("Sorry, something went wrong on my side.", ReplyKind.ERROR)
+            return
         finally:
             self.queues.leave(line.key)
+        outer.finish(text, inner.kind)
+        if inner.kind is ReplyKind.ANSWER:
+            bot_line = ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
+            self.windows.add(bot_line)
 
     def _notice(self, line: ChatLine, text: str) -> Reply:
         return Reply(line, ReplyKind.NOTICE, text)

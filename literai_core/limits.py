@@ -10,15 +10,13 @@ class Cooldown:
     """At most one use per ``seconds`` per key.
 
     ``hit(key, now)`` returns None when the use is allowed (and starts the cooldown), or
-    the seconds left. ``should_notify`` is True once per cooldown period, so a user who
-    keeps trying gets one short notice, not silence and not spam.
+    the seconds left. At most ``max_keys`` keys are remembered (oldest dropped first).
     """
 
     def __init__(self, seconds: float, max_keys: int = 100_000) -> None:
         self.seconds = seconds
         self.max_keys = max_keys
         self._until: OrderedDict[Hashable, float] = OrderedDict()
-        self._notified: dict[Hashable, float] = {}
 
     def retry_after(self, key: Hashable, now: float) -> float | None:
         until = self._until.get(key)
@@ -30,20 +28,33 @@ class Cooldown:
         left = self.retry_after(key, now)
         if left is not None:
             return left
-        self._until[key] = now + self.seconds
-        self._until.move_to_end(key)
-        self._notified.pop(key, None)
-        while len(self._until) > self.max_keys:
-            old, _ = self._until.popitem(last=False)
-            self._notified.pop(old, None)
+        _remember(self._until, key, now + self.seconds, self.max_keys)
         return None
 
-    def should_notify(self, key: Hashable, now: float) -> bool:
-        until = self._until.get(key, now)
-        if self._notified.get(key) == until:
+
+class Notices:
+    """One notice per key until a quiet period passes, so a user who keeps trying gets
+    one short answer, not silence and not spam."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._quiet_until: OrderedDict[Hashable, float] = OrderedDict()
+
+    def allow(self, key: Hashable, now: float, quiet_s: float) -> bool:
+        until = self._quiet_until.get(key)
+        if until is not None and now < until:
             return False
-        self._notified[key] = until
+        _remember(self._quiet_until, key, now + quiet_s, self.max_keys)
         return True
+
+
+def _remember(
+    table: OrderedDict[Hashable, float], key: Hashable, value: float, max_keys: int
+) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    while len(table) > max_keys:
+        table.popitem(last=False)
 
 
 class ChannelQueues:

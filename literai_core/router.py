@@ -91,9 +91,10 @@ class CommandRouter:
             return None
         body = text[len(self.prefix) :]
         name, _, args = body.partition(" ")
-        if not name or name != name.strip():
-            return None  # "! hello" or "!" alone is chat, not a command
-        return name.lower(), args.strip()
+        name = name.lower()
+        if not _NAME.fullmatch(name):
+            return None  # "! hello", "!!!" or "!" alone is chat, not a command
+        return name, args.strip()
 
     def get(self, name: str) -> Command | None:
         return self._commands.get(name)

@@ -16,7 +16,8 @@ def trim_reply(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
     head = text[:max_chars]
-    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    # Match on the whole text: a "3." cut from "3.14" is not a sentence end.
+    ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() <= max_chars]
     if ends and ends[-1] >= max_chars // 3:
         return head[: ends[-1]]
     cut = head[: max_chars - 1].rsplit(" ", 1)[0].rstrip(",;:-")

@@ -29,7 +29,8 @@ class RollingWindows:
                 self._windows.popitem(last=False)
         else:
             self._windows.move_to_end(line.key)
-        text = line.text[: self.max_chars]
+        # One long line may fill the window, never empty it: leave room for "user: ".
+        text = line.text[: max(1, self.max_chars - len(line.user) - 2)]
         if text != line.text:
             line = ChatLine(line.platform, line.channel, line.user, text, line.time, line.roles)
         window.append(line)

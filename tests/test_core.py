@@ -19,7 +19,7 @@ from literai_core.commands.help import HelpCommands
 from literai_core.config import BotSettings, GenerationSettings
 from literai_core.core import ChatCore
 from literai_core.inference import Generation, InferenceError
-from literai_core.limits import ChannelQueues, Cooldown
+from literai_core.limits import ChannelQueues, Cooldown, Notices
 from literai_core.router import CommandRouter, Component, Context, command
 from literai_core.trim import trim_reply
 from literai_core.window import RollingWindows
@@ -243,11 +243,6 @@ def test_window_truncates_a_line_longer_than_the_budget() -> None:
         assert len(ln.text) <= 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: window.py add() truncates text to max_chars but then counts "
-    "len(user)+2 on top, so a line near/over the budget empties the whole window",
-)
 def test_window_keeps_the_newest_line_even_when_it_alone_fills_the_budget() -> None:
     windows = RollingWindows(max_lines=5, max_chars=100)
     windows.add(wl("earlier"))
@@ -296,18 +291,25 @@ def test_cooldown_key_count_is_bounded() -> None:
     assert cd.retry_after("c", 1.0) == pytest.approx(99.0)
 
 
-def test_cooldown_notifies_once_per_period() -> None:
-    cd = Cooldown(10)
-    assert cd.hit("k", 0.0) is None
-    assert cd.should_notify("k", 1.0) is True
-    assert cd.should_notify("k", 2.0) is False
-    assert cd.should_notify("k", 9.9) is False
-    assert cd.hit("k", 10.0) is None  # a new period starts
-    assert cd.should_notify("k", 11.0) is True
-    assert cd.should_notify("k", 12.0) is False
-    # Other keys have their own notices.
-    assert cd.hit("other", 12.0) is None
-    assert cd.should_notify("other", 12.5) is True
+def test_notices_once_per_quiet_period() -> None:
+    notices = Notices(max_keys=10)
+    assert notices.allow("k", 1.0, 9.0) is True
+    assert notices.allow("k", 2.0, 9.0) is False
+    assert notices.allow("k", 9.9, 9.0) is False
+    assert notices.allow("k", 10.0, 9.0) is True  # the quiet period is over
+    assert notices.allow("k", 12.0, 9.0) is False
+    # Other keys have their own notices; a zero quiet period always allows.
+    assert notices.allow("other", 12.5, 9.0) is True
+    assert notices.allow("z", 1.0, 0.0) is True
+    assert notices.allow("z", 1.0, 0.0) is True
+
+
+def test_notices_key_count_is_bounded() -> None:
+    notices = Notices(max_keys=2)
+    for key in "abc":
+        assert notices.allow(key, 0.0, 100.0)
+    assert notices.allow("a", 1.0, 100.0) is True  # evicted, oldest first
+    assert notices.allow("c", 1.0, 100.0) is False
 
 
 # --------------------------------------------------------------------------- ChannelQueues
@@ -385,11 +387,6 @@ def test_trim_never_exceeds_max_chars() -> None:
             assert "  " not in out and "\n" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: trim.py _SENTENCE_END uses (?=\\s|$) on the cut head, so a '.' "
-    "right at the cut (e.g. in '3.14') is taken for a sentence end",
-)
 def test_trim_does_not_take_a_decimal_point_at_the_cut_for_a_sentence_end() -> None:
     out = trim_reply("Pi is about 3.14159 which is a lot of digits", 14)
     assert "3." not in out
@@ -553,12 +550,6 @@ async def test_gpt2_skips_leading_newlines_before_anything_is_said() -> None:
     assert text == "hello world"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: commands/chat.py _answer only splits a piece at its first "
-    "newline; when that newline comes before any text, the rest of the piece is kept "
-    "whole, so later newlines in the same piece are never treated as the end",
-)
 async def test_gpt2_stops_at_the_first_newline_after_text_within_one_piece() -> None:
     inference = ScriptedInference(["\n\n world\nnext line"])
     core = make_core(inference)
@@ -675,12 +666,6 @@ async def test_unknown_command_gets_one_notice() -> None:
     assert await text_of(await core.handle(line("!ask real?", time=0))) == "Works."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: core.py asks user_cooldown.should_notify(('unknown', ...)) for a "
-    "key that is never hit, and Cooldown.should_notify (limits.py) then uses `now` as the "
-    "period, so every unknown command at a new time gets another notice",
-)
 async def test_unknown_command_notice_is_silent_while_its_cooldown_lasts() -> None:
     core = make_core(ScriptedInference(), user_cooldown_s=10)
     assert await core.handle(line("!nope", time=0)) is not None
@@ -754,12 +739,6 @@ async def test_channel_cooldown_holds_back_other_users() -> None:
     assert await text_of(await core.handle(line("!ask b", user="bob", time=30))) == "B."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: when only the channel cooldown blocks, core.py asks "
-    "user_cooldown.should_notify for a user with no running period, so each try at a new "
-    "time gets another 'slow down' notice",
-)
 async def test_channel_cooldown_notice_is_not_repeated() -> None:
     inference = ScriptedInference(["A."])
     core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=30)
@@ -973,3 +952,22 @@ async def test_custom_components_plug_into_the_core() -> None:
     assert await core.handle(line("?help")) is not None  # unknown here: no HelpCommands
     usage = core.router.get("ping")
     assert usage is not None and core.router.usage(usage) == "?ping"
+
+
+async def test_punctuation_after_the_prefix_is_chat_not_a_command() -> None:
+    core = make_core(ScriptedInference())
+    for text in ("!!!", "!?", "! hello", "!"):
+        assert await core.handle(line(text)) is None
+    assert window_texts(core, MAIN) == [f"alice: {t}" for t in ("!!!", "!?", "! hello", "!")]
+
+
+async def test_an_unexpected_failure_mid_stream_is_still_a_polite_error() -> None:
+    inference = ScriptedInference(["Half an ans", RuntimeError("bug in a client")], ["Fine."])
+    core = make_core(inference, user_cooldown_s=0)
+    reply = await core.handle(line("!ask what?"))
+    assert reply is not None
+    _, text = await consume(reply)
+    assert reply.kind is ReplyKind.ERROR
+    assert text.startswith("Sorry")
+    # The channel slot was freed: the next question is answered.
+    assert await text_of(await core.handle(line("!ask again?", time=1))) == "Fine."

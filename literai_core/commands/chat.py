@@ -72,13 +72,17 @@ async def _answer(
     try:
         async with aclosing(source) as pieces:  # type: ignore[type-var]
             async for piece in pieces:
-                if one_line and "\n" in piece:
-                    before, _, after = piece.partition("\n")
+                done = False
+                while one_line and "\n" in piece:
+                    before, _, piece = piece.partition("\n")
                     if (text + before)[len(lead) :].strip():
                         text += before
                         yield before
+                        done = True
                         break
-                    piece = before + " " + after  # nothing said yet: keep reading
+                    text += before + " "  # nothing said yet: keep reading
+                if done:
+                    break
                 text += piece
                 yield piece
                 if len(text) > max_chars * 2:
