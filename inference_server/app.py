@@ -111,7 +111,7 @@ def create_app(
         for name, backend in backends.items()
     }
     app[METRICS] = metrics
-    app[SERVING] = OpenAIServing(engines, metrics)
+    app[SERVING] = OpenAIServing(engines, metrics, settings.stream_interval_ms)
     key = env_secret(settings.api_key_env)
     if key:
         app[API_KEY] = key

@@ -1,7 +1,7 @@
 """Runs a blocking backend on one worker thread, behind a bounded FIFO queue.
 
-The event loop never waits on the model: deltas cross from the worker thread through
-``call_soon_threadsafe`` into an asyncio queue. Leaving the ``generation`` context for any
+The event loop never waits on the model: deltas cross from the worker thread through a
+small handoff that wakes the loop only when it waits. Leaving the ``generation`` context for any
 reason (finished, client gone, error) cancels the run and frees the engine for the next.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -84,15 +86,13 @@ class Engine:
         self._running += 1
         cancel = CancelToken()
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        future = loop.run_in_executor(
-            self._executor, self._pump, prompt, params, cancel, loop, queue
-        )
+        handoff = _Handoff(loop)
+        future = loop.run_in_executor(self._executor, self._pump, prompt, params, cancel, handoff)
         # The engine is free again when the worker thread is done, however this
         # request ends (even if its task is cancelled twice on the way out).
         future.add_done_callback(self._finished)
         try:
-            yield self._drain(queue)
+            yield self._drain(handoff)
         finally:
             cancel.cancel()
 
@@ -107,48 +107,80 @@ class Engine:
         prompt: str | list[ChatMessage],
         params: SamplingParams,
         cancel: CancelToken,
-        loop: asyncio.AbstractEventLoop,
-        queue: asyncio.Queue[Any],
+        handoff: _Handoff,
     ) -> None:
         """Worker thread: run the backend, hand each delta to the loop."""
-        put = queue.put_nowait
         last = 0
         try:
             for delta in self.backend.generate(prompt, params, cancel):
                 self.generated_tokens += delta.completion_tokens - last
                 last = delta.completion_tokens
-                loop.call_soon_threadsafe(put, delta)
+                handoff.put(delta)
                 if cancel.cancelled:
                     break
         except BaseException as exc:
-            loop.call_soon_threadsafe(put, exc)
+            handoff.put(exc)
         finally:
-            loop.call_soon_threadsafe(put, _END)
+            handoff.put(_END)
 
     @staticmethod
-    async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Delta]:
-        held: Any = None
+    async def _drain(handoff: _Handoff) -> AsyncIterator[Delta]:
         while True:
-            item = held if held is not None else await queue.get()
-            held = None
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
+            merged: Delta | None = None
+            for item in await handoff.take_all():
+                if isinstance(item, Delta):
+                    # Coalesce what piled up: a slow reader costs one write, not many.
+                    merged = item if merged is None else _merge(merged, item)
+                    continue
+                if merged is not None:
+                    yield merged
+                    merged = None
+                if item is _END:
+                    return
                 raise item
-            # Coalesce what has piled up, so a slow reader costs one write, not many.
-            while not queue.empty():
-                nxt = queue.get_nowait()
-                if not isinstance(nxt, Delta):
-                    held = nxt
-                    break
-                item = Delta(
-                    item.text + nxt.text,
-                    nxt.completion_tokens,
-                    nxt.finish_reason,
-                    nxt.prompt_tokens,
-                )
-            yield item
+            if merged is not None:
+                yield merged
 
     def _set_waiting(self, change: int) -> None:
         self._waiting += change
         self._on_depth(self._waiting)
+
+
+def _merge(a: Delta, b: Delta) -> Delta:
+    return Delta(a.text + b.text, b.completion_tokens, b.finish_reason, b.prompt_tokens)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class _Handoff:
+    """Items from the worker thread to the loop. The loop is woken only when it is
+    actually waiting, not once per token, which saves CPU the model could use."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Any) -> None:
+        with self._lock:
+            self._items.append(item)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            try:
+                self._loop.call_soon_threadsafe(_wake, waiter)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is listening any more
+
+    async def take_all(self) -> list[Any]:
+        while True:
+            with self._lock:
+                if self._items:
+                    items = list(self._items)
+                    self._items.clear()
+                    return items
+                waiter = self._waiter = self._loop.create_future()
+            await waiter

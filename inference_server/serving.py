@@ -5,6 +5,7 @@ Routes call these with a parsed request; nothing here knows about HTTP transport
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,9 +39,12 @@ class Started:
 
 
 class OpenAIServing:
-    def __init__(self, engines: dict[str, Engine], metrics: ServerMetrics) -> None:
+    def __init__(
+        self, engines: dict[str, Engine], metrics: ServerMetrics, stream_interval_ms: int = 0
+    ) -> None:
         self.engines = engines
         self.metrics = metrics
+        self.stream_interval = stream_interval_ms / 1000
 
     @property
     def ready(self) -> bool:
@@ -169,6 +173,10 @@ class OpenAIServing:
                     yield chunk(delta.text, None)
                 if delta.finish_reason is not None:
                     yield chunk(None if chat else "", delta.finish_reason)
+                if self.stream_interval and delta.finish_reason is None:
+                    # Let tokens gather (the engine coalesces what is queued) so a
+                    # client parses one chunk per interval instead of one per token.
+                    await asyncio.sleep(self.stream_interval)
                 delta = await anext(run.rest, None)
         finally:
             self.metrics.completion_tokens.labels(req.model).inc(last.completion_tokens)

@@ -52,6 +52,15 @@ class ServerSettings(_Section):
         description="Environment variable holding the optional API key. Unset or empty: no key.",
     )
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 2**20)] = 1 * 2**20
+    stream_interval_ms: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=1000,
+            description="Send streamed tokens at most this often (the first at once); "
+            "0 sends every token as it comes. Fewer, fuller chunks cost clients less CPU.",
+        ),
+    ] = 40
     max_queue: Annotated[
         int, Field(ge=0, le=10000, description="Requests allowed to wait for the engine.")
     ] = 32
