@@ -11,9 +11,10 @@ import sys
 from collections.abc import Awaitable
 
 import openai
+from aiohttp import web
 
 from inference_server.app import build_backends, create_app, start_server
-from literai_core.config import LiteraiConfig, env_secret
+from literai_core.config import ConfigError, LiteraiConfig, env_secret
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 
@@ -57,12 +58,23 @@ async def _until(stop: Stop, work: Awaitable[object]) -> None:
         raise task.exception()  # type: ignore[misc]
 
 
+async def _listen(app: web.Application, config: LiteraiConfig) -> tuple[web.AppRunner, int]:
+    host, port = config.server.host, config.server.port
+    try:
+        return await start_server(app, host, port)
+    except OSError as exc:
+        raise ConfigError(
+            f"config error: server.port: cannot listen on {host}:{port}: "
+            f"{exc.strerror or exc} (choose another port, or 0 for any free one)"
+        ) from None
+
+
 async def serve(config: LiteraiConfig) -> int:
     stop = Stop()
     stop.on_signals()
     backends = build_backends(config.server)
     app = create_app(config.server, backends, on_load_error=lambda msg: stop.set(1, msg))
-    runner, port = await start_server(app, config.server.host, config.server.port)
+    runner, port = await _listen(app, config)
     print(
         f"literai: serving {', '.join(backends)} on http://{config.server.host}:{port}/v1",
         flush=True,
@@ -119,7 +131,7 @@ async def run(config: LiteraiConfig) -> int:
     if base_url is None:
         backends = build_backends(config.server)
         app = create_app(config.server, backends, on_load_error=lambda msg: stop.set(1, msg))
-        runner, port = await start_server(app, config.server.host, config.server.port)
+        runner, port = await _listen(app, config)
         host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::", "") else config.server.host
         base_url = f"http://{host}:{port}/v1"
     key = env_secret(config.client.api_key_env) or "no-key"

@@ -161,3 +161,24 @@ def test_corrupt_model_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "failed to load" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, server={"port": port})
+        done = subprocess.run(
+            [*LITERAI, "serve", "--config", str(config)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"server.port: cannot listen on 127.0.0.1:{port}" in done.stderr
