@@ -38,6 +38,8 @@ class Inference(Protocol):
 
 
 def _explain(exc: Exception) -> InferenceError:
+    if not isinstance(exc, openai.OpenAIError):  # e.g. a stream that is not JSON
+        return InferenceError("the model server sent something I could not read")
     if isinstance(exc, openai.APITimeoutError):
         return InferenceError("the model took too long to answer")
     if isinstance(exc, openai.APIConnectionError):
@@ -82,7 +84,7 @@ class OpenAIInference:
                 async for chunk in stream:
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ValueError) as exc:
             log.warning("chat completion failed: %s", type(exc).__name__)
             raise _explain(exc) from None
 
@@ -105,6 +107,6 @@ class OpenAIInference:
                 async for chunk in stream:
                     if chunk.choices and chunk.choices[0].text:
                         yield chunk.choices[0].text
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ValueError) as exc:
             log.warning("completion failed: %s", type(exc).__name__)
             raise _explain(exc) from None

@@ -32,8 +32,18 @@ class Server:
     def v1(self) -> str:
         return self.base_url + "/v1"
 
-    def client(self, **kw: object) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.v1, api_key=self.api_key or "none", max_retries=0, **kw)
+    def client(self, strict: bool = True, **kw: object) -> openai.OpenAI:
+        """The official client. Strict: it rejects any response that does not match its
+        schema instead of quietly accepting it. Streamed legacy completions need
+        strict=False: the client types their finish_reason as never null, while OpenAI
+        (and vLLM, and we) send null on every chunk but the last."""
+        return openai.OpenAI(
+            base_url=self.v1,
+            api_key=self.api_key or "none",
+            max_retries=0,
+            _strict_response_validation=strict,
+            **kw,  # type: ignore[arg-type]
+        )
 
     def metric(self, name: str, labels: str = "") -> float:
         """One sample from /metrics, e.g. metric("literai_requests_running", 'model="smollm2"')."""
@@ -106,3 +116,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def client(server: Server) -> openai.OpenAI:
     return server.client(timeout=60)
+
+
+@pytest.fixture
+def lenient_client(server: Server) -> openai.OpenAI:
+    return server.client(strict=False, timeout=60)
