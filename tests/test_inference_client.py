@@ -32,9 +32,9 @@ async def _serve(handler: Handler) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/v1"
 
 
-async def _ask(base_url: str, timeout: float = 5.0) -> str:
+async def _ask(base_url: str, limit_s: float = 5.0) -> str:
     async with openai.AsyncOpenAI(
-        base_url=base_url, api_key="k", max_retries=0, timeout=timeout
+        base_url=base_url, api_key="k", max_retries=0, timeout=limit_s
     ) as client:
         inference = OpenAIInference(client, "m")
         pieces: AsyncIterator[str] = inference.stream_chat(MESSAGES, GEN)
@@ -76,7 +76,7 @@ async def test_a_server_that_never_answers_times_out() -> None:
     runner, url = await _serve(stall)
     try:
         with pytest.raises(InferenceError, match="took too long"):
-            await _ask(url, timeout=0.5)
+            await _ask(url, limit_s=0.5)
     finally:
         await runner.cleanup()
 
