@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 import openai
 from aiohttp import web
 
-from inference_server.app import build_backends, create_app, start_server
+from inference_server.app import build_backends, build_speech, create_app, start_server
 from literai_core.config import ConfigError, LiteraiConfig, env_secret
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
@@ -73,7 +73,12 @@ async def serve(config: LiteraiConfig) -> int:
     stop = Stop()
     stop.on_signals()
     backends = build_backends(config.server)
-    app = create_app(config.server, backends, on_load_error=lambda msg: stop.set(1, msg))
+    app = create_app(
+        config.server,
+        backends,
+        speech=build_speech(config.server),
+        on_load_error=lambda msg: stop.set(1, msg),
+    )
     runner, port = await _listen(app, config)
     print(
         f"literai: serving {', '.join(backends)} on http://{config.server.host}:{port}/v1",
@@ -130,7 +135,12 @@ async def run(config: LiteraiConfig) -> int:
     base_url = config.client.base_url
     if base_url is None:
         backends = build_backends(config.server)
-        app = create_app(config.server, backends, on_load_error=lambda msg: stop.set(1, msg))
+        app = create_app(
+            config.server,
+            backends,
+            speech=build_speech(config.server),
+            on_load_error=lambda msg: stop.set(1, msg),
+        )
         runner, port = await _listen(app, config)
         host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::", "") else config.server.host
         base_url = f"http://{host}:{port}/v1"

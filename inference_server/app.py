@@ -13,11 +13,12 @@ from literai_core.config import ServerSettings, env_secret, resolve_model_path
 
 from .backends.base import TextBackend
 from .engine import Engine
-from .keys import API_KEY, METRICS, SERVING
+from .keys import API_KEY, METRICS, SERVING, SPEECH
 from .metrics import ServerMetrics
 from .protocol import ApiError, error_response
 from .routes import setup_routes
 from .serving import OpenAIServing
+from .speech import SpeechService, build_voices
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,17 @@ def build_backends(settings: ServerSettings) -> dict[str, TextBackend]:
     }
 
 
+def build_speech(settings: ServerSettings) -> SpeechService | None:
+    if not settings.speech.enabled:
+        return None
+    return SpeechService(settings.speech, build_voices(settings.speech))
+
+
 def create_app(
     settings: ServerSettings,
     backends: dict[str, TextBackend],
     *,
+    speech: SpeechService | None = None,
     on_load_error: Callable[[str], None] | None = None,
 ) -> web.Application:
     """The app; engines load in the background, so /health answers 503 until ready."""
@@ -115,6 +123,8 @@ def create_app(
     key = env_secret(settings.api_key_env)
     if key:
         app[API_KEY] = key
+    if speech is not None:
+        app[SPEECH] = speech
     setup_routes(app)
 
     async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -128,12 +138,16 @@ def create_app(
                     on_load_error(engine.load_error)
 
         loading = [asyncio.create_task(load(n, e)) for n, e in engines.items()]
+        if speech is not None:
+            loading.append(asyncio.create_task(speech.load()))
         yield
         for task in loading:
             task.cancel()
         await asyncio.gather(*loading, return_exceptions=True)
         for engine in engines.values():
             await engine.close()
+        if speech is not None:
+            await speech.close()
 
     app.cleanup_ctx.append(engines_ctx)
     return app

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
 
 from .backends.base import CancelToken, ChatMessage, Delta, SamplingParams, TextBackend
+from .handoff import END, Handoff
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +25,6 @@ class QueueFull(Exception):
 
 class NotReady(Exception):
     """The model is still loading (or failed to load)."""
-
-
-_END = object()
 
 
 class Engine:
@@ -86,7 +81,7 @@ class Engine:
         self._running += 1
         cancel = CancelToken()
         loop = asyncio.get_running_loop()
-        handoff = _Handoff(loop)
+        handoff = Handoff(loop)
         future = loop.run_in_executor(self._executor, self._pump, prompt, params, cancel, handoff)
         # The engine is free again when the worker thread is done, however this
         # request ends (even if its task is cancelled twice on the way out).
@@ -107,7 +102,7 @@ class Engine:
         prompt: str | list[ChatMessage],
         params: SamplingParams,
         cancel: CancelToken,
-        handoff: _Handoff,
+        handoff: Handoff,
     ) -> None:
         """Worker thread: run the backend, hand each delta to the loop."""
         last = 0
@@ -121,10 +116,10 @@ class Engine:
         except BaseException as exc:
             handoff.put(exc)
         finally:
-            handoff.put(_END)
+            handoff.put(END)
 
     @staticmethod
-    async def _drain(handoff: _Handoff) -> AsyncIterator[Delta]:
+    async def _drain(handoff: Handoff) -> AsyncIterator[Delta]:
         while True:
             merged: Delta | None = None
             for item in await handoff.take_all():
@@ -135,7 +130,7 @@ class Engine:
                 if merged is not None:
                     yield merged
                     merged = None
-                if item is _END:
+                if item is END:
                     return
                 raise item
             if merged is not None:
@@ -148,39 +143,3 @@ class Engine:
 
 def _merge(a: Delta, b: Delta) -> Delta:
     return Delta(a.text + b.text, b.completion_tokens, b.finish_reason, b.prompt_tokens)
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-class _Handoff:
-    """Items from the worker thread to the loop. The loop is woken only when it is
-    actually waiting, not once per token, which saves CPU the model could use."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._items: deque[Any] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-
-    def put(self, item: Any) -> None:
-        with self._lock:
-            self._items.append(item)
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            try:
-                self._loop.call_soon_threadsafe(_wake, waiter)
-            except RuntimeError:
-                pass  # the loop is closed: nobody is listening any more
-
-    async def take_all(self) -> list[Any]:
-        while True:
-            with self._lock:
-                if self._items:
-                    items = list(self._items)
-                    self._items.clear()
-                    return items
-                waiter = self._waiter = self._loop.create_future()
-            await waiter

@@ -6,7 +6,9 @@ from aiohttp import web
 
 from .metrics import ServerMetrics
 from .serving import OpenAIServing
+from .speech import SpeechService
 
 SERVING = web.AppKey("serving", OpenAIServing)
 METRICS = web.AppKey("metrics", ServerMetrics)
 API_KEY = web.AppKey("api_key", str)
+SPEECH = web.AppKey("speech", SpeechService)

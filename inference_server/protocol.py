@@ -149,6 +149,20 @@ class CompletionRequest(_Sampling):
         return self.sampling(self.max_tokens)
 
 
+class SpeechRequest(_Wire):
+    """OpenAI's ``/v1/audio/speech`` body; ``stream`` is our extension (as is
+    ``stream_format: "audio"``, which OpenAI also uses)."""
+
+    model: Annotated[str, Field(min_length=1, max_length=256)]
+    input: Annotated[str, Field(min_length=1, max_length=1_000_000)]
+    voice: Annotated[str, Field(min_length=1, max_length=64)]
+    response_format: Literal["mp3", "opus", "ogg", "aac", "flac", "wav", "pcm"] = "mp3"
+    speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
+    stream_format: Literal["audio", "sse"] | None = None
+    stream: bool = False
+    instructions: Annotated[str | None, Field(max_length=4096)] = None  # accepted, unused
+
+
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
 
 

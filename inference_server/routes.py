@@ -7,16 +7,21 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .keys import METRICS, SERVING
+from .audio import CONTENT_TYPES, EncoderError, encode, ffmpeg_available
+from .backends.base import BackendError
+from .engine import QueueFull
+from .keys import METRICS, SERVING, SPEECH
 from .protocol import (
     SSE_DONE,
     ApiError,
     ChatCompletionRequest,
     CompletionRequest,
+    SpeechRequest,
     parse_body,
     sse,
 )
 from .serving import Request
+from .speech import VoiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,8 @@ async def models(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     serving = request.app[SERVING]
-    if serving.ready:
+    speech = request.app.get(SPEECH)
+    if serving.ready and (speech is None or speech.load_finished):
         return web.json_response({"status": "ok"})
     errors = [e.load_error for e in serving.engines.values() if e.load_error]
     body = {"status": "error" if errors else "loading", "detail": errors or None}
@@ -85,9 +91,84 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def speech(request: web.Request) -> web.StreamResponse:
+    service = request.app.get(SPEECH)
+    if service is None:
+        raise ApiError(
+            404,
+            "speech is not configured on this server (set server.speech.enabled)",
+            code="speech_not_configured",
+        )
+    req = parse_body(SpeechRequest, await _read(request))
+    if not req.input.strip():
+        raise ApiError(400, "invalid value for 'input': it is empty", param="input")
+    limit = service.settings.max_input_chars
+    if len(req.input) > limit:
+        raise ApiError(
+            400,
+            f"invalid value for 'input': {len(req.input)} characters; the limit is {limit}",
+            param="input",
+        )
+    voice = service.resolve(req.voice)
+    if voice is None:
+        raise ApiError(
+            400,
+            f"invalid value for 'voice': unknown voice {req.voice!r}; this server has: "
+            f"{', '.join(service.names())} (see /v1/audio/voices)",
+            param="voice",
+        )
+    if req.stream_format == "sse":
+        raise ApiError(
+            400, "stream_format 'sse' is not supported; use 'audio'", param="stream_format"
+        )
+    if req.response_format not in ("wav", "pcm") and not ffmpeg_available():
+        raise ApiError(
+            400,
+            f"response_format {req.response_format!r} needs ffmpeg on the server; "
+            "use 'wav' or 'pcm'",
+            param="response_format",
+        )
+    streaming = req.stream or req.stream_format == "audio"
+    content_type = CONTENT_TYPES[req.response_format]
+    try:
+        async with service.synthesis(voice, req.input, req.speed) as (rate, pcm):
+            audio = encode(pcm, req.response_format, rate, streaming=streaming)
+            if not streaming:
+                body = b"".join([piece async for piece in audio])
+                return web.Response(body=body, headers={"Content-Type": content_type})
+            resp = web.StreamResponse(headers={"Content-Type": content_type})
+            await resp.prepare(request)
+            try:
+                async for piece in audio:
+                    await resp.write(piece)
+                await resp.write_eof()
+            except ConnectionResetError:
+                log.debug("client went away during speech")
+            return resp
+    except QueueFull as exc:
+        raise ApiError(
+            429,
+            f"the speech engine is busy ({exc}); try again shortly",
+            type="rate_limit_error",
+            code="queue_full",
+        ) from None
+    except VoiceUnavailable as exc:
+        raise ApiError(503, str(exc), type="server_error", code="voice_unavailable") from None
+    except (BackendError, EncoderError) as exc:
+        raise ApiError(500, f"speech failed: {exc}", type="server_error") from None
+
+
+async def voices(request: web.Request) -> web.Response:
+    service = request.app.get(SPEECH)
+    data = service.describe() if service is not None else []
+    return web.json_response({"object": "list", "data": data})
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/v1/audio/speech", speech)
+    app.router.add_get("/v1/audio/voices", voices)

@@ -42,6 +42,61 @@ class ModelSettings(_Section):
     n_batch: Annotated[int, Field(ge=8, le=8192, description="Prompt chunk size.")] = 512
 
 
+class VoiceSettings(_Section):
+    """One speaking voice, by name."""
+
+    backend: Literal["piper", "espeak"] = Field("piper", description="Speech engine.")
+    model: str | None = Field(
+        None, description="Piper: a local .onnx voice (its .onnx.json beside it). Empty: joe."
+    )
+    espeak_voice: str = Field(
+        "en-us", pattern=r"^[A-Za-z0-9_+\-]{1,40}$", description="espeak-ng voice name."
+    )
+    speaker_id: Annotated[int | None, Field(ge=0, le=10_000)] = None
+
+
+class SpeechSettings(_Section):
+    """Text to speech for ``/v1/audio/speech``."""
+
+    enabled: bool = True
+    default_voice: str = "joe"
+    voices: dict[str, VoiceSettings] = Field(
+        default_factory=lambda: {
+            "joe": VoiceSettings(),
+            "robot": VoiceSettings(backend="espeak", espeak_voice="en-us"),
+        }
+    )
+    aliases: dict[str, str] = Field(
+        default_factory=lambda: {
+            "alloy": "joe",
+            "ash": "joe",
+            "ballad": "joe",
+            "coral": "joe",
+            "echo": "robot",
+            "fable": "joe",
+            "onyx": "joe",
+            "nova": "joe",
+            "sage": "joe",
+            "shimmer": "joe",
+            "verse": "joe",
+        },
+        description="Other names for voices (OpenAI's voice names map to ours).",
+    )
+    n_threads: Annotated[int, Field(ge=1, le=64, description="onnxruntime threads.")] = 2
+    max_input_chars: Annotated[int, Field(ge=1, le=100_000)] = 4096
+    max_concurrent: Annotated[int, Field(ge=1, le=16, description="Syntheses running at once.")] = 1
+    max_queue: Annotated[int, Field(ge=0, le=1000, description="Syntheses waiting.")] = 8
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> SpeechSettings:
+        if self.enabled and self.default_voice not in self.voices:
+            raise ValueError(f"default_voice {self.default_voice!r} is not a key of voices")
+        for alias, target in self.aliases.items():
+            if target not in self.voices:
+                raise ValueError(f"aliases.{alias} names {target!r}, which is not a voice")
+        return self
+
+
 class ServerSettings(_Section):
     """The inference server (``literai serve``; also started by ``literai run``)."""
 
@@ -69,6 +124,7 @@ class ServerSettings(_Section):
         default_factory=lambda: {"smollm2": ModelSettings()},
         description="Text models by alias.",
     )
+    speech: SpeechSettings = SpeechSettings()
 
     @model_validator(mode="after")
     def _default_is_configured(self) -> ServerSettings:
