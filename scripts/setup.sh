@@ -10,16 +10,18 @@ cd "$(dirname "$0")/.."
 extras=""
 if [ "${1:-}" = "test" ]; then extras="[test]"; fi
 
-# OS packages: a C/C++ toolchain and cmake to build llama.cpp.
+# OS packages: a C/C++ toolchain and cmake to build llama.cpp; ffmpeg to encode audio;
+# espeak-ng, the light fallback voice. Only what is missing is installed.
+declare -A package_of=([cmake]=cmake [g++]=g++ [make]=make [ffmpeg]=ffmpeg [espeak-ng]=espeak-ng)
 missing=()
-for tool in cmake gcc g++ make; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for tool in "${!package_of[@]}"; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing OS packages: ${missing[*]}" >&2
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake build-essential
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then
