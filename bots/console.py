@@ -30,8 +30,8 @@ def stdin_lines(stream: BinaryIO | None = None, max_pending: int = 64) -> AsyncI
             for raw in iter(source.readline, b""):
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 asyncio.run_coroutine_threadsafe(queue.put(text), loop).result()
-        except (OSError, RuntimeError, ValueError):
-            pass  # stdin closed under us, or the loop is gone: treat as end of input
+        except Exception:
+            pass  # at shutdown: treat as end of input
         finally:
             try:
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop)

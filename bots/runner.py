@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable
@@ -30,6 +31,13 @@ class Stop:
         self.event = asyncio.Event()
         self.code = 0
 
+    def on_signal(self) -> None:
+        """First Ctrl-C or SIGTERM: stop cleanly. A second one: leave at once."""
+        if self.event.is_set():
+            print("literai: stopping now", file=sys.stderr, flush=True)
+            os._exit(130)
+        self.set()
+
     def set(self, code: int = 0, message: str | None = None) -> None:
         if message:
             print(f"literai: {message}", file=sys.stderr, flush=True)
@@ -41,7 +49,7 @@ class Stop:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, self.set)
+                loop.add_signal_handler(sig, self.on_signal)
 
 
 async def _until(stop: Stop, work: Awaitable[object]) -> None:

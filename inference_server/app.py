@@ -35,7 +35,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, exc.reason or "error", code=str(exc.status))
+        response = error_response(exc.status, exc.reason or "error")
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except (asyncio.CancelledError, ConnectionError):
         raise
     except Exception:
@@ -49,7 +52,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if key and request.path.startswith("/v1/"):
         given = request.headers.get("Authorization", "")
         scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), key):
+        # Bytes, not str: compare_digest refuses non-ASCII str (a header may hold anything).
+        sent = token.strip().encode("utf-8", "surrogateescape")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(sent, key.encode("utf-8")):
             return error_response(
                 401,
                 "missing or incorrect API key (send 'Authorization: Bearer <key>')",
@@ -118,6 +123,11 @@ def create_app(
         )
         for name, backend in backends.items()
     }
+    for name, engine in engines.items():
+        # Read at scrape time, so it counts tokens of runs still going (or cancelled).
+        metrics.generated_tokens.labels(name).set_function(
+            lambda engine=engine: engine.generated_tokens  # type: ignore[misc]
+        )
     app[METRICS] = metrics
     app[SERVING] = OpenAIServing(engines, metrics, settings.stream_interval_ms)
     key = env_secret(settings.api_key_env)
@@ -157,7 +167,17 @@ async def start_server(app: web.Application, host: str, port: int) -> tuple[web.
     """Start listening; returns the runner (cleanup it to stop) and the bound port."""
     # handler_cancellation: a client that disconnects cancels its handler, which
     # cancels its generation at once.
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    # shutdown_timeout: on stop, requests still generating get a moment, then are cancelled
+    # (which stops their generation) instead of holding the process for a minute.
+    # auto_decompress off: aiohttp's own inflater resets the connection on a broken gzip
+    # body; the routes inflate bodies themselves (bounded) and answer 400 instead.
+    runner = web.AppRunner(
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=2.0,
+        auto_decompress=False,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

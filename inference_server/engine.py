@@ -71,7 +71,8 @@ class Engine:
     ) -> AsyncIterator[AsyncIterator[Delta]]:
         if not self.ready:
             raise NotReady(self.load_error or "the model is still loading")
-        if self._waiting >= self.max_queue and (self._running or self._turn.locked()):
+        # Admitted = waiting + running (until its worker finishes): at most one running.
+        if self._waiting + self._running >= self.max_queue + 1:
             raise QueueFull(f"{self._waiting} requests are already waiting")
         self._set_waiting(+1)
         try:

@@ -163,6 +163,17 @@ class SpeechRequest(_Wire):
     instructions: Annotated[str | None, Field(max_length=4096)] = None  # accepted, unused
 
 
+_NULL_MEANS_DEFAULT = (
+    "temperature",
+    "top_p",
+    "n",
+    "frequency_penalty",
+    "presence_penalty",
+    "stream",
+    "speed",
+    "response_format",
+    "ignore_eos",
+)
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
 
 
@@ -186,6 +197,20 @@ def parse_body(model: type[_Wire], raw: bytes) -> Any:
         raise ApiError(400, "the request body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400,
+            "the request contains invalid Unicode (a lone surrogate escape)",
+            code="invalid_json",
+        ) from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply", code="invalid_json") from None
+    # OpenAI's API takes null as "use the default" for these; so do we.
+    for key in _NULL_MEANS_DEFAULT:
+        if key in data and data[key] is None:
+            del data[key]
     try:
         return model.model_validate(data)
     except ValidationError as exc:

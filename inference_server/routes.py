@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import zlib
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 async def _read(request: web.Request) -> bytes:
     try:
-        return await request.read()
+        return _inflate(await request.read(), request)
     except web.HTTPRequestEntityTooLarge:
         limit = request.app._client_max_size
         raise ApiError(
@@ -36,6 +38,30 @@ async def _read(request: web.Request) -> bytes:
             f"the request body is larger than this server's limit of {limit} bytes",
             code="request_too_large",
         ) from None
+    except web.RequestPayloadError as exc:  # e.g. a gzip body that is not gzip
+        raise ApiError(400, f"the request body could not be read: {exc}") from None
+
+
+def _inflate(body: bytes, request: web.Request) -> bytes:
+    """Undo a gzip/deflate Content-Encoding, never past the body size limit."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise ApiError(415, f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    limit = request.app._client_max_size
+    inflater = zlib.decompressobj(wbits=47)  # 47: gzip or zlib, detected from the header
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        raise ApiError(400, f"the request body is not valid {encoding} data") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ApiError(
+            413,
+            f"the request body inflates past this server's limit of {limit} bytes",
+            code="request_too_large",
+        )
+    return out
 
 
 async def _answer(request: web.Request, req: Request) -> web.StreamResponse:
@@ -56,6 +82,18 @@ async def _answer(request: web.Request, req: Request) -> web.StreamResponse:
         except ConnectionResetError:
             # The client left mid-stream; leaving this block cancels its generation.
             log.debug("client went away during a stream")
+        except Exception:
+            # Headers are gone: say it in the stream, in OpenAI's shape, then end it.
+            log.exception("generation failed mid-stream")
+            error = {
+                "message": "the model failed mid-stream",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+            with contextlib.suppress(ConnectionError):
+                await resp.write(sse({"error": error}) + SSE_DONE)
+                await resp.write_eof()
         return resp
 
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.base import BackendError, Delta, PromptTooLong
+from .backends.base import BackendError, BadPrompt, Delta
 from .engine import Engine, NotReady, QueueFull
 from .metrics import ServerMetrics
 from .protocol import (
@@ -96,9 +96,8 @@ class OpenAIServing:
                     yield Started(first, deltas, req.model, new_id(prefix), now())
                 finally:
                     self.metrics.running.labels(*labels).dec()
-                    self.metrics.generated_tokens.labels(*labels).set(engine.generated_tokens)
-        except PromptTooLong as exc:
-            raise ApiError(400, str(exc), param=exc.param, code="context_length_exceeded") from None
+        except BadPrompt as exc:
+            raise ApiError(400, str(exc), param=exc.param, code=exc.code) from None
         except QueueFull as exc:
             raise ApiError(
                 429,

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Hashable
 
 from .chat import ChatLine, Reply, ReplyKind
 from .commands.chat import ChatCommands
@@ -94,9 +95,14 @@ class ChatCore:
             self.queues.leave(line.key)
             log.exception("command %s failed", name)
             return Reply(line, ReplyKind.ERROR, "Sorry, something went wrong on my side.")
-        return Reply.streaming(line, lambda outer: self._relay(outer, reply))
+        # The slot is freed when the reply has been read, or when an adapter drops the
+        # reply unread (finalizer), so a lost reply can never lock its channel.
+        slot = _Slot(self.queues, line.key)
+        outer = Reply.streaming(line, lambda outer: self._relay(outer, reply, slot))
+        weakref.finalize(outer, slot.release)
+        return outer
 
-    async def _relay(self, outer: Reply, inner: Reply) -> AsyncIterator[str]:
+    async def _relay(self, outer: Reply, inner: Reply, slot: _Slot) -> AsyncIterator[str]:
         """Pass a model reply through; when it ends, free the channel slot and remember
         the bot's own line in the window."""
         line = inner.line
@@ -109,7 +115,7 @@ class ChatCore:
             outer.finish("Sorry, something went wrong on my side.", ReplyKind.ERROR)
             return
         finally:
-            self.queues.leave(line.key)
+            slot.release()
         outer.finish(text, inner.kind)
         if inner.kind is ReplyKind.ANSWER:
             bot_line = ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
@@ -117,3 +123,17 @@ class ChatCore:
 
     def _notice(self, line: ChatLine, text: str) -> Reply:
         return Reply(line, ReplyKind.NOTICE, text)
+
+
+class _Slot:
+    """One entry in a channel queue, released exactly once."""
+
+    def __init__(self, queues: ChannelQueues, key: Hashable) -> None:
+        self._queues = queues
+        self._key = key
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._queues.leave(self._key)

@@ -971,3 +971,17 @@ async def test_an_unexpected_failure_mid_stream_is_still_a_polite_error() -> Non
     assert text.startswith("Sorry")
     # The channel slot was freed: the next question is answered.
     assert await text_of(await core.handle(line("!ask again?", time=1))) == "Fine."
+
+
+async def test_a_reply_dropped_unread_frees_its_channel_slot() -> None:
+    import gc
+
+    inference = ScriptedInference(["Read."])  # the dropped reply never calls the model
+    core = make_core(inference, user_cooldown_s=0, channel_queue=1)
+    dropped = await core.handle(line("!ask one?"))
+    assert dropped is not None
+    assert core.queues.pending(MAIN) == 1
+    del dropped  # an adapter that failed before reading it
+    gc.collect()
+    assert core.queues.pending(MAIN) == 0
+    assert await text_of(await core.handle(line("!ask two?", time=1))) == "Read."

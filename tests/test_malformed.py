@@ -6,6 +6,7 @@ Every body is built to be invalid (one broken field, broken JSON or broken bytes
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 
@@ -17,14 +18,14 @@ DEEP = "[" * 50_000 + "]" * 50_000
 BAD_FIELDS: dict[str, list[object]] = {
     "model": [None, 5, [], {}, "", "x" * 300, "no-such-model", True],
     "max_tokens": [0, -1, "10", 1.5, 10**7, True, [], {}, 1e308],
-    "temperature": [-0.1, 2.1, "1", None, [], True, {"a": 1}],
+    "temperature": [-0.1, 2.1, "1", [], True, {"a": 1}],
     "top_p": [1.5, -1, "x", [0.5], False],
     "stop": [5, [1], ["a"] * 5, "x" * 300, {}, [None], [["a"]]],
     "seed": [1.5, "1", 2**64, -(2**64), [], {}],
-    "n": [0, 2, "1", 1.5, -1, None, 10**30],
-    "stream": ["yes", 1, None, [], {}],
+    "n": [0, 2, "1", 1.5, -1, 10**30],
+    "stream": ["yes", 1, [], {}],
     "stream_options": ["x", 5, {"include_usage": "yes"}, []],
-    "frequency_penalty": [3, -3, "0", None, []],
+    "frequency_penalty": [3, -3, "0", []],
     "presence_penalty": [2.5, -2.5, "0", {}],
     "user": [5, "x" * 300, [], {}],
     "ignore_eos": ["true", 1, []],
@@ -124,3 +125,39 @@ def test_hostile_bodies_get_only_4xx_and_the_server_stays_up(server: Server) -> 
     assert set(statuses) >= {400, 404}, statuses
     health = httpx.get(server.base_url + "/health")
     assert health.status_code == 200
+
+
+def test_odd_but_real_client_bytes_are_4xx(server: Server) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi \ud800"}]}
+    with httpx.Client(base_url=server.v1, timeout=30) as http:
+        # A lone surrogate escape is valid JSON but not text a model can read.
+        resp = http.post("/chat/completions", content=json.dumps(body), headers=headers)
+        assert resp.status_code == 400
+        assert "Unicode" in resp.json()["error"]["message"]
+        # A body that says it is gzip and is not.
+        resp = http.post(
+            "/completions",
+            content=b"not gzip at all",
+            headers={**headers, "Content-Encoding": "gzip"},
+        )
+        assert resp.status_code == 400, resp.text
+        # A real gzip body is fine; a gzip bomb is 413, not a full inflate.
+        gz = gzip.compress(json.dumps(_valid("completions")).encode())
+        resp = http.post(
+            "/completions", content=gz, headers={**headers, "Content-Encoding": "gzip"}
+        )
+        assert resp.status_code == 200, resp.text
+        bomb = gzip.compress(b" " * 10_000_000)
+        resp = http.post(
+            "/completions", content=bomb, headers={**headers, "Content-Encoding": "gzip"}
+        )
+        assert resp.status_code == 413
+        # Non-ASCII bytes in the key are just a wrong key.
+        resp = http.post(
+            "/completions",
+            content=b"{}",
+            headers={"Authorization": b"Bearer s\xc3\xa9kret\xff"},
+        )
+        assert resp.status_code == 401
+    assert httpx.get(server.base_url + "/health").status_code == 200

@@ -14,12 +14,20 @@ class BackendError(Exception):
     """The backend failed for a reason that is not the client's fault."""
 
 
-class PromptTooLong(ValueError):
-    """The prompt (plus the requested completion) does not fit the model's context."""
+class BadPrompt(ValueError):
+    """The request's prompt cannot be run as given (a client mistake, a 400)."""
+
+    code = "invalid_prompt"
 
     def __init__(self, message: str, param: str) -> None:
         super().__init__(message)
         self.param = param
+
+
+class PromptTooLong(BadPrompt):
+    """The prompt (plus the requested completion) does not fit the model's context."""
+
+    code = "context_length_exceeded"
 
 
 @dataclass(frozen=True)

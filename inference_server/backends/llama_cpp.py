@@ -15,6 +15,7 @@ from typing import Any
 
 from .base import (
     BackendError,
+    BadPrompt,
     CancelToken,
     ChatMessage,
     Delta,
@@ -49,6 +50,7 @@ class LlamaCppBackend:
         }
         self._llm: Any = None
         self._formatter: Any = None
+        self._control_texts: list[str] = []
 
     def load(self) -> None:
         import llama_cpp
@@ -67,6 +69,7 @@ class LlamaCppBackend:
                 eos_token=model.token_get_text(model.token_eos()),
                 bos_token=model.token_get_text(model.token_bos()),
             )
+        self._control_texts = _control_token_texts(self._llm)
         log.info("loaded %s from %s (n_ctx=%d)", self.name, self._path, self.context_length)
 
     def close(self) -> None:
@@ -76,20 +79,30 @@ class LlamaCppBackend:
 
     # -- prompts ---------------------------------------------------------------------
 
-    def _render(self, prompt: str | list[ChatMessage]) -> tuple[str, tuple[str, ...]]:
+    def _render(self, prompt: str | list[ChatMessage]) -> tuple[str, tuple[str, ...], bool]:
+        """(prompt text, extra stops, whether the text already has its special tokens)."""
         if isinstance(prompt, str):
-            return prompt, ()
-        messages = [{"role": m.role, "content": m.content} for m in prompt]
+            return prompt, (), False
+        # Message text is data: a viewer typing "<|im_end|>" must not close the turn.
+        messages = [{"role": m.role, "content": self._defuse(m.content)} for m in prompt]
         if self._formatter is None:  # a GGUF without a chat template: a plain transcript
             text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-            return text, ("\nuser:",)
-        rendered = self._formatter(messages=messages)
+            return text, ("\nuser:",), False
+        try:
+            rendered = self._formatter(messages=messages)
+        except Exception as exc:  # jinja2 errors: e.g. roles that must alternate
+            raise BadPrompt(
+                f"the messages do not fit this model's chat template: {exc}", "messages"
+            ) from None
         stop = rendered.stop
         stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
-        return rendered.prompt, stops
+        return rendered.prompt, stops, bool(rendered.added_special)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+    def _defuse(self, text: str) -> str:
+        for special in self._control_texts:
+            if special in text:
+                text = text.replace(special, special[0] + "\u200b" + special[1:])
+        return text
 
     # -- generation ------------------------------------------------------------------
 
@@ -99,11 +112,20 @@ class LlamaCppBackend:
         llm = self._llm
         if llm is None:
             raise BackendError("model not loaded")
-        text, template_stops = self._render(prompt)
-        tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        text, template_stops, has_specials = self._render(prompt)
+        param = "prompt" if isinstance(prompt, str) else "messages"
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadPrompt("the text contains invalid Unicode (a lone surrogate)", param) from None
+        tokens = llm.tokenize(data, add_bos=not has_specials, special=True)
+        if not tokens:  # an empty prompt on a model that adds no BOS: start from BOS
+            bos = llm.token_bos()
+            if bos < 0:
+                raise BadPrompt("the prompt is empty", param)
+            tokens = [bos]
         n_prompt = len(tokens)
         room = self.context_length - n_prompt
-        param = "prompt" if isinstance(prompt, str) else "messages"
         if room <= 0:
             raise PromptTooLong(
                 f"the prompt is {n_prompt} tokens; this model's context is "
@@ -122,6 +144,7 @@ class LlamaCppBackend:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         is_eog = _eog_check(llm)
         produced = 0
+        hit = False
         finish: FinishReason = "length"
         pending = ""
         for token in llm.generate(
@@ -152,7 +175,7 @@ class LlamaCppBackend:
                 yield Delta(pending, produced, prompt_tokens=n_prompt)
                 pending = ""
         if not cancel.cancelled:
-            if finish == "length":
+            if not hit:  # ended by EOS or length: what was held back was not a stop
                 pending += stops.feed(decoder.decode(b"", final=True))[0] + stops.flush()
             yield Delta(pending, produced, finish_reason=finish, prompt_tokens=n_prompt)
 
@@ -163,3 +186,18 @@ def _eog_check(llm: Any) -> Any:
 
     vocab = llm._model.vocab
     return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
+
+def _control_token_texts(llm: Any) -> list[str]:
+    """Texts of the model's control tokens (``<|im_end|>`` ...), longest first."""
+    import llama_cpp
+
+    model = llm._model
+    vocab = model.vocab
+    texts = set()
+    for token in range(llm.n_vocab()):
+        if llama_cpp.llama_vocab_get_attr(vocab, token) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL:
+            text = model.token_get_text(token)
+            if len(text) > 1:
+                texts.add(text)
+    return sorted(texts, key=len, reverse=True)
