@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from literai_core.chat import ChatLine
+from literai_core.chat import ChatLine, Media
 from literai_core.config import ConsoleSettings
 from literai_core.core import ChatCore
 
@@ -52,11 +54,13 @@ class ConsoleBot:
         self,
         core: ChatCore,
         settings: ConsoleSettings,
+        media_dir: Path,
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.core = core
         self.settings = settings
+        self.media_dir = media_dir
         self.out = out if out is not None else sys.stdout
         self.clock = clock
 
@@ -78,8 +82,23 @@ class ConsoleBot:
                 frozenset({"broadcaster"}),
             )
             reply = await self.core.handle(line)
-            if reply is not None:
-                await self._say(await reply.text())
+            if reply is None:
+                continue
+            text = await reply.text()
+            if reply.media is not None:
+                path = await asyncio.to_thread(self._save, reply.media)
+                text = f"{text} [{reply.media.mime} saved to {path}]"
+            await self._say(text)
+
+    def _save(self, media: Media) -> Path:
+        """Content-addressed: the name comes from the bytes, never from chat text."""
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        path = self.media_dir / f"{hashlib.sha256(media.data).hexdigest()[:20]}.{media.ext}"
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(media.data)
+            tmp.replace(path)
+        return path
 
     async def _say(self, text: str) -> None:
         prefix = f"{self.core.settings.name}: "

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable
+from pathlib import Path
 
 import openai
 from aiohttp import web
@@ -162,7 +163,7 @@ async def run(config: LiteraiConfig) -> int:
             if runner is None or await _wait_ready(client, stop):
                 model = config.client.model or config.server.default_model
                 core = ChatCore(config.bot, OpenAIInference(client, model))
-                bot = ConsoleBot(core, config.console)
+                bot = ConsoleBot(core, config.console, Path(config.data_dir) / "media")
                 await _until(stop, bot.run(stdin_lines()))
     finally:
         if runner is not None:

@@ -107,17 +107,22 @@ async def completions(request: web.Request) -> web.StreamResponse:
 
 async def models(request: web.Request) -> web.Response:
     serving = request.app[SERVING]
-    if not serving.ready:
+    if not _ready(request.app):
         raise ApiError(
             503, "not ready: the model is still loading", type="server_error", code="not_ready"
         )
     return web.json_response(serving.list_models())
 
 
+def _ready(app: web.Application) -> bool:
+    """Every configured model loaded and every voice loaded or given up on."""
+    speech = app.get(SPEECH)
+    return app[SERVING].ready and (speech is None or speech.load_finished)
+
+
 async def health(request: web.Request) -> web.Response:
     serving = request.app[SERVING]
-    speech = request.app.get(SPEECH)
-    if serving.ready and (speech is None or speech.load_finished):
+    if _ready(request.app):
         return web.json_response({"status": "ok"})
     errors = [e.load_error for e in serving.engines.values() if e.load_error]
     body = {"status": "error" if errors else "loading", "detail": errors or None}

@@ -30,19 +30,33 @@ class ChatLine:
         return ChannelKey(self.platform, self.channel)
 
 
+@dataclass(frozen=True)
+class Media:
+    """A generated file a reply carries; each adapter posts it its own way."""
+
+    data: bytes
+    mime: str  # e.g. "audio/wav"
+    ext: str  # e.g. "wav", for file names
+    alt: str  # what it says or shows, for captions and screen readers
+
+
 class ReplyKind(Enum):
     ANSWER = "answer"  # model output
     NOTICE = "notice"  # cooldowns, usage lines, help
     ERROR = "error"  # the backend failed; said politely
+    MEDIA = "media"  # a file to post (``Reply.media``), text is its caption
 
 
 class Reply:
     """One reply. Its text may still be streaming: iterate ``deltas()`` to show it as it
     grows, then await ``text()`` for the final (trimmed) text; or just await ``text()``."""
 
-    def __init__(self, line: ChatLine, kind: ReplyKind, text: str) -> None:
+    def __init__(
+        self, line: ChatLine, kind: ReplyKind, text: str, media: Media | None = None
+    ) -> None:
         self.line = line
         self.kind = kind
+        self.media = media
         self._text: str | None = text
         self._stream: AsyncIterator[str] | None = None
 
@@ -69,8 +83,10 @@ class Reply:
             pass
         return self._text or ""
 
-    def finish(self, text: str, kind: ReplyKind | None = None) -> None:
-        """Called by the producer with the final text (and a kind, if it changed)."""
+    def finish(self, text: str, kind: ReplyKind | None = None, media: Media | None = None) -> None:
+        """Called by the producer with the final text (and a kind or media, if any)."""
         self._text = text
         if kind is not None:
             self.kind = kind
+        if media is not None:
+            self.media = media

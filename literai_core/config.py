@@ -171,6 +171,11 @@ class BotSettings(_Section):
     channel_queue: Annotated[
         int, Field(ge=1, le=100, description="Model commands pending per channel.")
     ] = 3
+    voice: str = Field("joe", min_length=1, max_length=64, description="The bot's voice.")
+    speech_model: str = Field("tts-1", min_length=1, max_length=256)
+    media_concurrency: Annotated[
+        int, Field(ge=1, le=16, description="Speech/image jobs at once, all channels.")
+    ] = 1
     answer_unknown_commands: bool = Field(
         True, description="Reply to unknown commands (off where other bots share the chat)."
     )

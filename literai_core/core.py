@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Hashable
 from .chat import ChatLine, Reply, ReplyKind
 from .commands.chat import ChatCommands
 from .commands.help import HelpCommands
+from .commands.media import MediaCommands
 from .config import BotSettings
 from .inference import Inference
 from .limits import ChannelQueues, Cooldown, Notices
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def default_components() -> list[Component]:
-    return [ChatCommands(), HelpCommands()]
+    return [ChatCommands(), HelpCommands(), MediaCommands()]
 
 
 class ChatCore:
@@ -40,6 +41,7 @@ class ChatCore:
         self.channel_cooldown = Cooldown(settings.channel_cooldown_s)
         self.queues = ChannelQueues(settings.channel_queue)
         self.notices = Notices()
+        self.media_slots = ChannelQueues(settings.media_concurrency)  # one key: all media
         for component in components if components is not None else default_components():
             self.router.add_component(component)
 
@@ -116,7 +118,7 @@ class ChatCore:
             return
         finally:
             slot.release()
-        outer.finish(text, inner.kind)
+        outer.finish(text, inner.kind, inner.media)
         if inner.kind is ReplyKind.ANSWER:
             bot_line = ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
             self.windows.add(bot_line)

@@ -36,6 +36,10 @@ class Inference(Protocol):
         self, prompt: str, gen: Generation, *, user: str | None = None
     ) -> AsyncIterator[str]: ...
 
+    async def speech(self, text: str, *, voice: str, model: str) -> bytes:
+        """WAV audio of ``text``."""
+        ...
+
 
 def _explain(exc: Exception) -> InferenceError:
     if not isinstance(exc, openai.OpenAIError):  # e.g. a stream that is not JSON
@@ -109,4 +113,14 @@ class OpenAIInference:
                         yield chunk.choices[0].text
         except (openai.OpenAIError, ValueError) as exc:
             log.warning("completion failed: %s", type(exc).__name__)
+            raise _explain(exc) from None
+
+    async def speech(self, text: str, *, voice: str, model: str) -> bytes:
+        try:
+            audio = await self._client.audio.speech.create(
+                model=model, voice=voice, input=text, response_format="wav"
+            )
+            return audio.content
+        except (openai.OpenAIError, ValueError) as exc:
+            log.warning("speech failed: %s", type(exc).__name__)
             raise _explain(exc) from None

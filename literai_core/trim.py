@@ -7,14 +7,19 @@ import re
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"')\]]*)(?=\s|$)")
 
 
-def trim_reply(text: str, max_chars: int) -> str:
+def trim_reply(text: str, max_chars: int, *, cut_off: bool = False) -> str:
     """Collapse whitespace, then cut at the last sentence end within ``max_chars``.
 
     With no sentence end in range, cut at the last word boundary and add an ellipsis.
+    ``cut_off``: the text was stopped mid-flow (the model hit its token limit), so a
+    trailing partial sentence is dropped even when the text is short enough.
     """
     text = " ".join(text.split())
-    if len(text) <= max_chars:
+    if len(text) <= max_chars and not cut_off:
         return text
+    if len(text) <= max_chars:
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        return text[: ends[-1]] if ends and ends[-1] >= len(text) // 3 else text
     head = text[:max_chars]
     # Match on the whole text: a "3." cut from "3.14" is not a sentence end.
     ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() <= max_chars]

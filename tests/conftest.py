@@ -53,7 +53,7 @@ class Server:
         return float(match.group(1)) if match else 0.0
 
 
-def write_config(tmp: Path, **sections: dict[str, object]) -> Path:
+def write_config(tmp: Path, **sections: object) -> Path:
     path = tmp / "literai.yaml"
     data: dict[str, object] = {"server": {"port": 0}, "log_level": "warning"}
     for key, value in sections.items():

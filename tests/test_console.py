@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import wave
 from pathlib import Path
 
 import pytest
@@ -59,11 +60,24 @@ def test_console_answers_gpt2_ask_and_explains_bad_commands(tmp_path: Path) -> N
     assert help_line.startswith("!gpt2 [text] — ")
 
 
+def test_console_say_saves_real_speech(tmp_path: Path) -> None:
+    config = write_config(tmp_path, bot=CONSOLE, data_dir=str(tmp_path / "data"))
+    done = _run(config, "!say hello chat, this is the teletype speaking.\n")
+    assert done.returncode == 0, done.stderr
+    (said,) = _replies(done.stdout)
+    assert said.startswith("🔊 hello chat, this is the teletype speaking. [audio/wav saved to ")
+    path = Path(said.rsplit(" saved to ", 1)[1].rstrip("]"))
+    assert path.parent == tmp_path / "data" / "media"
+    with wave.open(str(path)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    assert 1.0 < seconds < 8.0
+
+
 def test_console_teletype_prints_the_same_lines(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot=CONSOLE)
     done = _run(config, "!help\n", "--teletype", "--cps", "5000", "--user", "ada")
     assert done.returncode == 0, done.stderr
-    assert _replies(done.stdout) == ["Commands: !ask !gpt2 !help. !help <command> for details."]
+    assert _replies(done.stdout) == ["Commands: !ask !gpt2 !help !say. !help <command> for details."]
 
 
 def test_console_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:

@@ -76,6 +76,15 @@ class ScriptedInference:
             async for piece in pieces:
                 yield piece
 
+    async def speech(self, text: str, *, voice: str, model: str) -> bytes:
+        self.calls.append(Call("speech", Generation(max_tokens=0), None, prompt=text))
+        if not self.answers:
+            raise AssertionError(f"unexpected speech call: {text!r}")
+        answer = self.answers.popleft()
+        if isinstance(answer, BaseException):
+            raise answer
+        return "".join(str(a) for a in answer).encode()
+
     async def _replay(self, call: Call) -> AsyncIterator[str]:
         self.calls.append(call)
         if not self.answers:
@@ -985,3 +994,43 @@ async def test_a_reply_dropped_unread_frees_its_channel_slot() -> None:
     gc.collect()
     assert core.queues.pending(MAIN) == 0
     assert await text_of(await core.handle(line("!ask two?", time=1))) == "Read."
+
+
+def test_trim_drops_a_partial_last_sentence_when_cut_off() -> None:
+    text = "First sentence here. Second one is longer and also done! And then it stops mid"
+    assert trim_reply(text, 400) == text
+    assert trim_reply(text, 400, cut_off=True) == (
+        "First sentence here. Second one is longer and also done!"
+    )
+    assert trim_reply("no sentence end at all", 400, cut_off=True) == "no sentence end at all"
+
+
+async def test_say_speaks_text_or_the_last_reply_as_media() -> None:
+    inference = ScriptedInference(["RIFFfake-wav"], ["The answer."], ["RIFFagain"])
+    core = make_core(inference, user_cooldown_s=0)
+    nothing = await core.handle(line("!say"))
+    assert await text_of(nothing) == "I haven't said anything here yet."
+    said = await core.handle(line("!say hello chat", time=1))
+    assert said is not None
+    assert await said.text() == "🔊 hello chat"
+    assert said.kind is ReplyKind.MEDIA
+    assert said.media is not None and said.media.data == b"RIFFfake-wav"
+    assert said.media.alt == "hello chat" and said.media.mime == "audio/wav"
+    await text_of(await core.handle(line("!ask anything?", time=2)))
+    again = await core.handle(line("!say", time=3))
+    assert again is not None and await again.text() == "🔊 The answer."
+    assert inference.calls[-1].prompt == "The answer."
+    # Media lines are not chat: the window holds the question's answer, not "🔊 ...".
+    assert not any("🔊" in t for t in window_texts(core, MAIN))
+
+
+async def test_say_failure_is_polite_and_frees_the_media_slot() -> None:
+    inference = ScriptedInference(InferenceError(UNREACHABLE), ["RIFF"])
+    core = make_core(inference, user_cooldown_s=0)
+    failed = await core.handle(line("!say hi"))
+    assert failed is not None
+    assert (await failed.text()).startswith("Sorry, I can't speak right now")
+    assert failed.kind is ReplyKind.ERROR
+    assert core.media_slots.pending("media") == 0
+    ok = await core.handle(line("!say hi", time=1))
+    assert ok is not None and (await ok.text()) == "🔊 hi"

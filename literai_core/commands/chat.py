@@ -92,7 +92,8 @@ async def _answer(
         reply.finish(polite, ReplyKind.ERROR)
         yield ("\n" if text.strip() else "") + polite
         return
-    final = trim_reply(text, max_chars)
+    # The model usually stops at its token limit, mid-sentence: keep whole sentences.
+    final = trim_reply(text, max_chars, cut_off=not one_line)
     if final.strip() and final.strip() != lead.strip():
         reply.finish(final)
     else:

@@ -1,0 +1,45 @@
+"""Media commands: ``!say`` (speech). Media work has its own, smaller concurrency limit
+across all channels, on top of the usual cooldowns."""
+
+from __future__ import annotations
+
+from ..chat import Media, Reply, ReplyKind
+from ..inference import InferenceError
+from ..router import Component, Context, command
+
+MEDIA_KEY = "media"
+
+
+class MediaCommands(Component):
+    @command("say")
+    async def say(self, ctx: Context) -> Reply:
+        """!say [text]
+
+        Speak the text in the bot's voice; with no text, speak the bot's last reply.
+        """
+        core = ctx.core
+        text = ctx.args or _last_bot_line(ctx)
+        if not text:
+            return Reply(ctx.line, ReplyKind.NOTICE, "I haven't said anything here yet.")
+        if not core.media_slots.try_enter(MEDIA_KEY):
+            return Reply(
+                ctx.line, ReplyKind.NOTICE, "I'm busy making other media — try again soon."
+            )
+        try:
+            audio = await core.inference.speech(
+                text, voice=core.settings.voice, model=core.settings.speech_model
+            )
+        except InferenceError as exc:
+            return Reply(ctx.line, ReplyKind.ERROR, f"Sorry, I can't speak right now: {exc}.")
+        finally:
+            core.media_slots.leave(MEDIA_KEY)
+        media = Media(audio, "audio/wav", "wav", text)
+        return Reply(ctx.line, ReplyKind.MEDIA, f"🔊 {text}", media=media)
+
+
+def _last_bot_line(ctx: Context) -> str:
+    name = ctx.core.settings.name
+    for line in reversed(ctx.core.windows.lines(ctx.line.key)):
+        if line.user == name:
+            return line.text
+    return ""
