@@ -86,14 +86,17 @@ def server_run(client: openai.OpenAI, prompt: str, max_tokens: int) -> tuple[flo
 
 
 def start_server(
-    threads: int, tmp: Path, interval_ms: int | None = None
+    threads: int, tmp: Path, interval_ms: int | None = None, speech_threads: int | None = None
 ) -> tuple[subprocess.Popen[str], str]:
+    """literai's server as a subprocess on a free port; (process, base URL) once healthy."""
     config = tmp / "bench.yaml"
     server: dict[str, object] = {
         "port": 0,
         "api_key_env": "LITERAI_BENCH_NO_KEY",
         "models": {"smollm2": {"n_threads": threads}},
     }
+    if speech_threads is not None:
+        server["speech"] = {"n_threads": speech_threads}
     if interval_ms is not None:
         server["stream_interval_ms"] = interval_ms
     config.write_text(
