@@ -16,6 +16,8 @@ import openai
 from aiohttp import web
 
 from inference_server.app import build_backends, build_speech, create_app, start_server
+from inference_server.backends.base import TextBackend
+from inference_server.images import build_images
 from literai_core.config import ConfigError, LiteraiConfig, env_secret
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
@@ -67,6 +69,18 @@ async def _until(stop: Stop, work: Awaitable[object]) -> None:
         raise task.exception()  # type: ignore[misc]
 
 
+def _app(config: LiteraiConfig, backends: dict[str, TextBackend], stop: Stop) -> web.Application:
+    """The server app with every configured capability; a model that fails to load
+    stops the process with its one-line reason."""
+    return create_app(
+        config.server,
+        backends,
+        speech=build_speech(config.server),
+        images=build_images(config.server.images),
+        on_load_error=lambda msg: stop.set(1, msg),
+    )
+
+
 async def _listen(app: web.Application, config: LiteraiConfig) -> tuple[web.AppRunner, int]:
     host, port = config.server.host, config.server.port
     try:
@@ -82,13 +96,7 @@ async def serve(config: LiteraiConfig) -> int:
     stop = Stop()
     stop.on_signals()
     backends = build_backends(config.server)
-    app = create_app(
-        config.server,
-        backends,
-        speech=build_speech(config.server),
-        on_load_error=lambda msg: stop.set(1, msg),
-    )
-    runner, port = await _listen(app, config)
+    runner, port = await _listen(_app(config, backends, stop), config)
     print(
         f"literai: serving {', '.join(backends)} on http://{config.server.host}:{port}/v1",
         flush=True,
@@ -144,13 +152,7 @@ async def run(config: LiteraiConfig) -> int:
     base_url = config.client.base_url
     if base_url is None:
         backends = build_backends(config.server)
-        app = create_app(
-            config.server,
-            backends,
-            speech=build_speech(config.server),
-            on_load_error=lambda msg: stop.set(1, msg),
-        )
-        runner, port = await _listen(app, config)
+        runner, port = await _listen(_app(config, backends, stop), config)
         host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::", "") else config.server.host
         base_url = f"http://{host}:{port}/v1"
     key = env_secret(config.client.api_key_env) or "no-key"

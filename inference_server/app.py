@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -13,7 +14,9 @@ from literai_core.config import ServerSettings, env_secret, resolve_model_path
 
 from .backends.base import TextBackend
 from .engine import Engine
-from .keys import API_KEY, METRICS, SERVING, SPEECH
+from .images import ImageService
+from .keys import API_KEY, IMAGES, MEDIA, METRICS, SERVING, SPEECH
+from .media import MediaStore
 from .metrics import ServerMetrics
 from .protocol import ApiError, error_response
 from .routes import setup_routes
@@ -107,6 +110,7 @@ def create_app(
     backends: dict[str, TextBackend],
     *,
     speech: SpeechService | None = None,
+    images: ImageService | None = None,
     on_load_error: Callable[[str], None] | None = None,
 ) -> web.Application:
     """The app; engines load in the background, so /health answers 503 until ready."""
@@ -135,6 +139,9 @@ def create_app(
         app[API_KEY] = key
     if speech is not None:
         app[SPEECH] = speech
+    if images is not None:
+        app[IMAGES] = images
+    app[MEDIA] = MediaStore(Path(settings.media.folder), settings.media.max_bytes)
     setup_routes(app)
 
     async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -150,6 +157,8 @@ def create_app(
         loading = [asyncio.create_task(load(n, e)) for n, e in engines.items()]
         if speech is not None:
             loading.append(asyncio.create_task(speech.load()))
+        if images is not None:
+            loading.append(asyncio.create_task(images.load()))
         yield
         for task in loading:
             task.cancel()
@@ -158,6 +167,8 @@ def create_app(
             await engine.close()
         if speech is not None:
             await speech.close()
+        if images is not None:
+            await images.close()
 
     app.cleanup_ctx.append(engines_ctx)
     return app

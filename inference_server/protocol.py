@@ -163,6 +163,21 @@ class SpeechRequest(_Wire):
     instructions: Annotated[str | None, Field(max_length=4096)] = None  # accepted, unused
 
 
+class ImageRequest(_Wire):
+    """OpenAI's ``/v1/images/generations`` body; ``seed``, ``steps`` and
+    ``guidance_scale`` are our extensions (``quality``, ``style`` are accepted, unused)."""
+
+    prompt: Annotated[str, Field(min_length=1, max_length=1_000_000)]
+    model: Annotated[str | None, Field(max_length=256)] = None
+    n: Annotated[int, Field(ge=1, le=16)] = 1
+    size: Annotated[str | None, Field(max_length=20)] = None
+    response_format: Literal["url", "b64_json"] = "url"
+    seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None
+    steps: Annotated[int | None, Field(ge=1, le=150)] = None
+    guidance_scale: Annotated[float | None, Field(ge=0.0, le=30.0)] = None
+    user: Annotated[str | None, Field(max_length=256)] = None
+
+
 _NULL_MEANS_DEFAULT = (
     "temperature",
     "top_p",

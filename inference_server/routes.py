@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import logging
+import re
+import time
 import zlib
 
 from aiohttp import web
@@ -12,12 +16,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .audio import CONTENT_TYPES, EncoderError, encode, ffmpeg_available
 from .backends.base import BackendError
 from .engine import QueueFull
-from .keys import METRICS, SERVING, SPEECH
+from .images import ImagesUnavailable
+from .keys import IMAGES, MEDIA, METRICS, SERVING, SPEECH
+from .media import CONTENT_TYPES as MEDIA_TYPES
 from .protocol import (
     SSE_DONE,
     ApiError,
     ChatCompletionRequest,
     CompletionRequest,
+    ImageRequest,
     SpeechRequest,
     parse_body,
     sse,
@@ -111,13 +118,29 @@ async def models(request: web.Request) -> web.Response:
         raise ApiError(
             503, "not ready: the model is still loading", type="server_error", code="not_ready"
         )
-    return web.json_response(serving.list_models())
+    listing = serving.list_models()
+    images = request.app.get(IMAGES)
+    if images is not None and images.ready:  # only what can really be served
+        listing["data"].append(
+            {
+                "id": images.settings.name,
+                "object": "model",
+                "created": int(time.time()),
+                "owned_by": "literai",
+                "capabilities": ["images"],
+            }
+        )
+    return web.json_response(listing)
 
 
 def _ready(app: web.Application) -> bool:
     """Every configured model loaded and every voice loaded or given up on."""
-    speech = app.get(SPEECH)
-    return app[SERVING].ready and (speech is None or speech.load_finished)
+    speech, images = app.get(SPEECH), app.get(IMAGES)
+    return (
+        app[SERVING].ready
+        and (speech is None or speech.load_finished)
+        and (images is None or images.load_finished)
+    )
 
 
 async def health(request: web.Request) -> web.Response:
@@ -207,6 +230,98 @@ async def voices(request: web.Request) -> web.Response:
     return web.json_response({"object": "list", "data": data})
 
 
+_SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+
+
+def _size(text: str, max_side: int) -> tuple[int, int]:
+    match = _SIZE.fullmatch(text)
+    if not match:
+        raise ApiError(400, f"invalid value for 'size': {text!r} is not WIDTHxHEIGHT", param="size")
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (64 <= width <= max_side and 64 <= height <= max_side):
+        raise ApiError(
+            400, f"invalid value for 'size': each side must be 64 to {max_side}", param="size"
+        )
+    if width % 8 or height % 8:
+        raise ApiError(400, "invalid value for 'size': sides must be multiples of 8", param="size")
+    return width, height
+
+
+async def images(request: web.Request) -> web.Response:
+    service = request.app.get(IMAGES)
+    if service is None:
+        raise ApiError(
+            404,
+            "image generation is not configured on this server: set server.images.model "
+            "to a local diffusers model folder",
+            code="images_not_configured",
+        )
+    req = parse_body(ImageRequest, await _read(request))
+    s = service.settings
+    if not req.prompt.strip():
+        raise ApiError(400, "invalid value for 'prompt': it is empty", param="prompt")
+    if len(req.prompt) > s.max_prompt_chars:
+        raise ApiError(
+            400,
+            f"invalid value for 'prompt': {len(req.prompt)} characters; the limit is "
+            f"{s.max_prompt_chars}",
+            param="prompt",
+        )
+    if req.n > s.max_n:
+        raise ApiError(400, f"invalid value for 'n': at most {s.max_n}", param="n")
+    if req.model not in (None, s.name):
+        raise ApiError(
+            404,
+            f"the model '{req.model}' does not exist; images come from '{s.name}'",
+            param="model",
+            code="model_not_found",
+        )
+    size = req.size if req.size not in (None, "auto") else s.default_size
+    width, height = _size(size, s.max_side)
+    try:
+        pngs = await service.generate(
+            req.prompt,
+            n=req.n,
+            width=width,
+            height=height,
+            steps=req.steps or s.steps,
+            guidance=s.guidance_scale if req.guidance_scale is None else req.guidance_scale,
+            seed=req.seed,
+        )
+    except QueueFull as exc:
+        raise ApiError(
+            429,
+            f"the image engine is busy ({exc}); try again shortly",
+            type="rate_limit_error",
+            code="queue_full",
+        ) from None
+    except ImagesUnavailable as exc:
+        raise ApiError(
+            503, f"images are unavailable: {exc}", type="server_error", code="images_unavailable"
+        ) from None
+    data: list[dict[str, object]] = []
+    for png in pngs:
+        if req.response_format == "b64_json":
+            data.append({"b64_json": base64.b64encode(png).decode(), "revised_prompt": None})
+        else:
+            name = await asyncio.to_thread(request.app[MEDIA].put, png, "png")
+            url = request.url.with_path(f"/media/{name}").with_query(None)
+            data.append({"url": str(url), "revised_prompt": None})
+    return web.json_response({"created": int(time.time()), "data": data})
+
+
+async def media(request: web.Request) -> web.StreamResponse:
+    store = request.app[MEDIA]
+    path = await asyncio.to_thread(store.path, request.match_info["name"])
+    if path is None:
+        raise ApiError(404, "no such media file", code="media_not_found")
+    ext = path.suffix.lstrip(".")
+    return web.FileResponse(
+        path,
+        headers={"Content-Type": MEDIA_TYPES[ext], "Cache-Control": "public, max-age=31536000"},
+    )
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
@@ -215,3 +330,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_get("/v1/audio/voices", voices)
+    app.router.add_post("/v1/images/generations", images)
+    app.router.add_get("/media/{name}", media)

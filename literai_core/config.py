@@ -97,6 +97,38 @@ class SpeechSettings(_Section):
         return self
 
 
+class ImageSettings(_Section):
+    """Text to image for ``/v1/images/generations`` (diffusers)."""
+
+    model: str | None = Field(
+        None,
+        description="A local diffusers folder, or a hub id where the machine can reach a "
+        "hub (with local_files_only: false). Empty: images are not configured.",
+    )
+    name: str = Field("sd-turbo", min_length=1, max_length=64, description="Model id in the API.")
+    local_files_only: bool = Field(True, description="Never download weights at run time.")
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    n_threads: Annotated[int, Field(ge=1, le=256, description="torch CPU threads.")] = 2
+    default_size: str = Field("512x512", pattern=r"^\d{2,4}x\d{2,4}$")
+    max_side: Annotated[int, Field(ge=64, le=4096)] = 1024
+    steps: Annotated[int, Field(ge=1, le=150, description="Default inference steps.")] = 2
+    guidance_scale: Annotated[float, Field(ge=0, le=30)] = 0.0
+    max_n: Annotated[int, Field(ge=1, le=16)] = 4
+    max_prompt_chars: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    max_concurrent: Annotated[int, Field(ge=1, le=8)] = 1
+    max_queue: Annotated[int, Field(ge=0, le=1000)] = 4
+
+
+class MediaSettings(_Section):
+    """Where generated files are kept and served from (``/media/<id>.<ext>``)."""
+
+    folder: str = Field("data/media-store", description="Relative to the working directory.")
+    max_bytes: Annotated[
+        int, Field(ge=1_000_000, le=2**40, description="Oldest files go first past this.")
+    ] = 500_000_000
+
+
 class ServerSettings(_Section):
     """The inference server (``literai serve``; also started by ``literai run``)."""
 
@@ -125,6 +157,8 @@ class ServerSettings(_Section):
         description="Text models by alias.",
     )
     speech: SpeechSettings = SpeechSettings()
+    images: ImageSettings = ImageSettings()
+    media: MediaSettings = MediaSettings()
 
     @model_validator(mode="after")
     def _default_is_configured(self) -> ServerSettings:
@@ -173,6 +207,7 @@ class BotSettings(_Section):
     ] = 3
     voice: str = Field("joe", min_length=1, max_length=64, description="The bot's voice.")
     speech_model: str = Field("tts-1", min_length=1, max_length=256)
+    image_size: str = Field("512x512", pattern=r"^\d{2,4}x\d{2,4}$", description="!imagine size.")
     media_concurrency: Annotated[
         int, Field(ge=1, le=16, description="Speech/image jobs at once, all channels.")
     ] = 1

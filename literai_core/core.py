@@ -97,6 +97,9 @@ class ChatCore:
             self.queues.leave(line.key)
             log.exception("command %s failed", name)
             return Reply(line, ReplyKind.ERROR, "Sorry, something went wrong on my side.")
+        if reply is None:
+            self.queues.leave(line.key)
+            return None
         # The slot is freed when the reply has been read, or when an adapter drops the
         # reply unread (finalizer), so a lost reply can never lock its channel.
         slot = _Slot(self.queues, line.key)

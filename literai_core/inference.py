@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +16,12 @@ log = logging.getLogger(__name__)
 
 
 class InferenceError(Exception):
-    """A model call failed. ``str()`` is safe to show in chat."""
+    """A model call failed. ``str()`` is safe to show in chat; ``not_configured`` says the
+    server lacks the capability (as opposed to failing at it)."""
+
+    def __init__(self, message: str, *, not_configured: bool = False) -> None:
+        super().__init__(message)
+        self.not_configured = not_configured
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,10 @@ class Inference(Protocol):
         """WAV audio of ``text``."""
         ...
 
+    async def image(self, prompt: str, *, size: str) -> bytes:
+        """One PNG image of ``prompt``."""
+        ...
+
 
 def _explain(exc: Exception) -> InferenceError:
     if not isinstance(exc, openai.OpenAIError):  # e.g. a stream that is not JSON
@@ -50,6 +60,8 @@ def _explain(exc: Exception) -> InferenceError:
         return InferenceError("the model server is unreachable")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
+        if status == 404 and str(getattr(exc, "code", "")).endswith("_not_configured"):
+            return InferenceError("that is not set up on this server", not_configured=True)
         if status == 429:
             return InferenceError("the model is busy with other questions")
         if status == 503:
@@ -123,4 +135,19 @@ class OpenAIInference:
             return audio.content
         except (openai.OpenAIError, ValueError) as exc:
             log.warning("speech failed: %s", type(exc).__name__)
+            raise _explain(exc) from None
+
+    async def image(self, prompt: str, *, size: str) -> bytes:
+        try:
+            result = await self._client.images.generate(
+                prompt=prompt,
+                n=1,
+                size=size,
+                response_format="b64_json",
+            )
+            if not result.data or not result.data[0].b64_json:
+                raise InferenceError("the image server sent no image")
+            return base64.b64decode(result.data[0].b64_json)
+        except (openai.OpenAIError, ValueError) as exc:
+            log.warning("image failed: %s", type(exc).__name__)
             raise _explain(exc) from None

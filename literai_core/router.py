@@ -29,7 +29,7 @@ class Context:
     core: ChatCore
 
 
-Handler = Callable[[Context], Awaitable[Reply]]
+Handler = Callable[[Context], Awaitable[Reply | None]]  # None: say nothing
 
 
 @dataclass(frozen=True)

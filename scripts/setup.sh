@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-if [ "${1:-}" = "test" ]; then extras="[test]"; fi
+# The tests exercise the image path with a tiny pipeline built in code, so they need
+# the images extra too.
+if [ "${1:-}" = "test" ]; then extras="[test,images]"; fi
 
 # OS packages: a C/C++ toolchain and cmake to build llama.cpp; ffmpeg to encode audio;
 # espeak-ng, the light fallback voice. Only what is missing is installed.
@@ -31,7 +33,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # Reinstall only when the project's requirements change.
-stamp=".venv/.literai-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-test}"
+stamp=".venv/.literai-$(sha256sum < pyproject.toml | cut -c1-16)${extras:+-test}"
 if [ ! -f "$stamp" ]; then
     echo "setup: installing literai$extras (first time: builds llama-cpp-python)" >&2
     export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"

@@ -77,7 +77,9 @@ def test_console_teletype_prints_the_same_lines(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot=CONSOLE)
     done = _run(config, "!help\n", "--teletype", "--cps", "5000", "--user", "ada")
     assert done.returncode == 0, done.stderr
-    assert _replies(done.stdout) == ["Commands: !ask !gpt2 !help !say. !help <command> for details."]
+    assert _replies(done.stdout) == [
+        "Commands: !ask !gpt2 !help !imagine !say. !help <command> for details."
+    ]
 
 
 def test_console_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:

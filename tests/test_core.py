@@ -85,6 +85,9 @@ class ScriptedInference:
             raise answer
         return "".join(str(a) for a in answer).encode()
 
+    async def image(self, prompt: str, *, size: str) -> bytes:
+        return await self.speech(prompt, voice="", model=size)
+
     async def _replay(self, call: Call) -> AsyncIterator[str]:
         self.calls.append(call)
         if not self.answers:
@@ -1034,3 +1037,20 @@ async def test_say_failure_is_polite_and_frees_the_media_slot() -> None:
     assert core.media_slots.pending("media") == 0
     ok = await core.handle(line("!say hi", time=1))
     assert ok is not None and (await ok.text()) == "🔊 hi"
+
+
+async def test_imagine_returns_a_picture_or_one_polite_notice() -> None:
+    not_set_up = InferenceError("that is not set up on this server", not_configured=True)
+    inference = ScriptedInference(["PNGdata"], not_set_up, not_set_up, InferenceError("busy"))
+    core = make_core(inference, user_cooldown_s=0)
+    usage = await core.handle(line("!imagine"))
+    assert await text_of(usage) == "Usage: !imagine <prompt>"
+    pic = await core.handle(line("!imagine a cat", time=1))
+    assert pic is not None and await pic.text() == "🎨 a cat"
+    assert pic.media is not None and pic.media.mime == "image/png" and pic.media.alt == "a cat"
+    first = await core.handle(line("!imagine a dog", time=2))
+    assert await text_of(first) == "Sorry, images aren't set up here."
+    assert await core.handle(line("!imagine a dog", time=3)) is None  # said once
+    failed = await core.handle(line("!imagine a cow", time=4))
+    assert failed is not None and (await failed.text()).startswith("Sorry, I can't draw")
+    assert core.queues.pending(MAIN) == 0 and core.media_slots.pending("media") == 0

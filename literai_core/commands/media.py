@@ -1,5 +1,5 @@
-"""Media commands: ``!say`` (speech). Media work has its own, smaller concurrency limit
-across all channels, on top of the usual cooldowns."""
+"""Media commands: ``!say`` (speech) and ``!imagine`` (images). Media work has its own,
+smaller concurrency limit across all channels, on top of the usual cooldowns."""
 
 from __future__ import annotations
 
@@ -35,6 +35,31 @@ class MediaCommands(Component):
             core.media_slots.leave(MEDIA_KEY)
         media = Media(audio, "audio/wav", "wav", text)
         return Reply(ctx.line, ReplyKind.MEDIA, f"🔊 {text}", media=media)
+
+    @command("imagine", requires_args=True)
+    async def imagine(self, ctx: Context) -> Reply | None:
+        """!imagine <prompt>
+
+        Make a picture of the prompt.
+        """
+        core = ctx.core
+        if not core.media_slots.try_enter(MEDIA_KEY):
+            busy = "I'm busy making other media — try again soon."
+            return Reply(ctx.line, ReplyKind.NOTICE, busy)
+        try:
+            png = await core.inference.image(ctx.args, size=core.settings.image_size)
+        except InferenceError as exc:
+            if exc.not_configured:
+                # Say it once per channel (an hour), not every time someone tries.
+                key = ("no-images", ctx.line.platform, ctx.line.channel)
+                if not core.notices.allow(key, ctx.line.time, 3600):
+                    return None
+                return Reply(ctx.line, ReplyKind.NOTICE, "Sorry, images aren't set up here.")
+            return Reply(ctx.line, ReplyKind.ERROR, f"Sorry, I can't draw right now: {exc}.")
+        finally:
+            core.media_slots.leave(MEDIA_KEY)
+        media = Media(png, "image/png", "png", ctx.args)
+        return Reply(ctx.line, ReplyKind.MEDIA, f"🎨 {ctx.args}", media=media)
 
 
 def _last_bot_line(ctx: Context) -> str:

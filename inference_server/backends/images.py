@@ -1,0 +1,97 @@
+"""Text to image with diffusers. torch and diffusers are imported here, on load, only
+when an image model is configured."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+from literai_core.config import ImageSettings
+
+from .base import BackendError
+
+log = logging.getLogger(__name__)
+
+
+class DiffusersBackend:
+    def __init__(self, settings: ImageSettings) -> None:
+        assert settings.model is not None
+        self.settings = settings
+        self.name = settings.name
+        self._pipe: Any = None
+        self._torch: Any = None
+
+    def load(self) -> None:
+        try:
+            import diffusers
+            import torch
+            import transformers
+            from diffusers import AutoPipelineForText2Image
+        except ImportError:
+            raise BackendError(
+                "diffusers is not installed (pip install 'literai[images]')"
+            ) from None
+        s = self.settings
+        model = str(s.model)
+        local = Path(model).expanduser()
+        source = str(local) if local.exists() else model  # a folder, else a hub id
+        device = s.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BackendError("server.images.device is cuda but no CUDA device is available")
+        torch.set_num_threads(s.n_threads)
+        # Their progress bars and advice go to our logs as noise; errors still raise.
+        diffusers.utils.logging.set_verbosity_error()
+        diffusers.utils.logging.disable_progress_bar()
+        transformers.logging.set_verbosity_error()
+        try:
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                source, dtype=getattr(torch, s.dtype), local_files_only=s.local_files_only
+            )
+        except Exception as exc:  # diffusers raises OSError, ValueError, EnvironmentError...
+            raise BackendError(f"cannot load image model {s.model!r}: {exc}") from None
+        pipe = pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        self._pipe = pipe
+        self._torch = torch
+        self._device = device
+        log.info("loaded image model %s on %s", s.model, device)
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        n: int,
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        seed: int | None,
+    ) -> list[bytes]:
+        """PNG bytes, one per image. Blocking: call from a worker thread."""
+        torch = self._torch
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self._device).manual_seed(seed)
+        with torch.inference_mode():
+            result = self._pipe(
+                prompt=prompt,
+                num_images_per_prompt=n,
+                width=width,
+                height=height,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=generator,
+            )
+        out = []
+        for image in result.images:
+            buf = io.BytesIO()
+            image.save(buf, format="PNG")
+            out.append(buf.getvalue())
+        return out
+
+    def close(self) -> None:
+        self._pipe = None

@@ -1,0 +1,89 @@
+"""The image service: one diffusers pipeline, run off the loop with bounded concurrency
+and a bounded queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from literai_core.config import ImageSettings
+
+from .backends.base import BackendError
+from .backends.images import DiffusersBackend
+from .engine import QueueFull
+
+log = logging.getLogger(__name__)
+
+
+class ImagesUnavailable(Exception):
+    pass
+
+
+class ImageService:
+    def __init__(self, settings: ImageSettings, backend: DiffusersBackend) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.ready = False
+        self.load_finished = False
+        self.error: str | None = None
+        self._executor = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="images")
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._waiting = 0
+
+    async def load(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.backend.load)
+            self.ready = True
+        except BackendError as exc:
+            self.error = str(exc)
+            log.warning("images are unavailable: %s", exc)
+        finally:
+            self.load_finished = True
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.backend.close)
+        self._executor.shutdown(wait=True)
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        n: int,
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        seed: int | None,
+    ) -> list[bytes]:
+        if not self.ready:
+            raise ImagesUnavailable(self.error or "the image model is still loading")
+        if self._slots.locked() and self._waiting >= self.settings.max_queue:
+            raise QueueFull(f"{self._waiting} image requests are already waiting")
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._executor,
+                lambda: self.backend.generate(
+                    prompt,
+                    n=n,
+                    width=width,
+                    height=height,
+                    steps=steps,
+                    guidance=guidance,
+                    seed=seed,
+                ),
+            )
+        finally:
+            self._slots.release()
+
+
+def build_images(settings: ImageSettings) -> ImageService | None:
+    if not settings.model:
+        return None
+    return ImageService(settings, DiffusersBackend(settings))
