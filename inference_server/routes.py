@@ -194,7 +194,8 @@ async def speech(request: web.Request) -> web.StreamResponse:
             "use 'wav' or 'pcm'",
             param="response_format",
         )
-    streaming = req.stream or req.stream_format == "audio"
+    long_text = len(req.input) > service.settings.stream_above_chars
+    streaming = req.stream or req.stream_format == "audio" or long_text
     content_type = CONTENT_TYPES[req.response_format]
     try:
         async with service.synthesis(voice, req.input, req.speed) as (rate, pcm):
@@ -249,6 +250,12 @@ def _size(text: str, max_side: int) -> tuple[int, int]:
 
 async def images(request: web.Request) -> web.Response:
     service = request.app.get(IMAGES)
+    if service is not None and service.load_finished and not service.ready:
+        raise ApiError(
+            404,
+            f"image generation is not available: {service.error}; check server.images.model",
+            code="images_not_configured",
+        )
     if service is None:
         raise ApiError(
             404,

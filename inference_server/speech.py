@@ -14,7 +14,7 @@ from typing import Any
 from literai_core.config import SpeechSettings
 
 from .backends.base import BackendError, CancelToken
-from .backends.speech import EspeakBackend, PiperBackend, SpeechBackend
+from .backends.speech import CoquiBackend, EspeakBackend, PiperBackend, SpeechBackend
 from .engine import QueueFull
 from .handoff import END, Handoff
 
@@ -33,6 +33,9 @@ def build_voices(settings: SpeechSettings) -> dict[str, SpeechBackend]:
             voices[name] = PiperBackend(
                 name, model, n_threads=settings.n_threads, speaker_id=voice.speaker_id
             )
+        elif voice.backend == "coqui":
+            folder = Path(voice.model).expanduser() if voice.model else None
+            voices[name] = CoquiBackend(name, folder, speaker=voice.speaker_id)
         else:
             voices[name] = EspeakBackend(name, voice.espeak_voice)
     return voices

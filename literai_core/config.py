@@ -45,9 +45,11 @@ class ModelSettings(_Section):
 class VoiceSettings(_Section):
     """One speaking voice, by name."""
 
-    backend: Literal["piper", "espeak"] = Field("piper", description="Speech engine.")
+    backend: Literal["piper", "espeak", "coqui"] = Field("piper", description="Speech engine.")
     model: str | None = Field(
-        None, description="Piper: a local .onnx voice (its .onnx.json beside it). Empty: joe."
+        None,
+        description="Piper: a local .onnx voice (its .onnx.json beside it); empty: joe. "
+        "Coqui: a local model folder (config.json + model .pth); required.",
     )
     espeak_voice: str = Field(
         "en-us", pattern=r"^[A-Za-z0-9_+\-]{1,40}$", description="espeak-ng voice name."
@@ -86,6 +88,9 @@ class SpeechSettings(_Section):
     max_input_chars: Annotated[int, Field(ge=1, le=100_000)] = 4096
     max_concurrent: Annotated[int, Field(ge=1, le=16, description="Syntheses running at once.")] = 1
     max_queue: Annotated[int, Field(ge=0, le=1000, description="Syntheses waiting.")] = 8
+    stream_above_chars: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Longer input is always streamed.")
+    ] = 1000
 
     @model_validator(mode="after")
     def _names_resolve(self) -> SpeechSettings:

@@ -82,8 +82,11 @@ def start_server(config: Path, env: dict[str, str] | None = None) -> Server:
     server = Server(match.group(1), full_env.get("LITERAI_API_KEY") or None, proc)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if httpx.get(server.base_url + "/health", timeout=5).status_code == 200:
-            return server
+        try:
+            if httpx.get(server.base_url + "/health", timeout=5).status_code == 200:
+                return server
+        except httpx.TimeoutException:
+            pass  # imports of torch/diffusers at load can hold the GIL for seconds
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError("server never became healthy")

@@ -131,6 +131,53 @@ class EspeakBackend:
         pass
 
 
+class CoquiBackend:
+    """Coqui TTS (the optional ``coqui`` extra) from a local model folder. coqui-tts ships
+    no weights, so without a folder, or without the package, the voice reports itself
+    unavailable with the reason instead of failing at request time."""
+
+    def __init__(self, name: str, folder: Path | None, *, speaker: int | None = None) -> None:
+        self.name = name
+        self.sample_rate = 22050
+        self._folder = folder
+        self._speaker = speaker
+        self._tts: Any = None
+
+    def load(self) -> None:
+        if self._folder is None:
+            raise BackendError(
+                "a coqui voice needs 'model' set to a local model folder (coqui-tts ships no "
+                "weights)"
+            )
+        config = self._folder / "config.json"
+        checkpoints = sorted(self._folder.glob("*.pth"))
+        if not config.is_file() or not checkpoints:
+            raise BackendError(f"{self._folder} has no config.json and .pth checkpoint")
+        try:
+            from TTS.api import TTS
+        except ImportError:
+            raise BackendError(
+                "coqui-tts is not installed (pip install 'literai[coqui]')"
+            ) from None
+        try:
+            self._tts = TTS(
+                model_path=str(checkpoints[0]), config_path=str(config), progress_bar=False
+            )
+        except Exception as exc:  # coqui raises many types while loading
+            raise BackendError(f"cannot load coqui model {self._folder}: {exc}") from None
+        self.sample_rate = int(self._tts.synthesizer.output_sample_rate)
+
+    def synthesize(self, text: str, speed: float) -> Iterator[bytes]:
+        import numpy as np
+
+        for sentence in sentences(text):
+            wav = np.asarray(self._tts.tts(text=sentence, speed=speed), dtype=np.float32)
+            yield (np.clip(wav, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+    def close(self) -> None:
+        self._tts = None
+
+
 def _fix_wav_sizes(data: bytes) -> bytes:
     """espeak-ng writes streaming WAV headers (sizes 0xFFFFFFFF); make them real."""
     if len(data) < 44 or data[:4] != b"RIFF":
