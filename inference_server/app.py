@@ -13,7 +13,7 @@ from aiohttp import web
 from literai_core.config import ServerSettings, env_secret, resolve_model_path
 
 from .backends.base import TextBackend
-from .engine import Engine
+from .engine import Engine, QueueFull
 from .images import ImageService
 from .keys import API_KEY, IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import MediaStore
@@ -35,6 +35,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as exc:
         return exc.response()
+    except QueueFull as exc:  # any engine's bounded queue: text, speech or images
+        return error_response(
+            429,
+            f"the server is busy ({exc}); try again shortly",
+            "rate_limit_error",
+            code="queue_full",
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

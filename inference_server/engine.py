@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
@@ -83,7 +83,9 @@ class Engine:
         cancel = CancelToken()
         loop = asyncio.get_running_loop()
         handoff = Handoff(loop)
-        future = loop.run_in_executor(self._executor, self._pump, prompt, params, cancel, handoff)
+        future = loop.run_in_executor(
+            self._executor, handoff.pump, self._counted(prompt, params, cancel), cancel
+        )
         # The engine is free again when the worker thread is done, however this
         # request ends (even if its task is cancelled twice on the way out).
         future.add_done_callback(self._finished)
@@ -98,26 +100,15 @@ class Engine:
         self._running -= 1
         self._turn.release()
 
-    def _pump(
-        self,
-        prompt: str | list[ChatMessage],
-        params: SamplingParams,
-        cancel: CancelToken,
-        handoff: Handoff,
-    ) -> None:
-        """Worker thread: run the backend, hand each delta to the loop."""
+    def _counted(
+        self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
+    ) -> Iterator[Delta]:
+        """The backend's deltas, counting generated tokens as they pass (worker thread)."""
         last = 0
-        try:
-            for delta in self.backend.generate(prompt, params, cancel):
-                self.generated_tokens += delta.completion_tokens - last
-                last = delta.completion_tokens
-                handoff.put(delta)
-                if cancel.cancelled:
-                    break
-        except BaseException as exc:
-            handoff.put(exc)
-        finally:
-            handoff.put(END)
+        for delta in self.backend.generate(prompt, params, cancel):
+            self.generated_tokens += delta.completion_tokens - last
+            last = delta.completion_tokens
+            yield delta
 
     @staticmethod
     async def _drain(handoff: Handoff) -> AsyncIterator[Delta]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from typing import Any
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
 
 END = object()  # put by the producer when it is done
 
@@ -14,6 +15,11 @@ END = object()  # put by the producer when it is done
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+class Cancelled(Protocol):
+    @property
+    def cancelled(self) -> bool: ...
 
 
 class Handoff:
@@ -44,3 +50,26 @@ class Handoff:
                     return items
                 waiter = self._waiter = self._loop.create_future()
             await waiter
+
+    def pump(self, items: Iterable[Any], cancel: Cancelled) -> None:
+        """Worker thread: hand over every item (or the error), then END; stop early
+        once ``cancel`` says so."""
+        try:
+            for item in items:
+                self.put(item)
+                if cancel.cancelled:
+                    break
+        except BaseException as exc:
+            self.put(exc)
+        finally:
+            self.put(END)
+
+    async def items(self) -> AsyncIterator[Any]:
+        """Loop side: the items one by one; an error from the worker is raised here."""
+        while True:
+            for item in await self.take_all():
+                if item is END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item

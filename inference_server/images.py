@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from literai_core.config import ImageSettings
 
 from .backends.base import BackendError
-from .backends.images import DiffusersBackend
+from .backends.images import DiffusersBackend, ImageJob
 from .engine import QueueFull
 
 log = logging.getLogger(__name__)
@@ -45,17 +45,7 @@ class ImageService:
         await asyncio.get_running_loop().run_in_executor(self._executor, self.backend.close)
         self._executor.shutdown(wait=True)
 
-    async def generate(
-        self,
-        prompt: str,
-        *,
-        n: int,
-        width: int,
-        height: int,
-        steps: int,
-        guidance: float,
-        seed: int | None,
-    ) -> list[bytes]:
+    async def generate(self, job: ImageJob) -> list[bytes]:
         if not self.ready:
             raise ImagesUnavailable(self.error or "the image model is still loading")
         if self._slots.locked() and self._waiting >= self.settings.max_queue:
@@ -67,18 +57,7 @@ class ImageService:
             self._waiting -= 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._executor,
-                lambda: self.backend.generate(
-                    prompt,
-                    n=n,
-                    width=width,
-                    height=height,
-                    steps=steps,
-                    guidance=guidance,
-                    seed=seed,
-                ),
-            )
+            return await loop.run_in_executor(self._executor, self.backend.generate, job)
         finally:
             self._slots.release()
 

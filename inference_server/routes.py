@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .audio import CONTENT_TYPES, EncoderError, encode, ffmpeg_available
 from .backends.base import BackendError
-from .engine import QueueFull
+from .backends.images import ImageJob
 from .images import ImagesUnavailable
 from .keys import IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import CONTENT_TYPES as MEDIA_TYPES
@@ -212,13 +212,6 @@ async def speech(request: web.Request) -> web.StreamResponse:
             except ConnectionResetError:
                 log.debug("client went away during speech")
             return resp
-    except QueueFull as exc:
-        raise ApiError(
-            429,
-            f"the speech engine is busy ({exc}); try again shortly",
-            type="rate_limit_error",
-            code="queue_full",
-        ) from None
     except VoiceUnavailable as exc:
         raise ApiError(503, str(exc), type="server_error", code="voice_unavailable") from None
     except (BackendError, EncoderError) as exc:
@@ -286,7 +279,7 @@ async def images(request: web.Request) -> web.Response:
     size = req.size if req.size not in (None, "auto") else s.default_size
     width, height = _size(size, s.max_side)
     try:
-        pngs = await service.generate(
+        job = ImageJob(
             req.prompt,
             n=req.n,
             width=width,
@@ -295,13 +288,7 @@ async def images(request: web.Request) -> web.Response:
             guidance=s.guidance_scale if req.guidance_scale is None else req.guidance_scale,
             seed=req.seed,
         )
-    except QueueFull as exc:
-        raise ApiError(
-            429,
-            f"the image engine is busy ({exc}); try again shortly",
-            type="rate_limit_error",
-            code="queue_full",
-        ) from None
+        pngs = await service.generate(job)
     except ImagesUnavailable as exc:
         raise ApiError(
             503, f"images are unavailable: {exc}", type="server_error", code="images_unavailable"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backends.base import BackendError, BadPrompt, Delta
-from .engine import Engine, NotReady, QueueFull
+from .engine import Engine, NotReady
 from .metrics import ServerMetrics
 from .protocol import (
     ApiError,
@@ -98,13 +98,6 @@ class OpenAIServing:
                     self.metrics.running.labels(*labels).dec()
         except BadPrompt as exc:
             raise ApiError(400, str(exc), param=exc.param, code=exc.code) from None
-        except QueueFull as exc:
-            raise ApiError(
-                429,
-                f"the server is busy ({exc}); try again shortly",
-                type="rate_limit_error",
-                code="queue_full",
-            ) from None
         except NotReady as exc:
             raise ApiError(
                 503, f"not ready: {exc}", type="server_error", code="not_ready"

@@ -16,7 +16,7 @@ from literai_core.config import SpeechSettings
 from .backends.base import BackendError, CancelToken
 from .backends.speech import CoquiBackend, EspeakBackend, PiperBackend, SpeechBackend
 from .engine import QueueFull
-from .handoff import END, Handoff
+from .handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -114,33 +114,12 @@ class SpeechService:
         loop = asyncio.get_running_loop()
         handoff = Handoff(loop)
         cancel = CancelToken()
-        future = loop.run_in_executor(self._executor, _pump, backend, text, speed, cancel, handoff)
+        # synthesize() is a generator: nothing runs until the worker thread iterates it.
+        future = loop.run_in_executor(
+            self._executor, handoff.pump, backend.synthesize(text, speed), cancel
+        )
         future.add_done_callback(lambda _: self._slots.release())
         try:
-            yield backend.sample_rate, _drain(handoff)
+            yield backend.sample_rate, handoff.items()
         finally:
             cancel.cancel()
-
-
-def _pump(
-    backend: SpeechBackend, text: str, speed: float, cancel: CancelToken, handoff: Handoff
-) -> None:
-    try:
-        for piece in backend.synthesize(text, speed):
-            handoff.put(piece)
-            if cancel.cancelled:
-                break
-    except BaseException as exc:
-        handoff.put(exc)
-    finally:
-        handoff.put(END)
-
-
-async def _drain(handoff: Handoff) -> AsyncIterator[bytes]:
-    while True:
-        for item in await handoff.take_all():
-            if item is END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item

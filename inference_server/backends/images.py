@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,17 @@ from literai_core.config import ImageSettings
 from .base import BackendError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    prompt: str
+    n: int
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    seed: int | None
 
 
 class DiffusersBackend:
@@ -60,30 +72,20 @@ class DiffusersBackend:
         self._device = device
         log.info("loaded image model %s on %s", s.model, device)
 
-    def generate(
-        self,
-        prompt: str,
-        *,
-        n: int,
-        width: int,
-        height: int,
-        steps: int,
-        guidance: float,
-        seed: int | None,
-    ) -> list[bytes]:
+    def generate(self, job: ImageJob) -> list[bytes]:
         """PNG bytes, one per image. Blocking: call from a worker thread."""
         torch = self._torch
         generator = None
-        if seed is not None:
-            generator = torch.Generator(device=self._device).manual_seed(seed)
+        if job.seed is not None:
+            generator = torch.Generator(device=self._device).manual_seed(job.seed)
         with torch.inference_mode():
             result = self._pipe(
-                prompt=prompt,
-                num_images_per_prompt=n,
-                width=width,
-                height=height,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
+                prompt=job.prompt,
+                num_images_per_prompt=job.n,
+                width=job.width,
+                height=job.height,
+                num_inference_steps=job.steps,
+                guidance_scale=job.guidance,
                 generator=generator,
             )
         out = []
