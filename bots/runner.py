@@ -142,12 +142,36 @@ async def _check_remote(client: openai.AsyncOpenAI, base_url: str) -> None:
         )
 
 
+async def _discord(core: ChatCore, config: LiteraiConfig, token: str, stop: Stop) -> None:
+    import discord
+
+    from .discord.client import LiteraiDiscord
+
+    async with LiteraiDiscord(core, config.discord) as client:
+        try:
+            await client.start(token)
+        except discord.LoginFailure:
+            stop.set(1, f"discord: the token in {config.discord.token_env} was rejected")
+        except discord.PrivilegedIntentsRequired:
+            stop.set(
+                1, "discord: enable the Message Content intent for this bot in the Developer Portal"
+            )
+
+
 async def run(config: LiteraiConfig) -> int:
     stop = Stop()
     stop.on_signals()
-    if not config.console.enabled:
-        print("literai: no bot is configured (enable console in the config)", file=sys.stderr)
+    if not (config.console.enabled or config.discord.enabled):
+        print("literai: no bot is configured (enable console or discord)", file=sys.stderr)
         return 2
+    discord_token = None
+    if config.discord.enabled:
+        discord_token = env_secret(config.discord.token_env)
+        if discord_token is None:
+            raise ConfigError(
+                f"config error: discord.token_env: discord is enabled but "
+                f"{config.discord.token_env} is not set in the environment"
+            )
     runner = None
     base_url = config.client.base_url
     if base_url is None:
@@ -165,8 +189,13 @@ async def run(config: LiteraiConfig) -> int:
             if runner is None or await _wait_ready(client, stop):
                 model = config.client.model or config.server.default_model
                 core = ChatCore(config.bot, OpenAIInference(client, model))
-                bot = ConsoleBot(core, config.console, Path(config.data_dir) / "media")
-                await _until(stop, bot.run(stdin_lines()))
+                bots = []
+                if config.console.enabled:
+                    console = ConsoleBot(core, config.console, Path(config.data_dir) / "media")
+                    bots.append(console.run(stdin_lines()))
+                if discord_token is not None:
+                    bots.append(_discord(core, config, discord_token, stop))
+                await _until(stop, asyncio.gather(*bots))
     finally:
         if runner is not None:
             await runner.cleanup()

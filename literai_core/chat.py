@@ -61,12 +61,17 @@ class Reply:
         self._stream: AsyncIterator[str] | None = None
 
     @classmethod
-    def streaming(cls, line: ChatLine, make: Callable[[Reply], AsyncIterator[str]]) -> Reply:
+    def from_stream(cls, line: ChatLine, make: Callable[[Reply], AsyncIterator[str]]) -> Reply:
         """A reply whose producer yields deltas and calls ``finish()`` with the final text."""
         reply = cls(line, ReplyKind.ANSWER, "")
         reply._text = None
         reply._stream = make(reply)
         return reply
+
+    @property
+    def streaming(self) -> bool:
+        """True while text is still to come; False once it is final (or always was)."""
+        return self._stream is not None
 
     async def deltas(self) -> AsyncIterator[str]:
         if self._stream is None:

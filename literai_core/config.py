@@ -231,6 +231,25 @@ class ConsoleSettings(_Section):
     cps: Annotated[float, Field(gt=0, le=10_000, description="110 baud is 10 cps.")] = 10.0
 
 
+class DiscordSettings(_Section):
+    """The Discord bot. The token comes from the environment variable ``token_env``."""
+
+    enabled: bool = False
+    token_env: str = Field("DISCORD_TOKEN", description="Environment variable with the token.")
+    edit_interval_s: Annotated[
+        float, Field(ge=0.5, le=60, description="Edit a streaming reply at most this often.")
+    ] = 1.0
+    actions_per_5s: Annotated[
+        int, Field(ge=1, le=5, description="Sends plus edits per channel per 5 s.")
+    ] = 5
+    allow_users: list[str] = Field(default_factory=list, description="Ids; empty: everyone.")
+    block_users: list[str] = Field(default_factory=list)
+    allow_roles: list[str] = Field(default_factory=list, description="Role names or ids.")
+    block_roles: list[str] = Field(default_factory=list)
+    allow_channels: list[str] = Field(default_factory=list, description="Ids; empty: all.")
+    block_channels: list[str] = Field(default_factory=list)
+
+
 class LiteraiConfig(BaseSettings):
     """A whole deployment: one YAML file, overridable from the environment."""
 
@@ -242,6 +261,7 @@ class LiteraiConfig(BaseSettings):
     client: ClientSettings = ClientSettings()
     bot: BotSettings = BotSettings()
     console: ConsoleSettings = ConsoleSettings()
+    discord: DiscordSettings = DiscordSettings()
     data_dir: str = Field("data", description="Folder for generated files and state.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

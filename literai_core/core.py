@@ -97,13 +97,17 @@ class ChatCore:
             self.queues.leave(line.key)
             log.exception("command %s failed", name)
             return Reply(line, ReplyKind.ERROR, "Sorry, something went wrong on my side.")
-        if reply is None:
+        if reply is None or not reply.streaming:
+            # Finished already (a notice, a media reply): the slot is free now, and
+            # adapters see the reply whole, media included.
             self.queues.leave(line.key)
-            return None
+            if reply is not None and reply.kind is ReplyKind.ANSWER:
+                self._remember(line, await reply.text())
+            return reply
         # The slot is freed when the reply has been read, or when an adapter drops the
         # reply unread (finalizer), so a lost reply can never lock its channel.
         slot = _Slot(self.queues, line.key)
-        outer = Reply.streaming(line, lambda outer: self._relay(outer, reply, slot))
+        outer = Reply.from_stream(line, lambda outer: self._relay(outer, reply, slot))
         weakref.finalize(outer, slot.release)
         return outer
 
@@ -123,8 +127,11 @@ class ChatCore:
             slot.release()
         outer.finish(text, inner.kind, inner.media)
         if inner.kind is ReplyKind.ANSWER:
-            bot_line = ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
-            self.windows.add(bot_line)
+            self._remember(line, text)
+
+    def _remember(self, line: ChatLine, text: str) -> None:
+        """The bot's own answer joins the channel's window."""
+        self.windows.add(ChatLine(line.platform, line.channel, self.settings.name, text, line.time))
 
     def _notice(self, line: ChatLine, text: str) -> Reply:
         return Reply(line, ReplyKind.NOTICE, text)

@@ -176,3 +176,11 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert f"server.port: cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_discord_enabled_without_a_token_is_a_one_line_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, discord={"enabled": True, "token_env": "LITERAI_TEST_NO_TOKEN"})
+    done = _literai("run", "--config", str(config))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "LITERAI_TEST_NO_TOKEN is not set" in done.stderr

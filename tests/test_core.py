@@ -483,7 +483,7 @@ async def test_streaming_reply_yields_deltas_then_the_finished_text() -> None:
         yield "world"
         reply.finish("Hello world.")
 
-    reply = Reply.streaming(line("x"), produce)
+    reply = Reply.from_stream(line("x"), produce)
     assert reply.kind is ReplyKind.ANSWER
     deltas, text = await consume(reply)
     assert deltas == ["Hel", "lo  ", "world"]
@@ -500,7 +500,7 @@ async def test_streaming_reply_text_alone_drives_the_stream() -> None:
             yield piece
         reply.finish("ab", ReplyKind.NOTICE)
 
-    reply = Reply.streaming(line("x"), produce)
+    reply = Reply.from_stream(line("x"), produce)
     assert produced == []  # nothing runs until the reply is read
     assert await reply.text() == "ab"
     assert produced == ["a", "b"]

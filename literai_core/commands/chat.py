@@ -36,7 +36,7 @@ class ChatCommands(Component):
         )
         # One line of chat: the reply is the viewer's text plus the model's continuation
         # up to the first newline that follows something worth saying.
-        return Reply.streaming(
+        return Reply.from_stream(
             ctx.line,
             lambda reply: _answer(reply, source, core.settings.max_reply_chars, ctx.args, True),
         )
@@ -52,7 +52,7 @@ class ChatCommands(Component):
             core.settings.persona, core.windows.lines(ctx.line.key), ctx.line.user, ctx.args
         )
         source = core.inference.stream_chat(messages, _gen(core.settings.ask), user=ctx.line.user)
-        return Reply.streaming(
+        return Reply.from_stream(
             ctx.line, lambda reply: _answer(reply, source, core.settings.max_reply_chars)
         )
 

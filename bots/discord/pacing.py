@@ -1,0 +1,61 @@
+"""Discord counts sends and edits against one limit per channel (5 per 5 s). The pacer
+keeps each channel under it. An action is counted from when it is started until 5 s
+after its response came back, so network delay can never squeeze a sixth action into
+Discord's own window. The clock and the sleep are parameters: tests need not wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+
+class Pacer:
+    def __init__(
+        self,
+        actions: int = 5,
+        per_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.actions = actions
+        self.per_s = per_s
+        self._clock = clock
+        self._sleep = sleep
+        self._marks: list[list[float]] = []  # [time]; in flight: the start, then the end
+        self._lock = asyncio.Lock()
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until one more action fits."""
+        self._marks = [m for m in self._marks if now - m[0] < self.per_s]
+        if len(self._marks) < self.actions:
+            return 0.0
+        return min(m[0] for m in self._marks) + self.per_s - now
+
+    @asynccontextmanager
+    async def _held(self, mark: list[float]) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            mark[0] = self._clock()  # count from when the response came back
+
+    def try_slot(self) -> AbstractAsyncContextManager[None] | None:
+        """A slot now, or None if the channel is at its limit (optional edits)."""
+        now = self._clock()
+        if self._lock.locked() or self.wait_s(now) > 0:
+            return None
+        mark = [now]
+        self._marks.append(mark)
+        return self._held(mark)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for a slot (sends and final edits must happen), then act inside it."""
+        async with self._lock:
+            while (delay := self.wait_s(self._clock())) > 0:
+                await self._sleep(delay)
+            mark = [self._clock()]
+            self._marks.append(mark)
+        async with self._held(mark):
+            yield

@@ -1,0 +1,47 @@
+"""Splitting and pacing for Discord, with a fake clock: nothing sleeps."""
+
+from __future__ import annotations
+
+from bots.discord.pacing import Pacer
+from bots.discord.split import split_message
+
+
+def test_split_never_cuts_a_word_and_respects_the_limit() -> None:
+    text = " ".join(f"word{i}" for i in range(1200))
+    parts = split_message(text, 2000)
+    assert all(len(p) <= 2000 for p in parts)
+    assert " ".join(parts) == text  # nothing lost, no word broken
+    assert split_message("short", 2000) == ["short"]
+    assert split_message("   ", 2000) == []
+
+
+def test_split_prefers_paragraphs_and_keeps_code_fences_closed() -> None:
+    para = "A sentence that fills a paragraph nicely. " * 20
+    text = f"{para}\n\n{para}\n\n{para}"
+    parts = split_message(text, 2000)
+    assert all(p.endswith(".") for p in parts)
+    code = "Intro.\n\n```python\n" + "print('x')\n" * 400 + "```\nDone."
+    parts = split_message(code, 2000)
+    assert all(len(p) <= 2000 for p in parts)
+    for p in parts:
+        assert p.count("```") % 2 == 0, p[:40]  # every piece opens and closes its fences
+    assert parts[1].startswith("```python\n") and parts[-1].endswith("Done.")
+
+
+async def test_pacer_allows_five_per_window_counted_from_the_responses() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    pacer = Pacer(5, 5.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        async with pacer.slot():
+            now[0] += 0.1  # the request takes 100 ms
+    assert pacer.try_slot() is None  # a sixth optional edit is skipped
+    async with pacer.slot():  # a sixth required send waits
+        pass
+    # The first response came back at 0.1 s, so the sixth may start at 5.1 s, not 5.0 s.
+    assert now[0] >= 5.1 - 1e-9 and slept
