@@ -216,6 +216,10 @@ class BotSettings(_Section):
     media_concurrency: Annotated[
         int, Field(ge=1, le=16, description="Speech/image jobs at once, all channels.")
     ] = 1
+    mod_roles: list[str] = Field(
+        default_factory=lambda: ["admin", "moderator", "broadcaster"],
+        description="Roles (as adapters report them) allowed to use moderator commands.",
+    )
     answer_unknown_commands: bool = Field(
         True, description="Reply to unknown commands (off where other bots share the chat)."
     )

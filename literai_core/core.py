@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 
-from .chat import ChatLine, Reply, ReplyKind
+from .chat import ChannelKey, ChatLine, Reply, ReplyKind
 from .commands.chat import ChatCommands
 from .commands.help import HelpCommands
 from .commands.media import MediaCommands
+from .commands.mod import ModCommands
 from .config import BotSettings
 from .inference import Inference
 from .limits import ChannelQueues, Cooldown, Notices
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def default_components() -> list[Component]:
-    return [ChatCommands(), HelpCommands(), MediaCommands()]
+    return [ChatCommands(), HelpCommands(), MediaCommands(), ModCommands()]
 
 
 class ChatCore:
@@ -42,6 +44,8 @@ class ChatCore:
         self.queues = ChannelQueues(settings.channel_queue)
         self.notices = Notices()
         self.media_slots = ChannelQueues(settings.media_concurrency)  # one key: all media
+        self.personas: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
+        self.paused: set[ChannelKey] = set()
         for component in components if components is not None else default_components():
             self.router.add_component(component)
 
@@ -62,6 +66,10 @@ class ChatCore:
             if not self.notices.allow(("unknown", *user_key), line.time, quiet):
                 return None
             return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
+        if cmd.mod_only and not (line.roles & set(self.settings.mod_roles)):
+            return self._notice(line, f"Only moderators can use {p}{cmd.name}.")
+        if line.key in self.paused and cmd.uses_model:
+            return None  # paused by a moderator: model commands are ignored quietly
         if cmd.requires_args and not args:
             return self._notice(line, f"Usage: {self.router.usage(cmd)}")
         if len(args) > self.settings.max_prompt_chars:
@@ -128,6 +136,17 @@ class ChatCore:
         outer.finish(text, inner.kind, inner.media)
         if inner.kind is ReplyKind.ANSWER:
             self._remember(line, text)
+
+    def persona(self, key: ChannelKey) -> str:
+        return self.personas.get(key, self.settings.persona)
+
+    def set_persona(self, key: ChannelKey, persona: str | None) -> None:
+        """A channel's own persona (None: back to the configured one); bounded LRU."""
+        self.personas.pop(key, None)
+        if persona is not None:
+            self.personas[key] = persona
+            while len(self.personas) > self.settings.max_channels:
+                self.personas.popitem(last=False)
 
     def _remember(self, line: ChatLine, text: str) -> None:
         """The bot's own answer joins the channel's window."""

@@ -40,10 +40,11 @@ class Command:
     summary: str  # second docstring paragraph's first line
     requires_args: bool
     uses_model: bool  # model-backed: subject to cooldowns and the channel queue
+    mod_only: bool = False  # only lines whose roles include one of bot.mod_roles
 
 
 def command(
-    name: str, *, requires_args: bool = False, uses_model: bool = True
+    name: str, *, requires_args: bool = False, uses_model: bool = True, mod_only: bool = False
 ) -> Callable[[Any], Any]:
     """Mark a component method as the command ``name``. Its docstring's first line is
     the usage line viewers see, written with ``!``."""
@@ -51,7 +52,7 @@ def command(
         raise ValueError(f"bad command name {name!r}")
 
     def mark(fn: Any) -> Any:
-        fn.__literai_command__ = (name, requires_args, uses_model)
+        fn.__literai_command__ = (name, requires_args, uses_model, mod_only)
         return fn
 
     return mark
@@ -66,11 +67,13 @@ class Component:
             spec = getattr(method, "__literai_command__", None)
             if spec is None:
                 continue
-            name, requires_args, uses_model = spec
+            name, requires_args, uses_model, mod_only = spec
             doc = inspect.cleandoc(method.__doc__ or f"!{name}")
             usage, _, rest = doc.partition("\n")
             summary = rest.strip().split("\n", 1)[0] if rest.strip() else ""
-            found.append(Command(name, method, usage.strip(), summary, requires_args, uses_model))
+            found.append(
+                Command(name, method, usage.strip(), summary, requires_args, uses_model, mod_only)
+            )
         return found
 
 

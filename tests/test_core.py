@@ -1054,3 +1054,38 @@ async def test_imagine_returns_a_picture_or_one_polite_notice() -> None:
     failed = await core.handle(line("!imagine a cow", time=4))
     assert failed is not None and (await failed.text()).startswith("Sorry, I can't draw")
     assert core.queues.pending(MAIN) == 0 and core.media_slots.pending("media") == 0
+
+
+def mod_line(text: str, time: float = 0.0, roles: tuple[str, ...] = ("moderator",)) -> ChatLine:
+    return ChatLine("twitch", "#main", "mod", text, time, frozenset(roles))
+
+
+async def test_moderator_commands_check_roles() -> None:
+    core = make_core(ScriptedInference())
+    for text in ("!clear", "!persona be a pirate", "!pause", "!resume"):
+        refused = await text_of(await core.handle(line(text)))
+        assert refused == f"Only moderators can use {text.split()[0]}."
+    help_for_viewer = await text_of(await core.handle(line("!help")))
+    assert "!clear" not in help_for_viewer and "!ask" in help_for_viewer
+    help_for_mod = await text_of(await core.handle(mod_line("!help")))
+    assert "!clear" in help_for_mod and "!persona" in help_for_mod
+
+
+async def test_clear_persona_pause_and_resume() -> None:
+    inference = ScriptedInference(["Arr."], ["Fine."])
+    core = make_core(inference, user_cooldown_s=0)
+    await core.handle(line("hello there"))
+    assert (await text_of(await core.handle(mod_line("!clear")))).startswith("Done")
+    assert core.windows.lines(MAIN) == []
+    await text_of(await core.handle(mod_line("!persona You are a pirate.")))
+    await text_of(await core.handle(line("!ask who are you?", time=1)))
+    assert inference.calls[-1].messages[0]["content"] == "You are a pirate."  # type: ignore[index]
+    other = ChatLine("twitch", "#other", "alice", "!ask hi", 2)
+    await text_of(await core.handle(other))
+    assert inference.calls[-1].messages[0]["content"] == PERSONA  # other channels keep theirs
+    assert (await text_of(await core.handle(mod_line("!pause", 3)))).startswith("Paused")
+    assert await core.handle(line("!ask anyone?", time=4)) is None
+    assert (await text_of(await core.handle(line("!help", time=4)))).startswith("Commands")
+    await text_of(await core.handle(mod_line("!resume", 5)))
+    await text_of(await core.handle(mod_line("!persona reset", 5)))
+    assert core.persona(MAIN) == PERSONA

@@ -49,7 +49,7 @@ class ChatCommands(Component):
         """
         core = ctx.core
         messages = ask_messages(
-            core.settings.persona, core.windows.lines(ctx.line.key), ctx.line.user, ctx.args
+            core.persona(ctx.line.key), core.windows.lines(ctx.line.key), ctx.line.user, ctx.args
         )
         source = core.inference.stream_chat(messages, _gen(core.settings.ask), user=ctx.line.user)
         return Reply.from_stream(

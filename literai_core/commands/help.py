@@ -22,6 +22,8 @@ class HelpCommands(Component):
             else:
                 text = f"{router.usage(cmd)} — {cmd.summary}".rstrip(" —")
         else:
-            names = " ".join(f"{router.prefix}{c.name}" for c in router.all())
+            is_mod = bool(ctx.line.roles & set(ctx.core.settings.mod_roles))
+            usable = [c for c in router.all() if is_mod or not c.mod_only]
+            names = " ".join(f"{router.prefix}{c.name}" for c in usable)
             text = f"Commands: {names}. {router.prefix}help <command> for details."
         return Reply(ctx.line, ReplyKind.NOTICE, text)

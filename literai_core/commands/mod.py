@@ -1,0 +1,58 @@
+"""Moderator commands: clear the window, change the persona, pause and resume. Adapters
+report platform roles (Discord: admin for Manage Server; Twitch: moderator/broadcaster
+badges); ``bot.mod_roles`` says which count."""
+
+from __future__ import annotations
+
+from ..chat import Reply, ReplyKind
+from ..router import Component, Context, command
+
+MAX_PERSONA = 1000
+
+
+class ModCommands(Component):
+    @command("clear", uses_model=False, mod_only=True)
+    async def clear(self, ctx: Context) -> Reply:
+        """!clear
+
+        Forget this channel's recent chat (moderators).
+        """
+        ctx.core.windows.clear(ctx.line.key)
+        return Reply(ctx.line, ReplyKind.NOTICE, "Done: I've forgotten the recent chat here.")
+
+    @command("persona", uses_model=False, mod_only=True)
+    async def persona(self, ctx: Context) -> Reply:
+        """!persona [text | reset]
+
+        Show or set how the bot behaves in this channel (moderators).
+        """
+        core = ctx.core
+        if not ctx.args:
+            return Reply(ctx.line, ReplyKind.NOTICE, f"Persona: {core.persona(ctx.line.key)}")
+        if ctx.args.lower() == "reset":
+            core.set_persona(ctx.line.key, None)
+            return Reply(ctx.line, ReplyKind.NOTICE, "Persona reset to the default.")
+        if len(ctx.args) > MAX_PERSONA:
+            return Reply(
+                ctx.line, ReplyKind.NOTICE, f"A persona is at most {MAX_PERSONA} characters."
+            )
+        core.set_persona(ctx.line.key, ctx.args)
+        return Reply(ctx.line, ReplyKind.NOTICE, "Persona updated for this channel.")
+
+    @command("pause", uses_model=False, mod_only=True)
+    async def pause(self, ctx: Context) -> Reply:
+        """!pause
+
+        Stop answering model commands in this channel until !resume (moderators).
+        """
+        ctx.core.paused.add(ctx.line.key)
+        return Reply(ctx.line, ReplyKind.NOTICE, "Paused. !resume when you want me back.")
+
+    @command("resume", uses_model=False, mod_only=True)
+    async def resume(self, ctx: Context) -> Reply:
+        """!resume
+
+        Answer again after !pause (moderators).
+        """
+        ctx.core.paused.discard(ctx.line.key)
+        return Reply(ctx.line, ReplyKind.NOTICE, "I'm back.")
