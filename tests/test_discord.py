@@ -170,3 +170,17 @@ async def test_a_wrong_token_fails_login(fake: FakeDiscord) -> None:
     with pytest.raises(discord.LoginFailure):
         await client.start("wrong-token")
     await client.close()
+
+
+async def test_manage_server_members_are_moderators(fake: FakeDiscord) -> None:
+    client, task = await _run_bot(fake, ScriptedInference())
+    try:
+        await fake.user_says("!clear", name="viewer")
+        await fake.user_says("!clear", name="mod", roles=["1100000000000000050"])  # Mods
+        await _until(lambda: len(fake.actions) >= 2)
+    finally:
+        await _stop(client, task)
+    assert sorted(a.content for a in fake.actions) == [
+        "Done: I've forgotten the recent chat here.",
+        "Only moderators can use !clear.",
+    ]
