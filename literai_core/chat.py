@@ -42,7 +42,8 @@ class Media:
 
 class ReplyKind(Enum):
     ANSWER = "answer"  # model output
-    NOTICE = "notice"  # cooldowns, usage lines, help
+    NOTICE = "notice"  # usage lines, help, settings changed
+    REFUSED = "refused"  # not now: a cooldown or a full queue (adapters may just react)
     ERROR = "error"  # the backend failed; said politely
     MEDIA = "media"  # a file to post (``Reply.media``), text is its caption
 

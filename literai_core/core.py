@@ -87,16 +87,16 @@ class ChatCore:
             left = self.channel_cooldown.retry_after(line.key, line.time)
         if left is not None:
             if self.notices.allow(("wait", *user_key), line.time, left):
-                return self._notice(line, f"@{line.user} slow down — try again in {left:.0f} s.")
+                slow = f"@{line.user} slow down — try again in {left:.0f} s."
+                return Reply(line, ReplyKind.REFUSED, slow)
             return None
         if not self.queues.try_enter(line.key):
             if not self.notices.allow(
                 ("busy", *user_key), line.time, self.settings.user_cooldown_s
             ):
                 return None
-            return self._notice(
-                line, f"@{line.user} I'm busy with other questions — try again soon."
-            )
+            busy = f"@{line.user} I'm busy with other questions — try again soon."
+            return Reply(line, ReplyKind.REFUSED, busy)
         self.user_cooldown.hit(user_key, line.time)
         self.channel_cooldown.hit(line.key, line.time)
         try:

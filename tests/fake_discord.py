@@ -37,7 +37,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 class Action:
     """One REST call the bot made: a send or an edit."""
 
-    kind: str  # "send" or "edit"
+    kind: str  # "send", "edit" or "react" (content: the emoji; message_id: the one reacted to)
     channel_id: str
     message_id: str
     content: str
@@ -64,6 +64,9 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_post("/api/v10/channels/{cid}/messages", self._send)
         app.router.add_patch("/api/v10/channels/{cid}/messages/{mid}", self._edit)
+        app.router.add_put(
+            "/api/v10/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._react
+        )
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -177,6 +180,12 @@ class FakeDiscord:
             Action("send", cid, message["id"], message["content"], time.monotonic(), files, ref)
         )
         return _json(message)
+
+    async def _react(self, request: web.Request) -> web.Response:
+        cid, mid = request.match_info["cid"], request.match_info["mid"]
+        emoji = request.match_info["emoji"]  # aiohttp has already unquoted it
+        self.actions.append(Action("react", cid, mid, emoji, time.monotonic()))
+        return web.Response(status=204)
 
     async def _edit(self, request: web.Request) -> web.Response:
         cid, mid = request.match_info["cid"], request.match_info["mid"]

@@ -713,7 +713,7 @@ async def test_user_cooldown_gives_one_slow_down_notice_then_silence() -> None:
 
     notice = await core.handle(line("!ask two", time=3))
     assert notice is not None
-    assert notice.kind is ReplyKind.NOTICE
+    assert notice.kind is ReplyKind.REFUSED
     text = await notice.text()
     assert "slow down" in text
     assert "@alice" in text
@@ -728,7 +728,7 @@ async def test_user_cooldown_gives_one_slow_down_notice_then_silence() -> None:
     # After the cooldown, alice can ask again, and a new period brings a new notice.
     assert await text_of(await core.handle(line("!ask two", time=10))) == "Two."
     again = await core.handle(line("!ask three", time=12))
-    assert again is not None and again.kind is ReplyKind.NOTICE
+    assert again is not None and again.kind is ReplyKind.REFUSED
     assert await core.handle(line("!ask three", time=13)) is None
     assert await text_of(await core.handle(line("!ask three", time=20))) == "Three."
 
@@ -745,7 +745,7 @@ async def test_channel_cooldown_holds_back_other_users() -> None:
     core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=30)
     assert await text_of(await core.handle(line("!ask a", time=0))) == "A."
     notice = await core.handle(line("!ask b", user="bob", time=1))
-    assert notice is not None and notice.kind is ReplyKind.NOTICE
+    assert notice is not None and notice.kind is ReplyKind.REFUSED
     assert "slow down" in await notice.text()
     assert len(inference.calls) == 1
     assert await text_of(await core.handle(line("!ask b", user="bob", time=30))) == "B."
@@ -769,7 +769,7 @@ async def test_channel_queue_limit_gives_a_busy_notice_until_replies_are_read() 
 
     busy = await core.handle(line("!ask c", user="carol", time=0))
     assert busy is not None
-    assert busy.kind is ReplyKind.NOTICE
+    assert busy.kind is ReplyKind.REFUSED
     text = await busy.text()
     assert "busy" in text and "@carol" in text
 

@@ -184,3 +184,22 @@ async def test_manage_server_members_are_moderators(fake: FakeDiscord) -> None:
         "Done: I've forgotten the recent chat here.",
         "Only moderators can use !clear.",
     ]
+
+
+async def test_a_refused_command_gets_a_reaction_not_a_message(fake: FakeDiscord) -> None:
+    client = LiteraiDiscord(
+        ChatCore(BotSettings(user_cooldown_s=60), ScriptedInference(["Sure."])),  # type: ignore[call-arg]
+        DiscordSettings(),
+    )
+    task = asyncio.create_task(client.start("test-token"))
+    await asyncio.wait_for(client.ready_event.wait(), 30)
+    try:
+        await fake.user_says("!ask one?")
+        await _until(lambda: any(a.content == "Sure." for a in fake.actions))
+        second = await fake.user_says("!ask two?")
+        await _until(lambda: any(a.kind == "react" for a in fake.actions))
+    finally:
+        await _stop(client, task)
+    react = next(a for a in fake.actions if a.kind == "react")
+    assert react.message_id == second and react.content == "⏳"
+    assert sum(a.kind == "send" for a in fake.actions) == 1

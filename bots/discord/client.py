@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import discord
 
-from literai_core.chat import ChatLine
+from literai_core.chat import ChatLine, ReplyKind
 from literai_core.config import DiscordSettings
 from literai_core.core import ChatCore
 
@@ -18,6 +18,8 @@ from .pacing import Pacer
 from .post import post_reply
 
 log = logging.getLogger(__name__)
+
+BUSY = "⏳"  # the reaction for a command refused for now (cooldown, full queue)
 
 
 def channel_key(message: discord.Message) -> str:
@@ -97,6 +99,14 @@ class LiteraiDiscord(discord.Client):
         )
         reply = await self.core.handle(line)
         if reply is None:
+            return
+        if reply.kind is ReplyKind.REFUSED:
+            # "Not now" as a reaction: it does not count against the channel's 5 sends
+            # per 5 s, which the answers need. Hovering shows nothing; the emoji says it.
+            try:
+                await message.add_reaction(BUSY)
+            except discord.HTTPException as exc:
+                log.warning("discord: could not react: %s", exc)
             return
         try:
             await post_reply(

@@ -4,9 +4,8 @@ text split at 2,000 characters. Media goes up as a file with its caption."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-import time
-from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -26,7 +25,6 @@ async def post_reply(
     *,
     edit_interval_s: float = 1.0,
     reference: discord.Message | None = None,
-    clock: Callable[[], float] = time.monotonic,
 ) -> list[discord.Message]:
     """Post ``reply`` to ``channel``; returns the messages it sent."""
     sent: list[discord.Message] = []
@@ -56,29 +54,51 @@ async def post_reply(
             reference = None
         return sent
 
-    message: discord.Message | None = None
-    shown = ""
-    text = ""
-    last_edit = 0.0
-    async for delta in reply.deltas():
-        text += delta
-        preview = text.strip()[: LIMIT - 2]
-        if not preview:
-            continue
-        if message is None:
-            async with pacer.slot():
-                message = await channel.send(
-                    content=preview + " …", reference=reference, allowed_mentions=mention
-                )
-            sent.append(message)
-            shown, last_edit = preview, clock()
-        elif preview != shown and clock() - last_edit >= edit_interval_s:
-            held = pacer.try_slot()
-            if held is None:
-                continue  # at the limit: this edit is skipped, a later one shows more
-            async with held:
-                message = await message.edit(content=preview + " …")
-            shown, last_edit = preview, clock()
+    # The model's text is read on its own task, so a reply whose turn to post comes
+    # late (the channel at its limit) goes up once, finished, instead of as a stale
+    # preview plus edits.
+    text: list[str] = []
+    changed = asyncio.Event()
+
+    async def read() -> None:
+        async for delta in reply.deltas():
+            text.append(delta)
+            changed.set()
+
+    reader = asyncio.ensure_future(read())
+    reader.add_done_callback(lambda _: changed.set())
+    try:
+        message: discord.Message | None = None
+        shown = ""
+        while not reader.done():
+            await changed.wait()
+            changed.clear()
+            preview = "".join(text).strip()[: LIMIT - 2]
+            if reader.done() or not preview or preview == shown:
+                continue
+            if message is None:
+                async with pacer.slot():
+                    if reader.done():
+                        break  # finished while waiting for the slot: send it whole below
+                    preview = "".join(text).strip()[: LIMIT - 2]
+                    message = await channel.send(
+                        content=preview + " …", reference=reference, allowed_mentions=mention
+                    )
+                sent.append(message)
+                shown = preview
+            else:
+                held = pacer.try_slot()
+                if held is None:
+                    continue  # at the limit: skip this edit, a later one shows more
+                async with held:
+                    message = await message.edit(content=preview + " …")
+                shown = preview
+            # At most one edit per interval; text keeps arriving meanwhile.
+            await asyncio.wait({reader}, timeout=edit_interval_s)
+        await reader  # re-raise a failure of the reply itself
+    finally:
+        if not reader.done():
+            reader.cancel()
     parts = split_message(await reply.text(), LIMIT) or ["…"]
     async with pacer.slot():
         if message is None:
@@ -86,7 +106,7 @@ async def post_reply(
                 content=parts[0], reference=reference, allowed_mentions=mention
             )
             sent.append(message)
-        else:
+        else:  # always: the preview ended in " …"
             await message.edit(content=parts[0])
     for part in parts[1:]:
         async with pacer.slot():

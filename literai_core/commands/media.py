@@ -23,7 +23,7 @@ class MediaCommands(Component):
             return Reply(ctx.line, ReplyKind.NOTICE, "I haven't said anything here yet.")
         if not core.media_slots.try_enter(MEDIA_KEY):
             return Reply(
-                ctx.line, ReplyKind.NOTICE, "I'm busy making other media — try again soon."
+                ctx.line, ReplyKind.REFUSED, "I'm busy making other media — try again soon."
             )
         try:
             audio = await core.inference.speech(
@@ -45,7 +45,7 @@ class MediaCommands(Component):
         core = ctx.core
         if not core.media_slots.try_enter(MEDIA_KEY):
             busy = "I'm busy making other media — try again soon."
-            return Reply(ctx.line, ReplyKind.NOTICE, busy)
+            return Reply(ctx.line, ReplyKind.REFUSED, busy)
         try:
             png = await core.inference.image(ctx.args, size=core.settings.image_size)
         except InferenceError as exc:
