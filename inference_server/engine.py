@@ -23,6 +23,47 @@ class QueueFull(Exception):
     """More requests are waiting than the configured queue allows."""
 
 
+class Slots:
+    """At most ``concurrent`` jobs at once and ``max_queue`` waiting; past that, QueueFull.
+
+    A job holds its slot until ``release()``, which callers make when the worker thread
+    is really done (not when the request left), so a slot never admits one job too many.
+    """
+
+    def __init__(
+        self,
+        concurrent: int,
+        max_queue: int,
+        what: str,
+        on_depth: Callable[[int], None] = lambda depth: None,
+    ) -> None:
+        self.concurrent = concurrent
+        self.max_queue = max_queue
+        self._what = what
+        self._on_depth = on_depth
+        self._free = asyncio.Semaphore(concurrent)  # wakes waiters in order
+        self._waiting = 0
+        self._running = 0
+
+    async def acquire(self) -> None:
+        if self._waiting + self._running >= self.concurrent + self.max_queue:
+            raise QueueFull(f"{self._waiting} {self._what} are already waiting")
+        self._set_waiting(+1)
+        try:
+            await self._free.acquire()
+        finally:
+            self._set_waiting(-1)
+        self._running += 1
+
+    def release(self) -> None:
+        self._running -= 1
+        self._free.release()
+
+    def _set_waiting(self, change: int) -> None:
+        self._waiting += change
+        self._on_depth(self._waiting)
+
+
 class NotReady(Exception):
     """The model is still loading (or failed to load)."""
 
@@ -36,24 +77,11 @@ class Engine:
         on_depth: Callable[[int], None] = lambda depth: None,
     ) -> None:
         self.backend = backend
-        self.max_queue = max_queue
         self.ready = False
         self.load_error: str | None = None
         self.generated_tokens = 0  # total, for metrics and cancel tests
-        self._on_depth = on_depth
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-{backend.name}")
-        self._turn = asyncio.Lock()  # FIFO: asyncio.Lock wakes waiters in order
-        self._waiting = 0
-        self._running = 0
-
-    @property
-    def depth(self) -> int:
-        """Requests waiting for the engine (not counting the one running)."""
-        return self._waiting
-
-    @property
-    def busy(self) -> bool:
-        return self._running > 0
+        self._slots = Slots(1, max_queue, "requests", on_depth)  # one generation at a time
 
     async def load(self) -> None:
         loop = asyncio.get_running_loop()
@@ -71,15 +99,7 @@ class Engine:
     ) -> AsyncIterator[AsyncIterator[Delta]]:
         if not self.ready:
             raise NotReady(self.load_error or "the model is still loading")
-        # Admitted = waiting + running (until its worker finishes): at most one running.
-        if self._waiting + self._running >= self.max_queue + 1:
-            raise QueueFull(f"{self._waiting} requests are already waiting")
-        self._set_waiting(+1)
-        try:
-            await self._turn.acquire()
-        finally:
-            self._set_waiting(-1)
-        self._running += 1
+        await self._slots.acquire()
         cancel = CancelToken()
         loop = asyncio.get_running_loop()
         handoff = Handoff(loop)
@@ -97,8 +117,7 @@ class Engine:
     def _finished(self, future: asyncio.Future[None]) -> None:
         if not future.cancelled():
             future.exception()  # retrieved: errors already went to the consumer
-        self._running -= 1
-        self._turn.release()
+        self._slots.release()
 
     def _counted(
         self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
@@ -127,10 +146,6 @@ class Engine:
                 raise item
             if merged is not None:
                 yield merged
-
-    def _set_waiting(self, change: int) -> None:
-        self._waiting += change
-        self._on_depth(self._waiting)
 
 
 def _merge(a: Delta, b: Delta) -> Delta:

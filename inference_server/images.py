@@ -11,7 +11,7 @@ from literai_core.config import ImageSettings
 
 from .backends.base import BackendError
 from .backends.images import DiffusersBackend, ImageJob
-from .engine import QueueFull
+from .engine import Slots
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ class ImageService:
         self.load_finished = False
         self.error: str | None = None
         self._executor = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="images")
-        self._slots = asyncio.Semaphore(settings.max_concurrent)
-        self._waiting = 0
+        self._slots = Slots(settings.max_concurrent, settings.max_queue, "image requests")
 
     async def load(self) -> None:
         try:
@@ -48,13 +47,7 @@ class ImageService:
     async def generate(self, job: ImageJob) -> list[bytes]:
         if not self.ready:
             raise ImagesUnavailable(self.error or "the image model is still loading")
-        if self._slots.locked() and self._waiting >= self.settings.max_queue:
-            raise QueueFull(f"{self._waiting} image requests are already waiting")
-        self._waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._waiting -= 1
+        await self._slots.acquire()
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self.backend.generate, job)

@@ -15,7 +15,7 @@ from literai_core.config import SpeechSettings
 
 from .backends.base import BackendError, CancelToken
 from .backends.speech import CoquiBackend, EspeakBackend, PiperBackend, SpeechBackend
-from .engine import QueueFull
+from .engine import Slots
 from .handoff import Handoff
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,7 @@ class SpeechService:
         self.loaded: set[str] = set()
         self.load_finished = False  # every voice loaded or failed
         self._executor = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="speech")
-        self._slots = asyncio.Semaphore(settings.max_concurrent)
-        self._waiting = 0
+        self._slots = Slots(settings.max_concurrent, settings.max_queue, "speech requests")
 
     async def load(self) -> None:
         loop = asyncio.get_running_loop()
@@ -104,13 +103,7 @@ class SpeechService:
         if voice not in self.loaded:
             why = self.errors.get(voice, "still loading")
             raise VoiceUnavailable(f"voice {voice!r} is unavailable: {why}")
-        if self._slots.locked() and self._waiting >= self.settings.max_queue:
-            raise QueueFull(f"{self._waiting} speech requests are already waiting")
-        self._waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._waiting -= 1
+        await self._slots.acquire()
         loop = asyncio.get_running_loop()
         handoff = Handoff(loop)
         cancel = CancelToken()
