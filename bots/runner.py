@@ -15,9 +15,10 @@ from pathlib import Path
 import openai
 from aiohttp import web
 
-from inference_server.app import build_backends, build_speech, create_app, start_server
+from inference_server.app import build_backends, create_app, start_server
 from inference_server.backends.base import TextBackend
 from inference_server.images import build_images
+from inference_server.speech import build_speech
 from literai_core.config import ConfigError, LiteraiConfig, env_secret
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
@@ -75,7 +76,7 @@ def _app(config: LiteraiConfig, backends: dict[str, TextBackend], stop: Stop) ->
     return create_app(
         config.server,
         backends,
-        speech=build_speech(config.server),
+        speech=build_speech(config.server.speech),
         images=build_images(config.server.images),
         on_load_error=lambda msg: stop.set(1, msg),
     )

@@ -21,7 +21,7 @@ from .metrics import ServerMetrics
 from .protocol import ApiError, error_response
 from .routes import setup_routes
 from .serving import OpenAIServing
-from .speech import SpeechService, build_voices
+from .speech import SpeechService
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,6 @@ def build_backends(settings: ServerSettings) -> dict[str, TextBackend]:
         )
         for alias, model in settings.models.items()
     }
-
-
-def build_speech(settings: ServerSettings) -> SpeechService | None:
-    if not settings.speech.enabled:
-        return None
-    return SpeechService(settings.speech, build_voices(settings.speech))
 
 
 def create_app(

@@ -116,3 +116,10 @@ class SpeechService:
             yield backend.sample_rate, handoff.items()
         finally:
             cancel.cancel()
+
+
+def build_speech(settings: SpeechSettings) -> SpeechService | None:
+    """The speech service from config, or None when speech is off."""
+    if not settings.enabled:
+        return None
+    return SpeechService(settings, build_voices(settings))
