@@ -24,10 +24,22 @@ class ChatLine:
     text: str
     time: float
     roles: frozenset[str] = field(default_factory=frozenset)
+    # The channel whose settings (persona, pause) apply, when it is not ``channel``
+    # itself: a Discord thread keeps its own window but follows its parent channel.
+    scope: str | None = None
+    # The platform's own event (e.g. a discord.Message), for platform commands only.
+    # Never part of a line's identity; the core itself does not look at it.
+    source: object = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> ChannelKey:
+        """The conversation: its window, queue and channel cooldown."""
         return ChannelKey(self.platform, self.channel)
+
+    @property
+    def scope_key(self) -> ChannelKey:
+        """Where settings live: the parent channel of a thread, else the channel."""
+        return ChannelKey(self.platform, self.scope or self.channel)
 
 
 @dataclass(frozen=True)

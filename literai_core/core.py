@@ -57,7 +57,7 @@ class ChatCore:
             return None
         name, args = parsed
         p = self.settings.prefix
-        cmd = self.router.get(name)
+        cmd = self.router.get(name, line.platform)
         user_key = (line.platform, line.channel, line.user)
         if cmd is None:
             if not self.settings.answer_unknown_commands:
@@ -68,7 +68,7 @@ class ChatCore:
             return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
         if cmd.mod_only and not (line.roles & set(self.settings.mod_roles)):
             return self._notice(line, f"Only moderators can use {p}{cmd.name}.")
-        if line.key in self.paused and cmd.uses_model:
+        if line.scope_key in self.paused and cmd.uses_model:
             return None  # paused by a moderator: model commands are ignored quietly
         if cmd.requires_args and not args:
             return self._notice(line, f"Usage: {self.router.usage(cmd)}")

@@ -1089,3 +1089,53 @@ async def test_clear_persona_pause_and_resume() -> None:
     await text_of(await core.handle(mod_line("!resume", 5)))
     await text_of(await core.handle(mod_line("!persona reset", 5)))
     assert core.persona(MAIN) == PERSONA
+
+
+async def test_a_thread_keeps_its_own_window_but_follows_its_parents_settings() -> None:
+    inference = ScriptedInference(["Arr."], ["Arr again."])
+    core = make_core(inference, user_cooldown_s=0)
+    thread = "#main/thread-1"
+    await core.handle(line("said in the channel"))
+    await text_of(await core.handle(mod_line("!persona You are a pirate.")))
+    in_thread = ChatLine("twitch", thread, "bob", "!ask who are you?", 1, scope="#main")
+    await text_of(await core.handle(in_thread))
+    messages = inference.calls[-1].messages
+    assert messages is not None and messages[0]["content"] == "You are a pirate."
+    assert not any("said in the channel" in m["content"] for m in messages)  # own window
+    await text_of(await core.handle(mod_line("!pause", 2)))
+    paused = ChatLine("twitch", thread, "bob", "!ask still there?", 3, scope="#main")
+    assert await core.handle(paused) is None  # the parent's pause holds in its threads
+
+
+class _OnlyOnDiscord(Component):
+    @command("join", uses_model=False, platforms=("discord",), arg="unused")
+    async def join(self, ctx: Context) -> Reply:
+        """!join
+
+        Join your voice channel.
+        """
+        return Reply(ctx.line, ReplyKind.NOTICE, f"joined; source={ctx.line.source!r}")
+
+
+async def test_platform_commands_exist_only_on_their_platform() -> None:
+    core = make_core(ScriptedInference())
+    core.router.add_component(_OnlyOnDiscord())
+    on_twitch = await text_of(await core.handle(line("!join")))
+    assert on_twitch.startswith("Unknown command !join")
+    assert "!join" not in await text_of(await core.handle(line("!help", time=20)))
+    event = object()
+    discord_line = ChatLine("discord", "1", "u", "!join", 0, source=event)
+    assert await text_of(await core.handle(discord_line)) == f"joined; source={event!r}"
+    assert discord_line == ChatLine("discord", "1", "u", "!join", 0)  # source is not identity
+    help_on_discord = ChatLine("discord", "1", "u", "!help", 0)
+    assert "!join" in await text_of(await core.handle(help_on_discord))
+
+
+def test_command_argument_names_come_from_the_usage_line() -> None:
+    router = CommandRouter()
+    for component in (ChatCommands(), HelpCommands()):
+        router.add_component(component)
+    ask, gpt2, help_ = router.get("ask"), router.get("gpt2"), router.get("help")
+    assert ask is not None and ask.arg_name == "question" and ask.arg == "Your question"
+    assert gpt2 is not None and gpt2.arg_name == "text"
+    assert help_ is not None and help_.arg_name == "command"

@@ -23,7 +23,7 @@ def _gen(settings: GenerationSettings) -> Generation:
 
 
 class ChatCommands(Component):
-    @command("gpt2")
+    @command("gpt2", arg="Text for the model to continue (default: the recent chat)")
     async def gpt2(self, ctx: Context) -> Reply:
         """!gpt2 [text]
 
@@ -41,7 +41,7 @@ class ChatCommands(Component):
             lambda reply: _answer(reply, source, core.settings.max_reply_chars, ctx.args, True),
         )
 
-    @command("ask", requires_args=True)
+    @command("ask", requires_args=True, arg="Your question")
     async def ask(self, ctx: Context) -> Reply:
         """!ask <question>
 
@@ -49,7 +49,10 @@ class ChatCommands(Component):
         """
         core = ctx.core
         messages = ask_messages(
-            core.persona(ctx.line.key), core.windows.lines(ctx.line.key), ctx.line.user, ctx.args
+            core.persona(ctx.line.scope_key),
+            core.windows.lines(ctx.line.key),
+            ctx.line.user,
+            ctx.args,
         )
         source = core.inference.stream_chat(messages, _gen(core.settings.ask), user=ctx.line.user)
         return Reply.from_stream(

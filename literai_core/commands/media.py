@@ -11,7 +11,7 @@ MEDIA_KEY = "media"
 
 
 class MediaCommands(Component):
-    @command("say")
+    @command("say", arg="What to say (default: my last reply)")
     async def say(self, ctx: Context) -> Reply:
         """!say [text]
 
@@ -36,7 +36,7 @@ class MediaCommands(Component):
         media = Media(audio, "audio/wav", "wav", text)
         return Reply(ctx.line, ReplyKind.MEDIA, f"🔊 {text}", media=media)
 
-    @command("imagine", requires_args=True)
+    @command("imagine", requires_args=True, arg="What to draw")
     async def imagine(self, ctx: Context) -> Reply | None:
         """!imagine <prompt>
 

@@ -20,7 +20,7 @@ class ModCommands(Component):
         ctx.core.windows.clear(ctx.line.key)
         return Reply(ctx.line, ReplyKind.NOTICE, "Done: I've forgotten the recent chat here.")
 
-    @command("persona", uses_model=False, mod_only=True)
+    @command("persona", uses_model=False, mod_only=True, arg="The new persona, or reset")
     async def persona(self, ctx: Context) -> Reply:
         """!persona [text | reset]
 
@@ -28,15 +28,15 @@ class ModCommands(Component):
         """
         core = ctx.core
         if not ctx.args:
-            return Reply(ctx.line, ReplyKind.NOTICE, f"Persona: {core.persona(ctx.line.key)}")
+            return Reply(ctx.line, ReplyKind.NOTICE, f"Persona: {core.persona(ctx.line.scope_key)}")
         if ctx.args.lower() == "reset":
-            core.set_persona(ctx.line.key, None)
+            core.set_persona(ctx.line.scope_key, None)
             return Reply(ctx.line, ReplyKind.NOTICE, "Persona reset to the default.")
         if len(ctx.args) > MAX_PERSONA:
             return Reply(
                 ctx.line, ReplyKind.NOTICE, f"A persona is at most {MAX_PERSONA} characters."
             )
-        core.set_persona(ctx.line.key, ctx.args)
+        core.set_persona(ctx.line.scope_key, ctx.args)
         return Reply(ctx.line, ReplyKind.NOTICE, "Persona updated for this channel.")
 
     @command("pause", uses_model=False, mod_only=True)
@@ -45,7 +45,7 @@ class ModCommands(Component):
 
         Stop answering model commands in this channel until !resume (moderators).
         """
-        ctx.core.paused.add(ctx.line.key)
+        ctx.core.paused.add(ctx.line.scope_key)
         return Reply(ctx.line, ReplyKind.NOTICE, "Paused. !resume when you want me back.")
 
     @command("resume", uses_model=False, mod_only=True)
@@ -54,5 +54,5 @@ class ModCommands(Component):
 
         Answer again after !pause (moderators).
         """
-        ctx.core.paused.discard(ctx.line.key)
+        ctx.core.paused.discard(ctx.line.scope_key)
         return Reply(ctx.line, ReplyKind.NOTICE, "I'm back.")
