@@ -66,8 +66,12 @@ async def _until(stop: Stop, work: Awaitable[object]) -> None:
         for t in (task, waiter):
             t.cancel()
         await asyncio.gather(task, waiter, return_exceptions=True)
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
+    if task.done() and not task.cancelled():
+        # gather() reports a child cancelled during shutdown as a CancelledError
+        # exception rather than as cancelled: that is a stop, not a failure.
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, asyncio.CancelledError):
+            raise exc
 
 
 def _app(config: LiteraiConfig, backends: dict[str, TextBackend], stop: Stop) -> web.Application:
@@ -146,17 +150,21 @@ async def _check_remote(client: openai.AsyncOpenAI, base_url: str) -> None:
 async def _discord(core: ChatCore, config: LiteraiConfig, token: str, stop: Stop) -> None:
     import discord
 
-    from .discord.client import LiteraiDiscord
+    from .discord.client import LiteraiDiscord, point_at
 
+    point_at(config.discord.api_base_url, config.discord.gateway_url)
+    failure = None
     async with LiteraiDiscord(core, config.discord) as client:
         try:
             await client.start(token)
         except discord.LoginFailure:
-            stop.set(1, f"discord: the token in {config.discord.token_env} was rejected")
+            failure = f"discord: the token in {config.discord.token_env} was rejected"
         except discord.PrivilegedIntentsRequired:
-            stop.set(
-                1, "discord: enable the Message Content intent for this bot in the Developer Portal"
+            failure = (
+                "discord: enable the Message Content intent for this bot in the Developer Portal"
             )
+    if failure is not None:  # said once the client has closed, so nothing cuts that short
+        stop.set(1, failure)
 
 
 async def run(config: LiteraiConfig) -> int:
@@ -173,6 +181,13 @@ async def run(config: LiteraiConfig) -> int:
                 f"config error: discord.token_env: discord is enabled but "
                 f"{config.discord.token_env} is not set in the environment"
             )
+        if config.discord.voice.enabled:
+            from .discord.voice import OpusMissing, load_opus
+
+            try:
+                load_opus()
+            except OpusMissing as exc:
+                raise ConfigError(f"config error: {exc}") from None
     runner = None
     base_url = config.client.base_url
     if base_url is None:
