@@ -235,6 +235,18 @@ class ConsoleSettings(_Section):
     cps: Annotated[float, Field(gt=0, le=10_000, description="110 baud is 10 cps.")] = 10.0
 
 
+class DiscordVoiceSettings(_Section):
+    """Speaking in voice channels (``!join``); needs libopus from the OS packages."""
+
+    enabled: bool = True
+    speak_replies: bool = Field(False, description="Also speak text answers while connected.")
+    queue: Annotated[int, Field(ge=1, le=100, description="Clips waiting per guild.")] = 5
+    idle_leave_s: Annotated[
+        float, Field(ge=0, le=86_400, description="Leave after this long silent; 0: never.")
+    ] = 300.0
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+
+
 class DiscordSettings(_Section):
     """The Discord bot. The token comes from the environment variable ``token_env``."""
 
@@ -252,6 +264,11 @@ class DiscordSettings(_Section):
     block_roles: list[str] = Field(default_factory=list)
     allow_channels: list[str] = Field(default_factory=list, description="Ids; empty: all.")
     block_channels: list[str] = Field(default_factory=list)
+    slash_commands: bool = Field(True, description="Register the commands as /commands too.")
+    # Only for a Discord-compatible server or a local test double; empty: Discord itself.
+    api_base_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    gateway_url: str | None = Field(None, pattern=r"^wss?://\S+$")
+    voice: DiscordVoiceSettings = DiscordVoiceSettings()
 
 
 class LiteraiConfig(BaseSettings):

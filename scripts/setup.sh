@@ -13,12 +13,14 @@ extras=""
 if [ "${1:-}" = "test" ]; then extras="[test,images]"; fi
 
 # OS packages: a C/C++ toolchain and cmake to build llama.cpp; ffmpeg to encode audio;
-# espeak-ng, the light fallback voice. Only what is missing is installed.
+# espeak-ng, the light fallback voice; libopus for Discord voice (discord.py loads it).
+# Only what is missing is installed.
 declare -A package_of=([cmake]=cmake [g++]=g++ [make]=make [ffmpeg]=ffmpeg [espeak-ng]=espeak-ng)
 missing=()
 for tool in "${!package_of[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
 done
+ldconfig -p 2>/dev/null | grep -q 'libopus\.so\.0' || missing+=(libopus0)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing OS packages: ${missing[*]}" >&2
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

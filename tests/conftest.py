@@ -124,3 +124,6 @@ def client(server: Server) -> openai.OpenAI:
 @pytest.fixture
 def lenient_client(server: Server) -> openai.OpenAI:
     return server.client(strict=False, timeout=60)
+
+
+from .discord_helpers import fake  # noqa: E402, F401  (a fixture: the fake Discord)

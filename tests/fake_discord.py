@@ -17,7 +17,11 @@ from aiohttp import web
 FIXTURES = Path(__file__).parent / "fixtures" / "discord"
 GUILD_ID = "1100000000000000001"
 CHANNEL_ID = "1100000000000000002"
+VOICE_CHANNEL_ID = "1100000000000000003"
+THREAD_ID = "1100000000000000004"  # a thread in CHANNEL_ID
 BOT_ID = "1100000000000000009"
+VIEWER_ID = "1100000000000000100"  # sits in VOICE_CHANNEL_ID (guild_create voice_states)
+EPHEMERAL = 1 << 6
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -37,13 +41,16 @@ def _json(data: Any, status: int = 200) -> web.Response:
 class Action:
     """One REST call the bot made: a send or an edit."""
 
-    kind: str  # "send", "edit" or "react" (content: the emoji; message_id: the one reacted to)
+    # "send", "edit", "react" (content: the emoji; message_id: the one reacted to), or
+    # "respond" (an interaction's initial response: "defer" or its content).
+    kind: str
     channel_id: str
     message_id: str
     content: str
     at: float
     files: list[tuple[str, bytes]] = field(default_factory=list)
     reference: str | None = None
+    flags: int = 0
 
 
 class FakeDiscord:
@@ -56,6 +63,9 @@ class FakeDiscord:
         self._messages: dict[str, dict[str, Any]] = {}
         self.runner: web.AppRunner | None = None
         self.port = 0
+        self.commands: list[dict[str, Any]] = []  # registered slash commands
+        self.gateway_ops: list[dict[str, Any]] = []  # what the bot sent besides heartbeats
+        self._interactions: dict[str, dict[str, Any]] = {}  # token -> interaction
 
     async def start(self) -> None:
         app = web.Application()
@@ -67,6 +77,10 @@ class FakeDiscord:
         app.router.add_put(
             "/api/v10/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._react
         )
+        app.router.add_put("/api/v10/applications/{app}/commands", self._register)
+        app.router.add_post("/api/v10/interactions/{iid}/{token}/callback", self._callback)
+        app.router.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
+        app.router.add_patch("/api/v10/webhooks/{app}/{token}/messages/{mid}", self._edit_hook)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -98,7 +112,9 @@ class FakeDiscord:
             data = json.loads(msg.data)
             if data["op"] == 1:  # heartbeat
                 await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
-            elif data["op"] == 2:  # identify
+            elif data["op"] != 2:
+                self.gateway_ops.append(data)
+            else:  # identify
                 await self._dispatch("READY", fixture("ready"))
                 await self._dispatch("GUILD_CREATE", fixture("guild_create"))
                 self.identified.set()
@@ -116,15 +132,21 @@ class FakeDiscord:
         name: str = "viewer",
         bot: bool = False,
         roles: list[str] | None = None,
+        channel_id: str = CHANNEL_ID,
+        dm: bool = False,
     ) -> str:
-        """A MESSAGE_CREATE from a member in the test channel; returns its id."""
+        """A MESSAGE_CREATE from a member in the test channel (or another channel, or a
+        DM); returns its id."""
         message = fixture("message_create")
         message["id"] = str(next(self._ids))
         message["content"] = content
+        message["channel_id"] = channel_id
         message["author"].update(id=user_id, username=name, global_name=name, bot=bot)
         message["member"]["roles"] = roles or []
+        if dm:  # a DM carries neither guild nor member
+            del message["guild_id"], message["member"]
         await self._dispatch("MESSAGE_CREATE", message)
-        return message["id"]  # type: ignore[no-any-return]
+        return message["id"]
 
     # -- REST ----------------------------------------------------------------------------
 
@@ -152,26 +174,8 @@ class FakeDiscord:
 
     async def _send(self, request: web.Request) -> web.Response:
         cid = request.match_info["cid"]
-        files: list[tuple[str, bytes]] = []
-        if request.content_type.startswith("multipart/"):
-            payload: dict[str, Any] = {}
-            async for part in await request.multipart():  # type: ignore[union-attr]
-                if part.name == "payload_json":  # type: ignore[union-attr]
-                    payload = json.loads(await part.text())  # type: ignore[union-attr]
-                else:
-                    files.append((part.filename or "", await part.read()))  # type: ignore[union-attr]
-        else:
-            payload = await request.json()
-        attachments = [
-            {
-                "id": str(next(self._ids)),
-                "filename": name,
-                "size": len(data),
-                "url": f"http://127.0.0.1/{name}",
-                "proxy_url": f"http://127.0.0.1/{name}",
-            }
-            for name, data in files
-        ]
+        payload, files = await self._payload(request)
+        attachments = self._attachments(files)
         message = self._message(cid, payload.get("content") or "", attachments)
         self._messages[message["id"]] = message
         ref = (payload.get("message_reference") or {}).get("message_id")
@@ -194,3 +198,140 @@ class FakeDiscord:
         message["content"] = payload.get("content", message["content"])
         self.actions.append(Action("edit", cid, mid, message["content"], time.monotonic()))
         return _json(message)
+
+    async def user_slash(
+        self,
+        name: str,
+        options: dict[str, str] | None = None,
+        *,
+        user_id: str = VIEWER_ID,
+        user_name: str = "viewer",
+        roles: list[str] | None = None,
+    ) -> str:
+        """An INTERACTION_CREATE for the slash command ``name``; returns its token."""
+        interaction = fixture("interaction_create")
+        interaction["id"] = str(next(self._ids))
+        interaction["token"] = f"token-{interaction['id']}"
+        registered = {c["name"]: c["id"] for c in self.commands}
+        interaction["data"].update(
+            id=registered.get(name, "0"),
+            name=name,
+            options=[{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()],
+        )
+        member = interaction["member"]
+        member["user"].update(id=user_id, username=user_name, global_name=user_name)
+        member["roles"] = roles or []
+        self._interactions[interaction["token"]] = interaction
+        await self._dispatch("INTERACTION_CREATE", interaction)
+        return interaction["token"]
+
+    async def _payload(
+        self, request: web.Request
+    ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+        """A JSON body, or multipart with ``payload_json`` and files."""
+        files: list[tuple[str, bytes]] = []
+        if not request.content_type.startswith("multipart/"):
+            return await request.json(), files
+        payload: dict[str, Any] = {}
+        async for part in await request.multipart():
+            if part.name == "payload_json":  # type: ignore[union-attr]
+                payload = json.loads(await part.text())  # type: ignore[union-attr]
+            else:
+                files.append((part.filename or "", await part.read()))  # type: ignore[union-attr]
+        return payload, files
+
+    async def _register(self, request: web.Request) -> web.Response:
+        commands = await request.json()
+        app = request.match_info["app"]
+        self.commands = [
+            c | {"id": str(next(self._ids)), "application_id": app, "version": "1"}
+            for c in commands
+        ]
+        return _json(self.commands)
+
+    def _hook_message(self, token: str, content: str, files: list[tuple[str, bytes]]) -> Any:
+        cid = self._interactions[token]["channel_id"]
+        message = self._message(cid, content, self._attachments(files))
+        message["interaction_token"] = token
+        self._messages[message["id"]] = message
+        return message
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        token, iid = request.match_info["token"], request.match_info["iid"]
+        payload, files = await self._payload(request)
+        kind, data = payload["type"], payload.get("data") or {}
+        message = self._hook_message(token, data.get("content") or "", files)
+        self._messages[f"original:{token}"] = message
+        flags = int(data.get("flags") or 0)
+        self.actions.append(
+            Action(
+                "respond",
+                message["channel_id"],
+                message["id"],
+                "defer" if kind == 5 else message["content"],
+                time.monotonic(),
+                files,
+                flags=flags,
+            )
+        )
+        return _json(
+            {
+                "interaction": {
+                    "id": iid,
+                    "type": 2,
+                    "response_message_id": message["id"],
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(flags & EPHEMERAL),
+                },
+                "resource": {"type": kind, "message": message},
+            }
+        )
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        payload, files = await self._payload(request)
+        message = self._hook_message(token, payload.get("content") or "", files)
+        self.actions.append(
+            Action(
+                "send",
+                message["channel_id"],
+                message["id"],
+                message["content"],
+                time.monotonic(),
+                files,
+                flags=int(payload.get("flags") or 0),
+            )
+        )
+        return _json(message)
+
+    async def _edit_hook(self, request: web.Request) -> web.Response:
+        token, mid = request.match_info["token"], request.match_info["mid"]
+        payload, files = await self._payload(request)
+        key = f"original:{token}" if mid == "@original" else mid
+        message = self._messages[key]
+        message["content"] = payload.get("content", message["content"])
+        if files:
+            message["attachments"] = self._attachments(files)
+        self.actions.append(
+            Action(
+                "edit",
+                message["channel_id"],
+                message["id"],
+                message["content"],
+                time.monotonic(),
+                files,
+            )
+        )
+        return _json(message)
+
+    def _attachments(self, files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": str(next(self._ids)),
+                "filename": name,
+                "size": len(data),
+                "url": f"http://127.0.0.1/{name}",
+                "proxy_url": f"http://127.0.0.1/{name}",
+            }
+            for name, data in files
+        ]

@@ -5,61 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import discord
 import openai
 import pytest
-import yarl
-from discord.gateway import DiscordWebSocket
 
 from bots.discord.client import LiteraiDiscord
 from literai_core.config import BotSettings, DiscordSettings
 from literai_core.core import ChatCore
-from literai_core.inference import Inference, OpenAIInference
+from literai_core.inference import OpenAIInference
 
-from .conftest import API_KEY, Server
-from .fake_discord import CHANNEL_ID, Action, FakeDiscord
+from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
+from .discord_helpers import BOT
+from .discord_helpers import run_bot as _run_bot
+from .discord_helpers import stop_bot as _stop
+from .discord_helpers import until as _until
+from .fake_discord import CHANNEL_ID, EPHEMERAL, THREAD_ID, Action, FakeDiscord
 from .test_core import ScriptedInference
 
-BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
-
-
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
-    yield fake
-    await fake.stop()
-
-
-async def _run_bot(
-    fake: FakeDiscord, inference: Inference, **settings: Any
-) -> tuple[LiteraiDiscord, asyncio.Task[None]]:
-    client = LiteraiDiscord(ChatCore(BOT, inference), DiscordSettings(**settings))
-    task = asyncio.create_task(client.start("test-token"))
-    ready = asyncio.ensure_future(client.ready_event.wait())
-    await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # login failed: raise it here
-    assert ready.done(), "the bot never became ready"
-    return client, task
-
-
-async def _stop(client: LiteraiDiscord, task: asyncio.Task[None]) -> None:
-    await client.close()
-    await asyncio.wait_for(task, 10)
-
-
-async def _until(check: Callable[[], bool], limit_s: float = 60) -> None:
-    deadline = time.monotonic() + limit_s
-    while not check():
-        assert time.monotonic() < deadline, "the bot did not act in time"
-        await asyncio.sleep(0.05)
+MODS = "1100000000000000050"  # a role with Manage Server
 
 
 def _max_per_5s(actions: list[Action]) -> int:
@@ -134,7 +102,8 @@ async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> 
     finally:
         await _stop(client, task)
     assert [a.content for a in fake.actions] == [
-        "Commands: !ask !gpt2 !help !imagine !say. !help <command> for details."
+        "Commands: !ask !gpt2 !help !imagine !join !leave !say !skip !stop. "
+        "!help <command> for details."
     ]
 
 
@@ -203,3 +172,136 @@ async def test_a_refused_command_gets_a_reaction_not_a_message(fake: FakeDiscord
     react = next(a for a in fake.actions if a.kind == "react")
     assert react.message_id == second and react.content == "⏳"
     assert sum(a.kind == "send" for a in fake.actions) == 1
+
+
+async def test_slash_commands_are_registered_with_described_options(fake: FakeDiscord) -> None:
+    client, task = await _run_bot(fake, ScriptedInference())
+    await _stop(client, task)
+    by_name = {c["name"]: c for c in fake.commands}
+    assert {"ask", "gpt2", "help", "say", "imagine", "join", "leave", "clear"} <= set(by_name)
+    (question,) = by_name["ask"]["options"]
+    assert question == {
+        "type": 3,
+        "name": "question",
+        "description": "Your question",
+        "required": True,
+    }
+    assert by_name["say"]["options"][0]["required"] is False
+    assert by_name["join"]["options"] == []
+    assert int(by_name["clear"]["default_member_permissions"]) == 32  # Manage Server
+    assert by_name["ask"]["default_member_permissions"] is None
+
+
+async def test_slash_ask_defers_then_streams_into_the_response(fake: FakeDiscord) -> None:
+    long = "The teletype hums and prints. " * 80  # ~2,400 characters: two messages
+    client, task = await _run_bot(fake, ScriptedInference([w + " " for w in long.split()]))
+    try:
+        await fake.user_slash("ask", {"question": "what is a teletype?"})
+        await _until(lambda: sum(a.kind == "send" for a in fake.actions) == 1, 15)
+        await asyncio.sleep(0.3)
+    finally:
+        await _stop(client, task)
+    kinds = [a.kind for a in fake.actions]
+    assert kinds[0] == "respond" and fake.actions[0].content == "defer"
+    assert not fake.actions[0].flags & EPHEMERAL  # the answer is for everyone
+    edits = [a for a in fake.actions if a.kind == "edit"]
+    assert edits and all(e.message_id == fake.actions[0].message_id for e in edits)
+    follow = next(a for a in fake.actions if a.kind == "send")
+    final = edits[-1].content + "\n" + follow.content
+    assert len(edits[-1].content) <= 2000 and not edits[-1].content.endswith("…")
+    assert " ".join(final.split()) == " ".join(long.split())[: len(" ".join(final.split()))]
+    assert _max_per_5s(fake.actions) <= 5
+
+
+async def test_slash_notices_are_private_and_roles_are_checked(fake: FakeDiscord) -> None:
+    bot = BotSettings(user_cooldown_s=60, channel_cooldown_s=0)  # type: ignore[call-arg]
+    client, task = await _run_bot(fake, ScriptedInference(["Sure."]), bot=bot)
+    try:
+        await fake.user_slash("help")
+        await fake.user_slash("clear")
+        await fake.user_slash("clear", roles=["1100000000000000050"])  # Mods: Manage Server
+        await fake.user_slash("ask", {"question": "one?"})
+        await _until(lambda: any(a.content == "Sure." for a in fake.actions))
+        await fake.user_slash("ask", {"question": "two?"})  # on cooldown
+        await _until(lambda: sum(a.kind == "respond" for a in fake.actions) == 5)
+    finally:
+        await _stop(client, task)
+    responses = [a for a in fake.actions if a.kind == "respond"]
+    private = [a.content for a in responses if a.flags & EPHEMERAL]
+    assert private[0].startswith("Commands: !ask")
+    assert private[1] == "Only moderators can use !clear."
+    assert private[2] == "Done: I've forgotten the recent chat here."
+    assert private[3].startswith("@viewer slow down")
+    assert [a.content for a in responses if not a.flags & EPHEMERAL] == ["defer"]
+
+
+async def test_slash_say_attaches_the_audio_to_the_response(
+    fake: FakeDiscord, server: Server
+) -> None:
+    async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
+        client, task = await _run_bot(fake, OpenAIInference(api, "smollm2"))
+        try:
+            await fake.user_slash("say", {"text": "hello from a slash command"})
+            await _until(lambda: any(a.files for a in fake.actions))
+        finally:
+            await _stop(client, task)
+    respond, edit = fake.actions
+    assert respond.kind == "respond" and respond.content == "defer"
+    assert edit.kind == "edit" and edit.content == "🔊 hello from a slash command"
+    ((name, data),) = edit.files
+    assert name == "speech.wav" and data[:4] == b"RIFF"
+
+
+async def test_a_thread_has_its_own_window_and_its_parents_persona(fake: FakeDiscord) -> None:
+    inference = ScriptedInference(["Ok."], ["Arr."])
+    client, task = await _run_bot(fake, inference)
+    try:
+        await fake.user_says("!persona You are a pirate.", name="mod", roles=[MODS])
+        await fake.user_says("a line in the channel")
+        await fake.user_says("!ask hello?", channel_id=THREAD_ID)
+        await _until(lambda: any(a.content == "Ok." for a in fake.actions))
+        await fake.user_says("!ask and you?", dm=True)
+        await _until(lambda: any(a.content == "Arr." for a in fake.actions))
+    finally:
+        await _stop(client, task)
+    in_thread, in_dm = (c.messages or [] for c in inference.calls)
+    assert in_thread[0]["content"] == "You are a pirate."
+    assert not any("a line in the channel" in m["content"] for m in in_thread)
+    assert in_dm[0]["content"] != "You are a pirate."  # a DM is nobody's thread
+    assert not any("a line in the channel" in m["content"] for m in in_dm)
+    answered = next(a for a in fake.actions if a.content == "Ok.")
+    assert answered.channel_id == THREAD_ID
+
+
+async def _literai_run(config: Path, env: dict[str, str]) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *LITERAI,
+        "run",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_a_rejected_token_is_one_line_and_an_exit_code(
+    fake: FakeDiscord, server: Server, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path,
+        console={"enabled": False},
+        client={"base_url": server.v1, "api_key_env": "LITERAI_TEST_KEY"},
+        discord={"enabled": True, "token_env": "LITERAI_TEST_TOKEN", "api_base_url": fake.api_base},
+    )
+    code, err = await _literai_run(
+        config, {"LITERAI_TEST_TOKEN": "not-the-token", "LITERAI_TEST_KEY": API_KEY}
+    )
+    assert code == 1
+    assert err == "literai: discord: the token in LITERAI_TEST_TOKEN was rejected\n", err
+    assert "not-the-token" not in err

@@ -7,31 +7,51 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import discord
+import discord.gateway
+import discord.http
+import yarl
 
-from literai_core.chat import ChatLine, ReplyKind
+from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.config import DiscordSettings
 from literai_core.core import ChatCore
 
 from .pacing import Pacer
 from .post import post_reply
+from .slash import answer_interaction, build_tree
+from .voice import Clip, Voice, VoiceCommands, load_opus
 
 log = logging.getLogger(__name__)
 
 BUSY = "⏳"  # the reaction for a command refused for now (cooldown, full queue)
+QUEUE_FULL = "🔇"  # posted as a file, but the voice queue had no room to play it
 
 
-def channel_key(message: discord.Message) -> str:
+def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Talk to a Discord-compatible server instead of Discord (settings are per process
+    in discord.py: class attributes)."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def channel_key(channel: Any, user_id: int) -> str:
     """DMs get a window per user; threads their own, apart from their parent."""
-    channel = message.channel
-    if isinstance(channel, discord.DMChannel):
-        return f"dm:{message.author.id}"
+    if isinstance(channel, discord.DMChannel) or channel is None:
+        return f"dm:{user_id}"
     return str(channel.id)
 
 
-def roles_of(message: discord.Message) -> frozenset[str]:
-    author = message.author
+def scope_of(channel: Any) -> str | None:
+    """A thread follows its parent channel's persona and pause."""
+    parent = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
+    return None if parent is None else str(parent)
+
+
+def roles_of(author: discord.User | discord.Member) -> frozenset[str]:
     roles: set[str] = set()
     if isinstance(author, discord.Member):
         for role in author.roles:
@@ -49,6 +69,7 @@ class LiteraiDiscord(discord.Client):
         settings: DiscordSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        voice_cls: type[discord.VoiceClient] = discord.VoiceClient,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
@@ -58,23 +79,46 @@ class LiteraiDiscord(discord.Client):
         self.clock = clock
         self._pacers: dict[int, Pacer] = {}
         self.ready_event = asyncio.Event()
+        self.voice: Voice | None = None
+        if settings.voice.enabled:
+            load_opus()
+            self.voice = Voice(settings.voice, self._synthesize, voice_cls)
+            core.router.add_component(VoiceCommands(self.voice))
+        self.tree = build_tree(self) if settings.slash_commands else None
+
+    async def setup_hook(self) -> None:
+        if self.tree is not None:
+            try:
+                synced = await self.tree.sync()
+                log.info("discord: %d slash commands registered", len(synced))
+            except discord.HTTPException as exc:  # the prefix commands still work
+                log.warning("discord: could not register slash commands: %s", exc)
 
     async def on_ready(self) -> None:
         log.info("discord: logged in as %s", self.user)
         self.ready_event.set()
 
-    def allowed(self, message: discord.Message) -> bool:
+    async def close(self) -> None:
+        if self.voice is not None:
+            await self.voice.close()
+        await super().close()
+
+    async def _synthesize(self, text: str) -> bytes:
+        s = self.core.settings
+        return await self.core.inference.speech(text, voice=s.voice, model=s.speech_model)
+
+    def allowed(self, author: discord.User | discord.Member, channel: Any) -> bool:
         s = self.settings
-        user = str(message.author.id)
-        channel = str(getattr(message.channel, "parent_id", None) or message.channel.id)
-        roles = roles_of(message)
-        if user in s.block_users or channel in s.block_channels:
+        user = str(author.id)
+        where = str(getattr(channel, "parent_id", None) or getattr(channel, "id", ""))
+        roles = roles_of(author)
+        if user in s.block_users or where in s.block_channels:
             return False
         if roles & set(s.block_roles):
             return False
         if s.allow_users and user not in s.allow_users:
             return False
-        if s.allow_channels and channel not in s.allow_channels:
+        if s.allow_channels and where not in s.allow_channels:
             return False
         return not (s.allow_roles and not roles & set(s.allow_roles))
 
@@ -84,29 +128,33 @@ class LiteraiDiscord(discord.Client):
             pacer = self._pacers[channel_id] = Pacer(self.settings.actions_per_5s, 5.0)
         return pacer
 
+    def line(
+        self, author: discord.User | discord.Member, channel: Any, text: str, source: object
+    ) -> ChatLine:
+        return ChatLine(
+            "discord",
+            channel_key(channel, author.id),
+            author.display_name,
+            text,
+            self.clock(),
+            roles_of(author),
+            scope=scope_of(channel),
+            source=source,
+        )
+
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or (self.user is not None and message.author.id == self.user.id):
             return  # never answer bots, least of all ourselves
-        if not self.allowed(message):
+        if not self.allowed(message.author, message.channel):
             return
-        line = ChatLine(
-            "discord",
-            channel_key(message),
-            message.author.display_name,
-            message.content,
-            self.clock(),
-            roles_of(message),
-        )
+        line = self.line(message.author, message.channel, message.content, message)
         reply = await self.core.handle(line)
         if reply is None:
             return
         if reply.kind is ReplyKind.REFUSED:
             # "Not now" as a reaction: it does not count against the channel's 5 sends
             # per 5 s, which the answers need. Hovering shows nothing; the emoji says it.
-            try:
-                await message.add_reaction(BUSY)
-            except discord.HTTPException as exc:
-                log.warning("discord: could not react: %s", exc)
+            await self._react(message, BUSY)
             return
         try:
             await post_reply(
@@ -118,3 +166,46 @@ class LiteraiDiscord(discord.Client):
             )
         except discord.HTTPException as exc:
             log.warning("discord: could not post a reply: %s", exc)
+            return
+        if not await self.speak(message.guild, reply):
+            if reply.media is not None and self._in_voice(message.guild):
+                await self._react(message, QUEUE_FULL)
+
+    async def _react(self, message: discord.Message, emoji: str) -> None:
+        try:
+            await message.add_reaction(emoji)
+        except discord.HTTPException as exc:
+            log.warning("discord: could not react: %s", exc)
+
+    def _in_voice(self, guild: discord.Guild | None) -> bool:
+        return guild is not None and self.voice is not None and bool(self.voice.connected(guild.id))
+
+    async def speak(self, guild: discord.Guild | None, reply: Reply) -> bool:
+        """Play a posted reply in the guild's voice channel, when the bot is in one:
+        speech as it is, text answers too if ``voice.speak_replies``."""
+        if guild is None or self.voice is None or not self.voice.connected(guild.id):
+            return False
+        media = reply.media
+        if media is not None and media.mime.startswith("audio/"):
+            return self.voice.enqueue(guild.id, Clip(media.alt[:80], audio=media.data))
+        if reply.kind is ReplyKind.ANSWER and self.settings.voice.speak_replies:
+            text = await reply.text()
+            return bool(text) and self.voice.enqueue(guild.id, Clip(text[:80], text=text))
+        return False
+
+    async def on_voice_state_update(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
+        me = self.user
+        if self.voice is not None and me is not None and member.id == me.id and not after.channel:
+            self.voice.forget(member.guild.id)  # disconnected from outside
+
+    async def on_slash(self, interaction: discord.Interaction, name: str, args: str) -> None:
+        """A slash command: the same core command as ``!name args``."""
+        if interaction.user.bot or not self.allowed(interaction.user, interaction.channel):
+            await interaction.response.send_message("Not here, sorry.", ephemeral=True)
+            return
+        prefix = self.core.settings.prefix
+        text = f"{prefix}{name} {args}".strip()
+        line = self.line(interaction.user, interaction.channel, text, interaction)
+        await answer_interaction(self, interaction, line)

@@ -1,0 +1,64 @@
+"""Running the real LiteraiDiscord against the fake Discord (tests/fake_discord.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import discord
+import pytest
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from bots.discord.client import LiteraiDiscord
+from literai_core.config import BotSettings, DiscordSettings
+from literai_core.core import ChatCore
+from literai_core.inference import Inference
+
+from .fake_discord import FakeDiscord
+
+BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    yield fake
+    await fake.stop()
+
+
+async def run_bot(
+    fake: FakeDiscord,
+    inference: Inference,
+    *,
+    bot: BotSettings = BOT,
+    voice_cls: type[discord.VoiceClient] = discord.VoiceClient,
+    **settings: Any,
+) -> tuple[LiteraiDiscord, asyncio.Task[None]]:
+    client = LiteraiDiscord(
+        ChatCore(bot, inference), DiscordSettings(**settings), voice_cls=voice_cls
+    )
+    task = asyncio.create_task(client.start("test-token"))
+    ready = asyncio.ensure_future(client.ready_event.wait())
+    await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # login failed: raise it here
+    assert ready.done(), "the bot never became ready"
+    return client, task
+
+
+async def stop_bot(client: LiteraiDiscord, task: asyncio.Task[None]) -> None:
+    await client.close()
+    await asyncio.wait_for(task, 10)
+
+
+async def until(check: Callable[[], bool], limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():
+        assert time.monotonic() < deadline, "the bot did not act in time"
+        await asyncio.sleep(0.05)
