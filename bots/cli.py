@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(serve(config))
         from .runner import run
 
-        return asyncio.run(run(config))
+        return asyncio.run(run(config, lambda: _overrides(load_config(args.config), args)))
     except ConfigError as exc:
         print(f"literai: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import openai
@@ -147,7 +147,9 @@ async def _check_remote(client: openai.AsyncOpenAI, base_url: str) -> None:
         )
 
 
-async def _discord(core: ChatCore, config: LiteraiConfig, token: str, stop: Stop) -> None:
+async def _discord(
+    core: ChatCore, config: LiteraiConfig, token: str, stop: Stop, reloader: Reloader
+) -> None:
     import discord
 
     from .discord.client import LiteraiDiscord, point_at
@@ -155,6 +157,7 @@ async def _discord(core: ChatCore, config: LiteraiConfig, token: str, stop: Stop
     point_at(config.discord.api_base_url, config.discord.gateway_url)
     failure = None
     async with LiteraiDiscord(core, config.discord) as client:
+        reloader.appliers.append(lambda new: client.reconfigure(new.discord))
         try:
             await client.start(token)
         except discord.LoginFailure:
@@ -167,7 +170,43 @@ async def _discord(core: ChatCore, config: LiteraiConfig, token: str, stop: Stop
         stop.set(1, failure)
 
 
-async def run(config: LiteraiConfig) -> int:
+class Reloader:
+    """``!reload``: re-read the config and apply what can change while running (the
+    bot's and the Discord adapter's settings). The rest needs a restart; it says which."""
+
+    LIVE = ("bot", "discord")
+
+    def __init__(self, load: Callable[[], LiteraiConfig], config: LiteraiConfig) -> None:
+        self.load = load
+        self.current = config
+        self.appliers: list[Callable[[LiteraiConfig], None]] = []
+
+    async def __call__(self) -> str:
+        try:
+            new = await asyncio.to_thread(self.load)  # file I/O, off the loop
+        except ConfigError as exc:
+            return f"Config not reloaded, nothing changed: {str(exc)[:300]}"
+        old, self.current = self.current, new
+        for apply in self.appliers:
+            apply(new)
+        pinned = [
+            name
+            for name in type(new).model_fields
+            if name not in self.LIVE and getattr(new, name) != getattr(old, name)
+        ]
+        if old.discord.token_env != new.discord.token_env or (
+            old.discord.enabled != new.discord.enabled
+        ):
+            pinned.append("discord.enabled/token_env")
+        log.info("config reloaded; needs a restart: %s", pinned or "nothing")
+        if pinned:
+            return f"Config reloaded. A restart is needed for: {', '.join(sorted(pinned))}."
+        return "Config reloaded."
+
+
+async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = None) -> int:
+    """Run the server (unless ``client.base_url`` names another) and the bots.
+    ``load`` re-reads the config for ``!reload``."""
     stop = Stop()
     stop.on_signals()
     if not (config.console.enabled or config.discord.enabled):
@@ -205,12 +244,15 @@ async def run(config: LiteraiConfig) -> int:
             if runner is None or await _wait_ready(client, stop):
                 model = config.client.model or config.server.default_model
                 core = ChatCore(config.bot, OpenAIInference(client, model))
+                reloader = Reloader(load or (lambda: config), config)
+                reloader.appliers.append(lambda new: core.reconfigure(new.bot))
+                core.reloader = reloader
                 bots = []
                 if config.console.enabled:
                     console = ConsoleBot(core, config.console, Path(config.data_dir) / "media")
                     bots.append(console.run(stdin_lines()))
                 if discord_token is not None:
-                    bots.append(_discord(core, config, discord_token, stop))
+                    bots.append(_discord(core, config, discord_token, stop, reloader))
                 await _until(stop, asyncio.gather(*bots))
     finally:
         if runner is not None:

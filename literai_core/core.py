@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 
 from .chat import ChannelKey, ChatLine, Reply, ReplyKind
 from .commands.chat import ChatCommands
@@ -46,6 +46,9 @@ class ChatCore:
         self.media_slots = ChannelQueues(settings.media_concurrency)  # one key: all media
         self.personas: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
         self.paused: set[ChannelKey] = set()
+        # ``!reload``: set by the process that knows where the config came from; it
+        # re-reads it, applies what can change live and says what happened.
+        self.reloader: Callable[[], Awaitable[str]] | None = None
         for component in components if components is not None else default_components():
             self.router.add_component(component)
 
@@ -136,6 +139,19 @@ class ChatCore:
         outer.finish(text, inner.kind, inner.media)
         if inner.kind is ReplyKind.ANSWER:
             self._remember(line, text)
+
+    def reconfigure(self, settings: BotSettings) -> None:
+        """Apply new bot settings live (``!reload``); windows, cooldowns in progress and
+        channel personas are kept."""
+        self.settings = settings
+        self.router.prefix = settings.prefix
+        self.windows.max_lines = settings.window_lines
+        self.windows.max_chars = settings.window_chars
+        self.windows.max_channels = settings.max_channels
+        self.user_cooldown.seconds = settings.user_cooldown_s
+        self.channel_cooldown.seconds = settings.channel_cooldown_s
+        self.queues.limit = settings.channel_queue
+        self.media_slots.limit = settings.media_concurrency
 
     def persona(self, key: ChannelKey) -> str:
         return self.personas.get(key, self.settings.persona)

@@ -15,7 +15,8 @@ import openai
 import pytest
 
 from bots.discord.client import LiteraiDiscord
-from literai_core.config import BotSettings, DiscordSettings
+from bots.runner import Reloader
+from literai_core.config import BotSettings, DiscordSettings, load_config
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 
@@ -305,3 +306,45 @@ async def test_a_rejected_token_is_one_line_and_an_exit_code(
     assert code == 1
     assert err == "literai: discord: the token in LITERAI_TEST_TOKEN was rejected\n", err
     assert "not-the-token" not in err
+
+
+async def test_reload_applies_new_settings_and_refuses_a_bad_file(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, bot={"user_cooldown_s": 0, "channel_cooldown_s": 0})
+    config = load_config(path)
+    client, task = await _run_bot(fake, ScriptedInference(), bot=config.bot)
+    reloader = Reloader(lambda: load_config(path), config)
+    reloader.appliers += [
+        lambda new: client.core.reconfigure(new.bot),
+        lambda new: client.reconfigure(new.discord),
+    ]
+    client.core.reloader = reloader
+    try:
+        await fake.user_says("!reload")  # not a moderator
+        await _until(lambda: len(fake.actions) == 1)
+        write_config(
+            tmp_path,
+            bot={"prefix": "?", "user_cooldown_s": 0, "channel_cooldown_s": 0},
+            discord={"block_users": ["1100000000000000666"]},
+            server={"port": 8123},
+        )
+        await fake.user_says("!reload", name="mod", roles=[MODS])
+        await _until(lambda: len(fake.actions) == 2)
+        await fake.user_says("?help", user_id="1100000000000000666", name="troll")
+        await fake.user_says("?help", name="fan")
+        await _until(lambda: len(fake.actions) == 3)
+        path.write_text("bot: {prefix: '!!!!'}\n")
+        await fake.user_says("?reload", name="mod", roles=[MODS])
+        await _until(lambda: len(fake.actions) == 4)
+        await fake.user_says("?help", name="fan")  # still "?": nothing changed
+        await _until(lambda: len(fake.actions) == 5)
+    finally:
+        await _stop(client, task)
+    said = [a.content for a in fake.actions]
+    assert said[0] == "Only moderators can use !reload."
+    assert said[1] == "Config reloaded. A restart is needed for: server."
+    assert said[2].startswith("Commands: ?ask") and "?reload" not in said[2]
+    assert said[3].startswith("Config not reloaded, nothing changed: config error")
+    assert "bot.prefix" in said[3]
+    assert said[4].startswith("Commands: ?ask")

@@ -103,6 +103,15 @@ class LiteraiDiscord(discord.Client):
             await self.voice.close()
         await super().close()
 
+    def reconfigure(self, settings: DiscordSettings) -> None:
+        """``!reload``: lists, pacing and voice options apply from the next message.
+        Turning voice or slash commands on or off needs a restart."""
+        self.settings = settings
+        for pacer in self._pacers.values():
+            pacer.actions = settings.actions_per_5s
+        if self.voice is not None:
+            self.voice.settings = settings.voice
+
     async def _synthesize(self, text: str) -> bytes:
         s = self.core.settings
         return await self.core.inference.speech(text, voice=s.voice, model=s.speech_model)

@@ -156,8 +156,8 @@ class Voice:
             await self.leave(guild_id)
 
     async def _player(self, guild_id: int, gv: GuildVoice) -> None:
-        idle = self.settings.idle_leave_s or None
         while True:
+            idle = self.settings.idle_leave_s or None  # may change with !reload
             try:
                 clip = await asyncio.wait_for(gv.queue.get(), idle)
             except TimeoutError:

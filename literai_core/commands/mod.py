@@ -56,3 +56,14 @@ class ModCommands(Component):
         """
         ctx.core.paused.discard(ctx.line.scope_key)
         return Reply(ctx.line, ReplyKind.NOTICE, "I'm back.")
+
+    @command("reload", uses_model=False, mod_only=True)
+    async def reload(self, ctx: Context) -> Reply:
+        """!reload
+
+        Re-read the config file and apply the bot's settings (moderators).
+        """
+        reloader = ctx.core.reloader
+        if reloader is None:
+            return Reply(ctx.line, ReplyKind.NOTICE, "Reloading isn't available here.")
+        return Reply(ctx.line, ReplyKind.NOTICE, await reloader())
