@@ -65,6 +65,8 @@ class FakeDiscord:
         self.port = 0
         self.commands: list[dict[str, Any]] = []  # registered slash commands
         self.gateway_ops: list[dict[str, Any]] = []  # what the bot sent besides heartbeats
+        self.connections = 0
+        self.resumed: list[str] = []  # session ids the bot resumed
         self._interactions: dict[str, dict[str, Any]] = {}  # token -> interaction
 
     async def start(self) -> None:
@@ -107,18 +109,32 @@ class FakeDiscord:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._ws = ws
+        self.connections += 1
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
         async for msg in ws:
             data = json.loads(msg.data)
             if data["op"] == 1:  # heartbeat
                 await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
-            elif data["op"] != 2:
-                self.gateway_ops.append(data)
-            else:  # identify
-                await self._dispatch("READY", fixture("ready"))
+            elif data["op"] == 2:  # identify
+                ready = fixture("ready")
+                ready["resume_gateway_url"] = self.gateway  # come back here, not to Discord
+                await self._dispatch("READY", ready)
                 await self._dispatch("GUILD_CREATE", fixture("guild_create"))
                 self.identified.set()
+            elif data["op"] == 6:  # resume after a dropped connection
+                self.resumed.append(data["d"]["session_id"])
+                await self._dispatch("RESUMED", {})
+                self.identified.set()
+            else:
+                self.gateway_ops.append(data)
         return ws
+
+    async def drop_connection(self) -> None:
+        """Close the gateway connection the way a network blip or a Discord restart
+        does (code 4000, "unknown error: reconnect"); the bot should resume."""
+        assert self._ws is not None
+        self.identified.clear()
+        await self._ws.close(code=4000, message=b"unknown error")
 
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
         assert self._ws is not None

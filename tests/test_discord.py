@@ -25,7 +25,7 @@ from .discord_helpers import BOT
 from .discord_helpers import run_bot as _run_bot
 from .discord_helpers import stop_bot as _stop
 from .discord_helpers import until as _until
-from .fake_discord import CHANNEL_ID, EPHEMERAL, THREAD_ID, Action, FakeDiscord
+from .fake_discord import CHANNEL_ID, EPHEMERAL, THREAD_ID, Action, FakeDiscord, fixture
 from .test_core import ScriptedInference
 
 MODS = "1100000000000000050"  # a role with Manage Server
@@ -348,3 +348,20 @@ async def test_reload_applies_new_settings_and_refuses_a_bad_file(
     assert said[3].startswith("Config not reloaded, nothing changed: config error")
     assert "bot.prefix" in said[3]
     assert said[4].startswith("Commands: ?ask")
+
+
+async def test_a_dropped_gateway_is_resumed_and_the_window_survives(fake: FakeDiscord) -> None:
+    inference = ScriptedInference(["It prints."])
+    client, task = await _run_bot(fake, inference)
+    try:
+        await fake.user_says("the teletype is warming up")
+        await asyncio.sleep(0.2)
+        await fake.drop_connection()
+        await asyncio.wait_for(fake.identified.wait(), 30)
+        await fake.user_says("!ask what is warming up?")
+        await _until(lambda: any(a.content == "It prints." for a in fake.actions))
+    finally:
+        await _stop(client, task)
+    assert fake.connections == 2 and fake.resumed == [fixture("ready")["session_id"]]
+    (call,) = inference.calls
+    assert any("the teletype is warming up" in m["content"] for m in call.messages or [])
