@@ -86,22 +86,37 @@ def _app(config: LiteraiConfig, backends: dict[str, TextBackend], stop: Stop) ->
     )
 
 
-async def _listen(app: web.Application, config: LiteraiConfig) -> tuple[web.AppRunner, int]:
-    host, port = config.server.host, config.server.port
+async def _listen(
+    app: web.Application, host: str, port: int, section: str = "server"
+) -> tuple[web.AppRunner, int]:
     try:
         return await start_server(app, host, port)
     except OSError as exc:
         raise ConfigError(
-            f"config error: server.port: cannot listen on {host}:{port}: "
+            f"config error: {section}.port: cannot listen on {host}:{port}: "
             f"{exc.strerror or exc} (choose another port, or 0 for any free one)"
         ) from None
+
+
+async def _overlay(config: LiteraiConfig, core: ChatCore) -> web.AppRunner:
+    """bots/web: the overlay pages, fed every answer and media reply the core makes."""
+    from .web.overlay import ALL, Overlay
+
+    overlay = Overlay(config.web)
+    core.observers.append(overlay.observe)
+    runner, port = await _listen(overlay.app(), config.web.host, config.web.port, "web")
+    host = "127.0.0.1" if config.web.host in ("0.0.0.0", "::", "") else config.web.host
+    print(f"literai: overlay for OBS at http://{host}:{port}/overlay/{ALL}", file=sys.stderr)
+    return runner
 
 
 async def serve(config: LiteraiConfig) -> int:
     stop = Stop()
     stop.on_signals()
     backends = build_backends(config.server)
-    runner, port = await _listen(_app(config, backends, stop), config)
+    runner, port = await _listen(
+        _app(config, backends, stop), config.server.host, config.server.port
+    )
     print(
         f"literai: serving {', '.join(backends)} on http://{config.server.host}:{port}/v1",
         flush=True,
@@ -227,11 +242,13 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                 load_opus()
             except OpusMissing as exc:
                 raise ConfigError(f"config error: {exc}") from None
-    runner = None
+    runner = pages = None
     base_url = config.client.base_url
     if base_url is None:
         backends = build_backends(config.server)
-        runner, port = await _listen(_app(config, backends, stop), config)
+        runner, port = await _listen(
+            _app(config, backends, stop), config.server.host, config.server.port
+        )
         host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::", "") else config.server.host
         base_url = f"http://{host}:{port}/v1"
     key = env_secret(config.client.api_key_env) or "no-key"
@@ -247,6 +264,8 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                 reloader = Reloader(load or (lambda: config), config)
                 reloader.appliers.append(lambda new: core.reconfigure(new.bot))
                 core.reloader = reloader
+                if config.web.enabled:
+                    pages = await _overlay(config, core)
                 bots = []
                 if config.console.enabled:
                     console = ConsoleBot(core, config.console, Path(config.data_dir) / "media")
@@ -255,6 +274,7 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                     bots.append(_discord(core, config, discord_token, stop, reloader))
                 await _until(stop, asyncio.gather(*bots))
     finally:
-        if runner is not None:
-            await runner.cleanup()
+        for listening in (pages, runner):
+            if listening is not None:
+                await listening.cleanup()
     return stop.code

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from enum import Enum
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,18 @@ class ReplyKind(Enum):
     MEDIA = "media"  # a file to post (``Reply.media``), text is its caption
 
 
+Watcher = Callable[[str, bool], None]
+
+
+def _notify(watcher: Watcher, text: str, done: bool) -> bool:
+    try:
+        watcher(text, done)
+    except Exception:
+        log.exception("a reply watcher failed; dropping it")
+        return False
+    return True
+
+
 class Reply:
     """One reply. Its text may still be streaming: iterate ``deltas()`` to show it as it
     grows, then await ``text()`` for the final (trimmed) text; or just await ``text()``."""
@@ -72,6 +87,16 @@ class Reply:
         self.media = media
         self._text: str | None = text
         self._stream: AsyncIterator[str] | None = None
+        self._watchers: list[Watcher] = []
+
+    def watch(self, watcher: Watcher) -> None:
+        """Also show this reply somewhere else (an overlay) as its one reader reads it:
+        ``watcher(text_so_far, done)``. A finished reply is shown at once. A watcher
+        that fails is dropped and logged; the reply goes on."""
+        if self._stream is None:
+            _notify(watcher, self._text or "", True)
+        else:
+            self._watchers.append(watcher)
 
     @classmethod
     def from_stream(cls, line: ChatLine, make: Callable[[Reply], AsyncIterator[str]]) -> Reply:
@@ -92,9 +117,22 @@ class Reply:
                 yield self._text
             return
         stream, self._stream = self._stream, None
-        async with aclosing(stream) as pieces:  # type: ignore[type-var]
-            async for piece in pieces:
-                yield piece
+        so_far: list[str] = []
+        try:
+            async with aclosing(stream) as pieces:  # type: ignore[type-var]
+                async for piece in pieces:
+                    if self._watchers:
+                        so_far.append(piece)
+                        self._tell("".join(so_far), False)
+                    yield piece
+        finally:
+            self._tell(self._text or "", True)
+            self._watchers.clear()
+
+    def _tell(self, text: str, done: bool) -> None:
+        for watcher in list(self._watchers):
+            if not _notify(watcher, text, done):
+                self._watchers.remove(watcher)
 
     async def text(self) -> str:
         async for _ in self.deltas():

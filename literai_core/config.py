@@ -271,6 +271,27 @@ class DiscordSettings(_Section):
     voice: DiscordVoiceSettings = DiscordVoiceSettings()
 
 
+class WebSettings(_Section):
+    """Pages served by ``literai run`` (bots/web): the live-stream overlay for OBS at
+    ``/overlay/<channel>``. Loopback by default: OBS runs on the same machine."""
+
+    enabled: bool = False
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: Annotated[int, Field(ge=0, le=65535, description="Port; 0 picks a free one.")] = 8090
+    idle_s: Annotated[
+        float, Field(ge=1, le=3600, description="Overlay fades out after this long quiet.")
+    ] = 20.0
+    caption_interval_s: Annotated[
+        float, Field(ge=0.05, le=10, description="A growing caption is sent this often.")
+    ] = 0.25
+    media_cache_bytes: Annotated[
+        int, Field(ge=1_000_000, le=2**34, description="Images and speech kept for pages.")
+    ] = 64_000_000
+    max_viewers: Annotated[
+        int, Field(ge=1, le=1000, description="Open overlay pages per channel.")
+    ] = 16
+
+
 class LiteraiConfig(BaseSettings):
     """A whole deployment: one YAML file, overridable from the environment."""
 
@@ -283,6 +304,7 @@ class LiteraiConfig(BaseSettings):
     bot: BotSettings = BotSettings()
     console: ConsoleSettings = ConsoleSettings()
     discord: DiscordSettings = DiscordSettings()
+    web: WebSettings = WebSettings()
     data_dir: str = Field("data", description="Folder for generated files and state.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

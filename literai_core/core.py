@@ -49,6 +49,9 @@ class ChatCore:
         # ``!reload``: set by the process that knows where the config came from; it
         # re-reads it, applies what can change live and says what happened.
         self.reloader: Callable[[], Awaitable[str]] | None = None
+        # Called with every answer and media reply as it is handed to an adapter, so
+        # other outputs (the stream overlay) can show it too; see Reply.watch.
+        self.observers: list[Callable[[Reply], None]] = []
         for component in components if components is not None else default_components():
             self.router.add_component(component)
 
@@ -114,12 +117,15 @@ class ChatCore:
             self.queues.leave(line.key)
             if reply is not None and reply.kind is ReplyKind.ANSWER:
                 self._remember(line, await reply.text())
+            if reply is not None and reply.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
+                self._observe(reply)
             return reply
         # The slot is freed when the reply has been read, or when an adapter drops the
         # reply unread (finalizer), so a lost reply can never lock its channel.
         slot = _Slot(self.queues, line.key)
         outer = Reply.from_stream(line, lambda outer: self._relay(outer, reply, slot))
         weakref.finalize(outer, slot.release)
+        self._observe(outer)
         return outer
 
     async def _relay(self, outer: Reply, inner: Reply, slot: _Slot) -> AsyncIterator[str]:
@@ -139,6 +145,13 @@ class ChatCore:
         outer.finish(text, inner.kind, inner.media)
         if inner.kind is ReplyKind.ANSWER:
             self._remember(line, text)
+
+    def _observe(self, reply: Reply) -> None:
+        for observe in self.observers:
+            try:
+                observe(reply)
+            except Exception:  # an overlay bug must not cost the chat its answer
+                log.exception("a reply observer failed")
 
     def reconfigure(self, settings: BotSettings) -> None:
         """Apply new bot settings live (``!reload``); windows, cooldowns in progress and

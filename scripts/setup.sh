@@ -16,6 +16,9 @@ if [ "${1:-}" = "test" ]; then extras="[test,images]"; fi
 # espeak-ng, the light fallback voice; libopus for Discord voice (discord.py loads it).
 # Only what is missing is installed.
 declare -A package_of=([cmake]=cmake [g++]=g++ [make]=make [ffmpeg]=ffmpeg [espeak-ng]=espeak-ng)
+# The tests drive the overlay page in Debian's Chromium (Playwright's own browser
+# download does not work offline).
+if [ -n "$extras" ]; then package_of[chromium]=chromium; fi
 missing=()
 for tool in "${!package_of[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")

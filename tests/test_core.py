@@ -1139,3 +1139,34 @@ def test_command_argument_names_come_from_the_usage_line() -> None:
     assert ask is not None and ask.arg_name == "question" and ask.arg == "Your question"
     assert gpt2 is not None and gpt2.arg_name == "text"
     assert help_ is not None and help_.arg_name == "command"
+
+
+async def test_observers_see_answers_grow_and_finish_but_not_notices() -> None:
+    core = make_core(ScriptedInference(["The ", "teletype ", "hums."]), user_cooldown_s=0)
+    seen: list[tuple[str, bool]] = []
+    observed: list[Reply] = []
+
+    def observe(reply: Reply) -> None:
+        observed.append(reply)
+        reply.watch(lambda text, done: seen.append((text, done)))
+
+    def broken(text: str, done: bool) -> None:
+        raise RuntimeError("overlay bug")
+
+    core.observers.append(observe)
+    core.observers.append(lambda reply: reply.watch(broken))
+    assert (await text_of(await core.handle(line("!help")))).startswith("Commands")
+    assert observed == []  # notices are for the chat only
+    reply = await core.handle(line("!ask what hums?", time=1))
+    deltas, final = await consume(reply)
+    assert final == "The teletype hums."
+    assert seen == [("The ", False), ("The teletype ", False), ("The teletype hums.", False),
+                    ("The teletype hums.", True)]  # fmt: skip
+    assert observed == [reply]
+
+
+def test_watching_a_finished_reply_shows_it_at_once() -> None:
+    reply = Reply(line("!say hi"), ReplyKind.MEDIA, "🔊 hi")
+    seen: list[tuple[str, bool]] = []
+    reply.watch(lambda text, done: seen.append((text, done)))
+    assert seen == [("🔊 hi", True)]

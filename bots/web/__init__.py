@@ -1,0 +1,1 @@
+"""Pages served by ``literai run``: the live-stream overlay."""

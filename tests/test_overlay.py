@@ -1,0 +1,200 @@
+"""The live-stream overlay in real headless Chromium (Debian's package, driven by
+Playwright): replies from the real core appear as captions, images show, speech plays
+to its end one clip after another, and the page fades out when idle."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from PIL import Image
+from playwright.async_api import Page, async_playwright
+
+from bots.web.overlay import Overlay, overlay_name
+from literai_core.chat import ChannelKey, ChatLine
+from literai_core.config import WebSettings
+from literai_core.core import ChatCore
+
+from .conftest import LITERAI, ROOT, write_config
+from .test_core import ScriptedInference, bot_settings
+from .test_discord_voice import tone
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",  # as OBS browser sources allow
+    "--mute-audio",
+]
+
+
+class MediaInference(ScriptedInference):
+    """Real media bytes: a PNG from Pillow, WAV tones whose length the text sets."""
+
+    async def speech(self, text: str, *, voice: str, model: str) -> bytes:
+        return tone(float(text.split()[-1]))
+
+    async def image(self, prompt: str, *, size: str) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 80, 30)).save(out, "PNG")
+        return out.getvalue()
+
+
+@pytest.fixture
+async def overlay() -> AsyncIterator[tuple[Overlay, str]]:
+    ov = Overlay(WebSettings(idle_s=1.5, caption_interval_s=0.05))  # type: ignore[call-arg]
+    runner = web.AppRunner(ov.app(), handler_cancellation=True)  # as literai run does
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield ov, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed (scripts/setup.sh test installs it)"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        yield page
+        await browser.close()
+
+
+async def wait_log(page: Page, what: str, count: int = 1, limit_s: float = 20) -> list[Any]:
+    await page.wait_for_function(
+        "([what, count]) => window.literaiLog.filter(e => e[0] === what).length >= count",
+        arg=[what, count],
+        timeout=limit_s * 1000,
+    )
+    return await page.evaluate("window.literaiLog")  # type: ignore[no-any-return]
+
+
+async def test_overlay_shows_captions_images_and_plays_speech_in_order(
+    overlay: tuple[Overlay, str], page: Page
+) -> None:
+    ov, base = overlay
+    inference = MediaInference(["The ", "teletype ", "hums."])
+    core = ChatCore(bot_settings(user_cooldown_s=0, media_concurrency=2), inference)
+    core.observers.append(ov.observe)
+    name = overlay_name(ChannelKey("twitch", "#Teletype_Fan"))
+    assert name == "twitch-teletype_fan"
+    await page.goto(f"{base}/overlay/{name}")
+    await wait_log(page, "connected")
+    assert await page.evaluate("getComputedStyle(document.body).backgroundColor") in (
+        "rgba(0, 0, 0, 0)",
+        "transparent",
+    )
+
+    def said(text: str, t: float) -> ChatLine:
+        return ChatLine("twitch", "#Teletype_Fan", "viewer", text, t)
+
+    reply = await core.handle(said("!ask what hums?", 0))
+    assert reply is not None and await reply.text() == "The teletype hums."
+    await wait_log(page, "caption")
+    assert await page.inner_text("#caption") == "@viewer: The teletype hums."
+
+    picture = await core.handle(said("!imagine a red teletype", 1))
+    assert picture is not None and picture.media is not None
+    await wait_log(page, "image")
+    assert await page.is_visible("#image")
+    assert await page.evaluate("document.getElementById('image').naturalWidth") == 64
+    assert await page.inner_text("#image-caption") == "a red teletype"
+
+    first = await core.handle(said("!say first clip 0.8", 2))
+    second = await core.handle(said("!say second clip 0.4", 3))
+    assert first is not None and second is not None
+    events = await wait_log(page, "ended", 2)
+    played = [(w, url.rsplit("/", 1)[-1]) for w, url, _ in events if w in ("play", "ended")]
+    a, b = (ov.media.put(r.media) for r in (first, second) if r.media)
+    assert played == [("play", a), ("ended", a), ("play", b), ("ended", b)], played
+    times = {(what, url.rsplit("/", 1)[-1]): at for what, url, at in events}
+    assert times[("ended", a)] - times[("play", a)] >= 700  # played to its end: 0.8 s
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "overlay.png"))
+
+    await wait_log(page, "idle", limit_s=10)  # nothing new for idle_s: it fades out
+    assert "idle" in await page.get_attribute("body", "class")  # type: ignore[operator]
+    # Other channels' overlays get nothing; "all" would have.
+    assert ov.sent > 0
+
+
+async def test_overlay_http_edges(overlay: tuple[Overlay, str]) -> None:
+    ov, base = overlay
+    async with aiohttp.ClientSession() as http:
+        for path, status in [
+            ("/overlay", 200),
+            ("/overlay/all", 200),
+            ("/overlay/..%2Fetc", 404),
+            ("/overlay/UPPER", 404),
+            ("/overlay-media/../../etc/passwd", 404),
+            ("/overlay-media/0123456789abcdef0123.png", 404),
+        ]:
+            async with http.get(base + path) as resp:
+                assert resp.status == status, path
+        ov.settings = WebSettings(max_viewers=1)  # type: ignore[call-arg]
+        async with http.get(base + "/overlay/all/events") as first:
+            assert first.status == 200
+            assert (await first.content.readline()).startswith(b"event: hello")
+            async with http.get(base + "/overlay/all/events") as second:
+                assert second.status == 429
+        await asyncio.sleep(0.1)
+        assert ov._pages == {}  # a closed page is forgotten
+
+
+async def test_literai_run_serves_the_overlay_with_the_console_bots_replies(
+    tmp_path: Path,
+) -> None:
+    """The whole process: the real server and model, the console bot, the overlay."""
+    config = write_config(
+        tmp_path,
+        bot={"user_cooldown_s": 0, "channel_cooldown_s": 0},
+        web={"enabled": True, "port": 0},
+        data_dir=str(tmp_path / "data"),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        *LITERAI,
+        "run",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    try:
+        url = ""
+        while "overlay for OBS at" not in url:
+            url = (await asyncio.wait_for(proc.stderr.readline(), 120)).decode()
+            assert url, "literai run ended before serving the overlay"
+        events_url = url.split(" at ", 1)[1].strip() + "/events"
+        assert events_url.endswith("/overlay/all/events")
+        async with aiohttp.ClientSession() as http, http.get(events_url) as events:
+            assert (await events.content.readline()).startswith(b"event: hello")
+            await asyncio.wait_for(proc.stdout.readline(), 120)  # "literai is ready"
+            proc.stdin.write(b"!ask say hi to the stream\n")
+            await proc.stdin.drain()
+            final = None
+            while final is None:
+                line = (await asyncio.wait_for(events.content.readline(), 120)).decode()
+                if line.startswith("data: ") and '"final": true' in line:
+                    final = json.loads(line[6:])
+        assert final["user"] == "viewer" and final["text"].strip()
+    finally:
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 60)
+    assert proc.returncode == 0
