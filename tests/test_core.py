@@ -1158,7 +1158,7 @@ async def test_observers_see_answers_grow_and_finish_but_not_notices() -> None:
     assert (await text_of(await core.handle(line("!help")))).startswith("Commands")
     assert observed == []  # notices are for the chat only
     reply = await core.handle(line("!ask what hums?", time=1))
-    deltas, final = await consume(reply)
+    _, final = await consume(reply)
     assert final == "The teletype hums."
     assert seen == [("The ", False), ("The teletype ", False), ("The teletype hums.", False),
                     ("The teletype hums.", True)]  # fmt: skip

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bots.discord.pacing import Pacer
-from bots.discord.split import split_message
+from bots.pacing import Pacer
+from bots.split import split_message
 
 
 def test_split_never_cuts_a_word_and_respects_the_limit() -> None:

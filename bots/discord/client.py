@@ -18,7 +18,7 @@ from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.config import DiscordSettings
 from literai_core.core import ChatCore
 
-from .pacing import Pacer
+from ..pacing import Pacer
 from .post import post_reply
 from .slash import answer_interaction, build_tree
 from .voice import Clip, Voice, VoiceCommands, load_opus

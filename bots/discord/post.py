@@ -12,8 +12,8 @@ import discord
 
 from literai_core.chat import Reply
 
-from .pacing import Pacer
-from .split import split_message
+from ..pacing import Pacer
+from ..split import split_message
 
 LIMIT = 2000
 

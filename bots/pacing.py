@@ -1,7 +1,8 @@
-"""Discord counts sends and edits against one limit per channel (5 per 5 s). The pacer
-keeps each channel under it. An action is counted from when it is started until 5 s
-after its response came back, so network delay can never squeeze a sixth action into
-Discord's own window. The clock and the sleep are parameters: tests need not wait."""
+"""Chat platforms limit actions per channel per window: Discord counts sends and edits
+against 5 per 5 s, Twitch messages against 20 (100 as moderator) per 30 s. The pacer
+keeps each channel under its limit. An action is counted from when it is started until a
+window after its response came back, so network delay can never squeeze one more action into
+the platform's own window. The clock and the sleep are parameters: tests need not wait."""
 
 from __future__ import annotations
 

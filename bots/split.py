@@ -1,4 +1,5 @@
-"""Splitting long replies for Discord's 2,000-character messages: at paragraph, line,
+"""Splitting long replies for a platform's message limit (Discord 2,000 characters,
+Twitch 500): at paragraph, line,
 sentence or word boundaries, never inside a word, and never across a code fence without
 closing it and opening it again."""
 
