@@ -219,14 +219,70 @@ class Reloader:
         return "Config reloaded."
 
 
+def _twitch_credentials(config: LiteraiConfig) -> object:
+    """The four Twitch secrets from the environment, or one line naming the missing."""
+    from .twitch.client import Credentials
+
+    t = config.twitch
+    names = (t.client_id_env, t.client_secret_env, t.token_env, t.refresh_token_env)
+    values = [env_secret(name) for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if value is None]
+    if missing:
+        raise ConfigError(
+            f"config error: twitch: twitch is enabled but {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set in the environment"
+        )
+    if not t.channels:
+        raise ConfigError("config error: twitch.channels: name at least one channel to join")
+    return Credentials(*values)  # type: ignore[arg-type]
+
+
+async def _twitch(
+    core: ChatCore,
+    config: LiteraiConfig,
+    credentials: object,
+    stop: Stop,
+    reloader: Reloader,
+) -> None:
+    import twitchio
+
+    from .twitch.client import Credentials, LiteraiTwitch, TwitchSetupError, point_at
+
+    assert isinstance(credentials, Credentials)
+    t = config.twitch
+    point_at(t.api_base_url, t.id_base_url, t.eventsub_url)
+    failure = None
+    client = LiteraiTwitch(core, t, credentials, overlay=config.web.enabled)
+    reloader.appliers.append(lambda new: client.reconfigure(new.twitch))
+    try:
+        await client.start(with_adapter=False, load_tokens=False, save_tokens=False)
+    except twitchio.InvalidTokenException:
+        failure = f"twitch: the token in {t.token_env} was rejected and could not be refreshed"
+    except twitchio.HTTPException as exc:
+        if exc.status in (400, 401, 403):
+            failure = (
+                f"twitch: Twitch refused the credentials ({t.client_id_env}, "
+                f"{t.client_secret_env}): {exc.status}"
+            )
+        else:
+            failure = f"twitch: Twitch answered {exc.status} while starting"
+    except TwitchSetupError as exc:
+        failure = f"twitch: {exc}"
+    finally:
+        await client.close()
+    if failure is not None:
+        stop.set(1, failure)
+
+
 async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = None) -> int:
     """Run the server (unless ``client.base_url`` names another) and the bots.
     ``load`` re-reads the config for ``!reload``."""
     stop = Stop()
     stop.on_signals()
-    if not (config.console.enabled or config.discord.enabled):
-        print("literai: no bot is configured (enable console or discord)", file=sys.stderr)
+    if not (config.console.enabled or config.discord.enabled or config.twitch.enabled):
+        print("literai: no bot is configured (enable console, discord or twitch)", file=sys.stderr)
         return 2
+    twitch = _twitch_credentials(config) if config.twitch.enabled else None
     discord_token = None
     if config.discord.enabled:
         discord_token = env_secret(config.discord.token_env)
@@ -272,6 +328,8 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                     bots.append(console.run(stdin_lines()))
                 if discord_token is not None:
                     bots.append(_discord(core, config, discord_token, stop, reloader))
+                if twitch is not None:
+                    bots.append(_twitch(core, config, twitch, stop, reloader))
                 await _until(stop, asyncio.gather(*bots))
     finally:
         for listening in (pages, runner):

@@ -271,6 +271,30 @@ class DiscordSettings(_Section):
     voice: DiscordVoiceSettings = DiscordVoiceSettings()
 
 
+class TwitchSettings(_Section):
+    """The Twitch bot (twitchio 3: EventSub WebSocket in, Helix out). It chats as its own
+    bot account; all four credentials come from environment variables."""
+
+    enabled: bool = False
+    channels: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,25}$")]] = Field(
+        default_factory=list, description="Channel logins to join (the broadcasters)."
+    )
+    client_id_env: str = "TWITCH_CLIENT_ID"
+    client_secret_env: str = "TWITCH_CLIENT_SECRET"
+    token_env: str = Field("TWITCH_BOT_TOKEN", description="The bot account's user token.")
+    refresh_token_env: str = "TWITCH_BOT_REFRESH_TOKEN"
+    messages_per_30s: Annotated[
+        int, Field(ge=1, le=100, description="Per channel; 100 once the bot is a moderator.")
+    ] = 20
+    send_queue: Annotated[
+        int, Field(ge=1, le=500, description="Messages waiting per channel before refusing.")
+    ] = 30
+    # Only for a Twitch-compatible server or a local test double; empty: Twitch itself.
+    api_base_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    id_base_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    eventsub_url: str | None = Field(None, pattern=r"^wss?://\S+$")
+
+
 class WebSettings(_Section):
     """Pages served by ``literai run`` (bots/web): the live-stream overlay for OBS at
     ``/overlay/<channel>``. Loopback by default: OBS runs on the same machine."""
@@ -304,6 +328,7 @@ class LiteraiConfig(BaseSettings):
     bot: BotSettings = BotSettings()
     console: ConsoleSettings = ConsoleSettings()
     discord: DiscordSettings = DiscordSettings()
+    twitch: TwitchSettings = TwitchSettings()
     web: WebSettings = WebSettings()
     data_dir: str = Field("data", description="Folder for generated files and state.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -3,6 +3,7 @@ SmolLM2 model) and hand tests the official openai client."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -124,6 +125,24 @@ def client(server: Server) -> openai.OpenAI:
 @pytest.fixture
 def lenient_client(server: Server) -> openai.OpenAI:
     return server.client(strict=False, timeout=60)
+
+
+async def literai_run(config: Path, env: dict[str, str]) -> tuple[int, str]:
+    """``literai run`` to the end with extra environment; its exit code and stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        *LITERAI,
+        "run",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
 
 
 from .discord_helpers import fake  # noqa: E402, F401  (a fixture: the fake Discord)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from literai_core.config import BotSettings, DiscordSettings, load_config
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 
-from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
+from .conftest import API_KEY, Server, literai_run, write_config
 from .discord_helpers import BOT
 from .discord_helpers import run_bot as _run_bot
 from .discord_helpers import stop_bot as _stop
@@ -274,23 +273,6 @@ async def test_a_thread_has_its_own_window_and_its_parents_persona(fake: FakeDis
     assert answered.channel_id == THREAD_ID
 
 
-async def _literai_run(config: Path, env: dict[str, str]) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *LITERAI,
-        "run",
-        "--config",
-        str(config),
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
-
-
 async def test_a_rejected_token_is_one_line_and_an_exit_code(
     fake: FakeDiscord, server: Server, tmp_path: Path
 ) -> None:
@@ -300,7 +282,7 @@ async def test_a_rejected_token_is_one_line_and_an_exit_code(
         client={"base_url": server.v1, "api_key_env": "LITERAI_TEST_KEY"},
         discord={"enabled": True, "token_env": "LITERAI_TEST_TOKEN", "api_base_url": fake.api_base},
     )
-    code, err = await _literai_run(
+    code, err = await literai_run(
         config, {"LITERAI_TEST_TOKEN": "not-the-token", "LITERAI_TEST_KEY": API_KEY}
     )
     assert code == 1

@@ -1,0 +1,1 @@
+"""The Twitch bot (twitchio 3)."""

@@ -1,0 +1,220 @@
+"""The Twitch client (twitchio 3): chat arrives over EventSub WebSocket
+(``channel.chat.message``), replies go out through Helix ``POST /chat/messages`` as the
+bot's own account, threaded to the asking message.
+
+Twitch chat is text only: a reply is split at 500 characters on word boundaries, and
+images and speech go to the stream overlay while the chat gets a short line. Each
+channel has a send queue paced to Twitch's limit (20 messages per 30 s, 100 once the bot
+is a moderator there: seen from the badges on its own messages); a full queue refuses
+the command out loud instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import twitchio
+import twitchio.eventsub.websockets
+import twitchio.http
+from twitchio import eventsub
+
+from literai_core.chat import ChatLine, Reply, ReplyKind
+from literai_core.config import TwitchSettings
+from literai_core.core import ChatCore
+
+from ..pacing import Pacer
+from ..split import split_message
+
+log = logging.getLogger(__name__)
+# twitchio warns on every start that its optional Starlette adapter is missing; we use
+# neither adapter (no OAuth web flow: tokens come from the environment).
+logging.getLogger("twitchio.client").addFilter(
+    lambda record: "StarletteAdapter" not in record.getMessage()
+)
+
+LIMIT = 500
+WINDOW_S = 30.0
+MODERATOR_RATE = 100
+
+
+def point_at(api: str | None, id_base: str | None, eventsub_url: str | None) -> None:
+    """Talk to a Twitch-compatible server instead of Twitch (twitchio keeps these as
+    module and class attributes, so they are per process)."""
+    if api:
+        twitchio.http.Route.BASE = api.rstrip("/") + "/"
+    if id_base:
+        twitchio.http.Route.ID_BASE = id_base.rstrip("/") + "/"
+    if eventsub_url:
+        twitchio.eventsub.websockets.WSS = eventsub_url
+
+
+class TwitchSetupError(RuntimeError):
+    """Something the streamer must fix in the Twitch setup; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+    token: str
+    refresh: str
+
+
+def roles_of(message: twitchio.ChatMessage) -> frozenset[str]:
+    chatter = message.chatter
+    roles = {badge.set_id for badge in message.badges}
+    if chatter.broadcaster:
+        roles.add("broadcaster")
+    if chatter.moderator:
+        roles.add("moderator")
+    return frozenset(roles)
+
+
+class Channel:
+    """One joined channel: its broadcaster, pacer and bounded send queue."""
+
+    def __init__(self, login: str, user: twitchio.PartialUser, rate: int, size: int) -> None:
+        self.login = login
+        self.user = user
+        self.pacer = Pacer(rate, WINDOW_S)
+        self.queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue(size)
+        self.task: asyncio.Task[None] | None = None
+        self.sent = 0
+
+
+class LiteraiTwitch(twitchio.Client):
+    def __init__(
+        self,
+        core: ChatCore,
+        settings: TwitchSettings,
+        credentials: Credentials,
+        *,
+        overlay: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            fetch_client_user=False,
+        )
+        self.core = core
+        self.settings = settings
+        self.overlay = overlay
+        self.clock = clock
+        self._credentials = credentials
+        self.channels: dict[str, Channel] = {}  # broadcaster id -> channel
+        self.ready_event = asyncio.Event()
+        self.bot_user_id = ""
+
+    async def setup_hook(self) -> None:
+        """Add the bot's own token, find the channels and subscribe to their chat."""
+        c = self._credentials
+        validated = await self.add_token(c.token, c.refresh)
+        self.bot_user_id = validated.user_id or ""
+        if not self.bot_user_id:
+            raise TwitchSetupError("the bot token is an app token; a user token is needed")
+        users = await self.fetch_users(logins=list(self.settings.channels))
+        found = {u.name.lower(): u for u in users if u.name}
+        for login in self.settings.channels:
+            user = found.get(login.lower())
+            if user is None:
+                log.warning("twitch: no channel named %s", login)
+                continue
+            channel = Channel(
+                login.lower(), user, self.settings.messages_per_30s, self.settings.send_queue
+            )
+            self.channels[user.id] = channel
+            channel.task = asyncio.create_task(self._sender(channel))
+            await self.subscribe_websocket(
+                eventsub.ChatMessageSubscription(
+                    broadcaster_user_id=user.id, user_id=self.bot_user_id
+                ),
+                token_for=self.bot_user_id,
+            )
+        log.info("twitch: chatting as %s in %s", validated.login, ", ".join(self.settings.channels))
+
+    async def event_ready(self) -> None:
+        self.ready_event.set()
+
+    async def close(self, **options: object) -> None:
+        for channel in self.channels.values():
+            if channel.task is not None:
+                channel.task.cancel()
+        await super().close(**options)
+
+    def reconfigure(self, settings: TwitchSettings) -> None:
+        """``!reload``: the rate and queue apply from now; channels need a restart."""
+        self.settings = settings
+        for channel in self.channels.values():
+            channel.pacer.actions = max(channel.pacer.actions, settings.messages_per_30s)
+
+    async def event_message(self, payload: twitchio.ChatMessage) -> None:
+        channel = self.channels.get(payload.broadcaster.id)
+        if channel is None:
+            return
+        if payload.chatter.id == self.bot_user_id:
+            # Our own message, echoed: its badges tell whether we moderate here.
+            if payload.chatter.moderator and channel.pacer.actions < MODERATOR_RATE:
+                log.info("twitch: moderator in %s, up to 100 messages per 30 s", channel.login)
+                channel.pacer.actions = MODERATOR_RATE
+            return
+        line = ChatLine(
+            "twitch",
+            channel.login,
+            payload.chatter.display_name or payload.chatter.name or "viewer",
+            payload.text,
+            self.clock(),
+            roles_of(payload),
+            source=payload,
+        )
+        reply = await self.core.handle(line)
+        if reply is not None:
+            await self.deliver(channel, reply, payload.id)
+
+    async def deliver(self, channel: Channel, reply: Reply, reply_to: str) -> None:
+        """Queue the reply's messages; if the queue cannot take them, say so instead."""
+        text = await reply.text()
+        if reply.media is not None:
+            kind = "🎨" if reply.media.mime.startswith("image/") else "🔊"
+            text = (
+                f"{kind} on screen now: {reply.media.alt}"
+                if self.overlay
+                else f"{kind} made it, but the stream overlay is off here."
+            )[: LIMIT - 1]
+        parts = split_message(text, LIMIT) if reply.kind is not ReplyKind.MEDIA else [text]
+        if not parts:
+            return
+        if channel.queue.maxsize - channel.queue.qsize() < len(parts):
+            busy = f"@{reply.line.user} chat is busy — try again in a minute."
+            if not channel.queue.full():
+                channel.queue.put_nowait((busy, reply_to))
+            log.info("twitch: send queue full in %s, refused a reply", channel.login)
+            return
+        for i, part in enumerate(parts):
+            channel.queue.put_nowait((part, reply_to if i == 0 else None))
+
+    async def _sender(self, channel: Channel) -> None:
+        """One per channel: sends in order, never faster than the channel's limit."""
+        while True:
+            text, reply_to = await channel.queue.get()
+            try:
+                async with channel.pacer.slot():
+                    sent = await channel.user.send_message(
+                        text,
+                        sender=self.bot_user_id,
+                        token_for=self.bot_user_id,
+                        reply_to_message_id=reply_to,
+                    )
+                channel.sent += 1
+                if not sent.sent:
+                    log.warning(
+                        "twitch: message dropped in %s: %s",
+                        channel.login,
+                        sent.dropped_message or sent.dropped_code,
+                    )
+            except twitchio.HTTPException as exc:
+                log.warning("twitch: could not send to %s: %s", channel.login, exc)

@@ -1,0 +1,250 @@
+"""The real twitchio 3 client against a local fake of Twitch (id, Helix, EventSub
+WebSocket): the Helix calls the bot really makes are what is asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+import twitchio
+import twitchio.eventsub.websockets
+import twitchio.http
+
+from bots.twitch.client import Credentials, LiteraiTwitch
+from literai_core.config import BotSettings, TwitchSettings
+from literai_core.core import ChatCore
+from literai_core.inference import Inference, OpenAIInference
+
+from .conftest import API_KEY, Server, literai_run, write_config
+from .fake_twitch import (
+    BOT_ID,
+    BOT_REFRESH,
+    BOT_TOKEN,
+    BROADCASTER_ID,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeTwitch,
+)
+from .test_core import ScriptedInference
+
+BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0)  # type: ignore[call-arg]
+GOOD = Credentials(CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, BOT_REFRESH)
+
+
+@pytest.fixture
+async def twitch(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTwitch]:
+    fake = FakeTwitch()
+    await fake.start()
+    monkeypatch.setattr(twitchio.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(twitchio.http.Route, "ID_BASE", fake.id_base)
+    monkeypatch.setattr(twitchio.eventsub.websockets, "WSS", fake.eventsub)
+    yield fake
+    await fake.stop()
+
+
+async def run_bot(
+    fake: FakeTwitch,
+    inference: Inference,
+    *,
+    bot: BotSettings = BOT,
+    credentials: Credentials = GOOD,
+    overlay: bool = False,
+    **settings: Any,
+) -> tuple[LiteraiTwitch, asyncio.Task[None]]:
+    client = LiteraiTwitch(
+        ChatCore(bot, inference),
+        TwitchSettings(channels=["streamer"], **settings),
+        credentials,
+        overlay=overlay,
+    )
+    task = asyncio.create_task(
+        client.start(with_adapter=False, load_tokens=False, save_tokens=False)
+    )
+    subscribed = asyncio.ensure_future(fake.subscribed.wait())
+    await asyncio.wait({task, subscribed}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if task.done() and task.exception() is not None:
+        await client.close()
+        task.result()  # login failed: raise it here
+    assert subscribed.done(), "the bot never subscribed to chat"
+    return client, task
+
+
+async def stop_bot(client: LiteraiTwitch, task: asyncio.Task[None]) -> None:
+    await client.close()
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
+
+
+async def until(check: Callable[[], bool], limit_s: float = 30) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():
+        assert time.monotonic() < deadline, "the bot did not act in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_ask_is_answered_by_the_real_model_as_a_threaded_reply(
+    twitch: FakeTwitch, server: Server
+) -> None:
+    async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
+        client, task = await run_bot(twitch, OpenAIInference(api, "smollm2"))
+        try:
+            sub = twitch.subscriptions[0]
+            assert sub["type"] == "channel.chat.message"
+            assert sub["condition"] == {"broadcaster_user_id": BROADCASTER_ID, "user_id": BOT_ID}
+            asked = await twitch.chat("!ask what is a teletype?")
+            await until(lambda: bool(twitch.sent))
+        finally:
+            await stop_bot(client, task)
+    (sent,) = twitch.sent
+    assert sent.broadcaster_id == BROADCASTER_ID and sent.sender_id == BOT_ID
+    assert sent.reply_to == asked and sent.token == BOT_TOKEN  # the bot's own account
+    assert 0 < len(sent.text) <= 500
+
+
+async def test_long_replies_split_at_500_on_words_and_the_queue_keeps_the_rate(
+    twitch: FakeTwitch,
+) -> None:
+    long = "The teletype prints one careful line at a time. " * 30  # ~1,500 characters
+    bot = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
+    inference = ScriptedInference([long], [long])
+    client, task = await run_bot(twitch, inference, bot=bot, messages_per_30s=4)
+    try:
+        first = await twitch.chat("!ask tell me everything")
+        await twitch.chat("!ask and again", user_id="4145995", login="another")
+        await until(lambda: len(twitch.sent) >= 4)
+        await asyncio.sleep(1.0)
+    finally:
+        await stop_bot(client, task)
+    assert len(twitch.sent) == 4  # 4 per 30 s: the rest waits its turn
+    assert all(len(s.text) <= 500 for s in twitch.sent)
+    assert twitch.sent[0].reply_to == first and twitch.sent[1].reply_to is None
+    joined = " ".join(s.text for s in twitch.sent[:3])
+    assert " ".join(joined.split()) == " ".join(long.split())  # no word cut or lost
+    assert all(not s.text.startswith(" ") for s in twitch.sent)
+
+
+async def test_mod_only_commands_check_badges(twitch: FakeTwitch) -> None:
+    client, task = await run_bot(twitch, ScriptedInference())
+    try:
+        await twitch.chat("!pause")
+        await until(lambda: len(twitch.sent) == 1)
+        await twitch.chat("!pause", user_id="77", login="amod", badges=["moderator"])
+        await until(lambda: len(twitch.sent) == 2)
+        await twitch.chat("!ask anyone?")  # paused: ignored quietly
+        await twitch.chat("!resume", user_id=BROADCASTER_ID, badges=["broadcaster"])
+        await until(lambda: len(twitch.sent) == 3)
+    finally:
+        await stop_bot(client, task)
+    said = [s.text for s in twitch.sent]
+    assert said == [
+        "Only moderators can use !pause.",
+        "Paused. !resume when you want me back.",
+        "I'm back.",
+    ]
+
+
+async def test_a_down_model_server_gets_a_polite_reply(twitch: FakeTwitch) -> None:
+    async with openai.AsyncOpenAI(
+        base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0
+    ) as api:
+        client, task = await run_bot(twitch, OpenAIInference(api, "smollm2"))
+        try:
+            await twitch.chat("!ask anyone home?")
+            await until(lambda: bool(twitch.sent))
+            await twitch.chat("!help")
+            await until(lambda: len(twitch.sent) == 2)
+        finally:
+            await stop_bot(client, task)
+    assert "the model server is unreachable" in twitch.sent[0].text
+    assert twitch.sent[1].text.startswith("Commands: !ask")
+
+
+async def test_media_goes_to_the_overlay_and_chat_gets_a_short_line(twitch: FakeTwitch) -> None:
+    client, task = await run_bot(twitch, ScriptedInference(["RIFFdata"], ["PNG"]), overlay=True)
+    try:
+        await twitch.chat("!say hello stream")
+        await twitch.chat("!imagine a teletype", user_id="5", login="artist")
+        await until(lambda: len(twitch.sent) == 2)
+    finally:
+        await stop_bot(client, task)
+    assert sorted(s.text for s in twitch.sent) == [
+        "🎨 on screen now: a teletype",
+        "🔊 on screen now: hello stream",
+    ]
+
+
+async def test_an_expired_token_is_refreshed(twitch: FakeTwitch) -> None:
+    client, task = await run_bot(twitch, ScriptedInference(["Fresh."]))
+    try:
+        twitch.user_tokens.discard(BOT_TOKEN)  # it expires while the bot runs
+        await twitch.chat("!ask still there?")
+        await until(lambda: bool(twitch.sent))
+    finally:
+        await stop_bot(client, task)
+    assert twitch.refreshed >= 1
+    assert twitch.sent[0].text == "Fresh." and twitch.sent[0].token != BOT_TOKEN
+
+
+async def test_a_bad_client_secret_fails_login(twitch: FakeTwitch) -> None:
+    bad = Credentials(CLIENT_ID, "wrong-secret", BOT_TOKEN, BOT_REFRESH)
+    with pytest.raises(twitchio.HTTPException) as caught:
+        await run_bot(twitch, ScriptedInference(), credentials=bad)
+    assert caught.value.status == 403
+
+
+async def test_a_bad_bot_token_fails_setup(twitch: FakeTwitch) -> None:
+    bad = Credentials(CLIENT_ID, CLIENT_SECRET, "not-a-token", "not-a-refresh-token")
+    with pytest.raises(twitchio.InvalidTokenException):
+        await run_bot(twitch, ScriptedInference(), credentials=bad)
+
+
+@pytest.mark.parametrize(
+    ("secret", "token", "said"),
+    [
+        ("wrong-secret", BOT_TOKEN, "twitch: Twitch refused the credentials (TWITCH_CLIENT_ID, "
+         "TWITCH_CLIENT_SECRET): 403"),
+        (CLIENT_SECRET, "not-a-token", "twitch: the token in TWITCH_BOT_TOKEN was rejected and "
+         "could not be refreshed"),
+    ],
+)  # fmt: skip
+async def test_bad_credentials_are_one_line_and_an_exit_code(
+    twitch: FakeTwitch, server: Server, tmp_path: Path, secret: str, token: str, said: str
+) -> None:
+    config = write_config(
+        tmp_path,
+        console={"enabled": False},
+        client={"base_url": server.v1, "api_key_env": "LITERAI_TEST_KEY"},
+        twitch={
+            "enabled": True,
+            "channels": ["streamer"],
+            "api_base_url": twitch.api_base,
+            "id_base_url": twitch.id_base,
+            "eventsub_url": twitch.eventsub,
+        },
+    )
+    env = {
+        "TWITCH_CLIENT_ID": CLIENT_ID,
+        "TWITCH_CLIENT_SECRET": secret,
+        "TWITCH_BOT_TOKEN": token,
+        "TWITCH_BOT_REFRESH_TOKEN": "not-a-refresh-token",
+        "LITERAI_TEST_KEY": API_KEY,
+    }
+    code, err = await literai_run(config, env)
+    assert code == 1
+    assert err == f"literai: {said}\n", err
+    assert secret not in err and token not in err
+
+
+async def test_missing_credentials_are_named_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, twitch={"enabled": True, "channels": ["streamer"]})
+    env = {"TWITCH_CLIENT_ID": CLIENT_ID, "TWITCH_BOT_TOKEN": ""}
+    code, err = await literai_run(config, env)
+    assert code == 2
+    assert err == (
+        "literai: config error: twitch: twitch is enabled but TWITCH_CLIENT_SECRET, "
+        "TWITCH_BOT_TOKEN, TWITCH_BOT_REFRESH_TOKEN are not set in the environment\n"
+    ), err
