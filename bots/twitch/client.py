@@ -26,6 +26,7 @@ from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.config import TwitchSettings
 from literai_core.core import ChatCore
 
+from ..outbox import Outbox
 from ..pacing import Pacer
 from ..split import split_message
 
@@ -75,15 +76,12 @@ def roles_of(message: twitchio.ChatMessage) -> frozenset[str]:
 
 
 class Channel:
-    """One joined channel: its broadcaster, pacer and bounded send queue."""
+    """One joined channel: its broadcaster and its paced, bounded outbox."""
 
-    def __init__(self, login: str, user: twitchio.PartialUser, rate: int, size: int) -> None:
+    def __init__(self, login: str, user: twitchio.PartialUser, outbox: Outbox[str | None]):
         self.login = login
         self.user = user
-        self.pacer = Pacer(rate, WINDOW_S)
-        self.queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue(size)
-        self.task: asyncio.Task[None] | None = None
-        self.sent = 0
+        self.outbox = outbox
 
 
 class LiteraiTwitch(twitchio.Client):
@@ -124,11 +122,9 @@ class LiteraiTwitch(twitchio.Client):
             if user is None:
                 log.warning("twitch: no channel named %s", login)
                 continue
-            channel = Channel(
-                login.lower(), user, self.settings.messages_per_30s, self.settings.send_queue
-            )
+            channel = Channel(login.lower(), user, self._outbox(login.lower(), user))
             self.channels[user.id] = channel
-            channel.task = asyncio.create_task(self._sender(channel))
+            channel.outbox.start()
             await self.subscribe_websocket(
                 eventsub.ChatMessageSubscription(
                     broadcaster_user_id=user.id, user_id=self.bot_user_id
@@ -142,15 +138,15 @@ class LiteraiTwitch(twitchio.Client):
 
     async def close(self, **options: object) -> None:
         for channel in self.channels.values():
-            if channel.task is not None:
-                channel.task.cancel()
+            channel.outbox.stop()
         await super().close(**options)
 
     def reconfigure(self, settings: TwitchSettings) -> None:
         """``!reload``: the rate and queue apply from now; channels need a restart."""
         self.settings = settings
         for channel in self.channels.values():
-            channel.pacer.actions = max(channel.pacer.actions, settings.messages_per_30s)
+            pacer = channel.outbox.pacer
+            pacer.actions = max(pacer.actions, settings.messages_per_30s)
 
     async def event_message(self, payload: twitchio.ChatMessage) -> None:
         channel = self.channels.get(payload.broadcaster.id)
@@ -158,9 +154,10 @@ class LiteraiTwitch(twitchio.Client):
             return
         if payload.chatter.id == self.bot_user_id:
             # Our own message, echoed: its badges tell whether we moderate here.
-            if payload.chatter.moderator and channel.pacer.actions < MODERATOR_RATE:
+            pacer = channel.outbox.pacer
+            if payload.chatter.moderator and pacer.actions < MODERATOR_RATE:
                 log.info("twitch: moderator in %s, up to 100 messages per 30 s", channel.login)
-                channel.pacer.actions = MODERATOR_RATE
+                pacer.actions = MODERATOR_RATE
             return
         line = ChatLine(
             "twitch",
@@ -188,33 +185,26 @@ class LiteraiTwitch(twitchio.Client):
         parts = split_message(text, LIMIT) if reply.kind is not ReplyKind.MEDIA else [text]
         if not parts:
             return
-        if channel.queue.maxsize - channel.queue.qsize() < len(parts):
+        messages = [(part, reply_to if i == 0 else None) for i, part in enumerate(parts)]
+        if not channel.outbox.offer(messages):
             busy = f"@{reply.line.user} chat is busy — try again in a minute."
-            if not channel.queue.full():
-                channel.queue.put_nowait((busy, reply_to))
+            channel.outbox.offer([(busy, reply_to)])
             log.info("twitch: send queue full in %s, refused a reply", channel.login)
-            return
-        for i, part in enumerate(parts):
-            channel.queue.put_nowait((part, reply_to if i == 0 else None))
 
-    async def _sender(self, channel: Channel) -> None:
-        """One per channel: sends in order, never faster than the channel's limit."""
-        while True:
-            text, reply_to = await channel.queue.get()
-            try:
-                async with channel.pacer.slot():
-                    sent = await channel.user.send_message(
-                        text,
-                        sender=self.bot_user_id,
-                        token_for=self.bot_user_id,
-                        reply_to_message_id=reply_to,
-                    )
-                channel.sent += 1
-                if not sent.sent:
-                    log.warning(
-                        "twitch: message dropped in %s: %s",
-                        channel.login,
-                        sent.dropped_message or sent.dropped_code,
-                    )
-            except twitchio.HTTPException as exc:
-                log.warning("twitch: could not send to %s: %s", channel.login, exc)
+    def _outbox(self, login: str, user: twitchio.PartialUser) -> Outbox[str | None]:
+        async def send(text: str, reply_to: str | None) -> None:
+            sent = await user.send_message(
+                text,
+                sender=self.bot_user_id,
+                token_for=self.bot_user_id,
+                reply_to_message_id=reply_to,
+            )
+            if not sent.sent:
+                log.warning(
+                    "twitch: message dropped in %s: %s",
+                    login,
+                    sent.dropped_message or sent.dropped_code,
+                )
+
+        pacer = Pacer(self.settings.messages_per_30s, WINDOW_S)
+        return Outbox(f"twitch {login}", send, pacer, self.settings.send_queue)
