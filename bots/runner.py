@@ -274,14 +274,45 @@ async def _twitch(
         stop.set(1, failure)
 
 
+async def _irc(core: ChatCore, config: LiteraiConfig, reloader: Reloader) -> None:
+    from .irc.client import LiteraiIrc
+
+    s = config.irc
+    bot = LiteraiIrc(
+        core,
+        s,
+        password=env_secret(s.password_env) if s.password_env else None,
+        sasl_password=env_secret(s.sasl_password_env) if s.sasl_password_env else None,
+    )
+    reloader.appliers.append(lambda new: bot.reconfigure(new.irc))
+    try:
+        await bot.run()  # reconnects by itself; ends only when cancelled
+    finally:
+        await bot.close()
+
+
 async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = None) -> int:
     """Run the server (unless ``client.base_url`` names another) and the bots.
     ``load`` re-reads the config for ``!reload``."""
     stop = Stop()
     stop.on_signals()
-    if not (config.console.enabled or config.discord.enabled or config.twitch.enabled):
-        print("literai: no bot is configured (enable console, discord or twitch)", file=sys.stderr)
+    if not (
+        config.console.enabled
+        or config.discord.enabled
+        or config.twitch.enabled
+        or config.irc.enabled
+    ):
+        print(
+            "literai: no bot is configured (enable console, discord, twitch or irc)",
+            file=sys.stderr,
+        )
         return 2
+    if config.irc.enabled:
+        if not config.irc.channels:
+            raise ConfigError("config error: irc.channels: name at least one channel to join")
+        for name in (config.irc.password_env, config.irc.sasl_password_env):
+            if name and env_secret(name) is None:
+                raise ConfigError(f"config error: irc: {name} is not set in the environment")
     twitch = _twitch_credentials(config) if config.twitch.enabled else None
     discord_token = None
     if config.discord.enabled:
@@ -330,6 +361,8 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                     bots.append(_discord(core, config, discord_token, stop, reloader))
                 if twitch is not None:
                     bots.append(_twitch(core, config, twitch, stop, reloader))
+                if config.irc.enabled:
+                    bots.append(_irc(core, config, reloader))
                 await _until(stop, asyncio.gather(*bots))
     finally:
         for listening in (pages, runner):

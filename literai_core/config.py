@@ -295,6 +295,35 @@ class TwitchSettings(_Section):
     eventsub_url: str | None = Field(None, pattern=r"^wss?://\S+$")
 
 
+class IrcSettings(_Section):
+    """A generic IRC bot (pydle), IRCv3 message tags when the server offers them."""
+
+    enabled: bool = False
+    host: str = Field("irc.libera.chat", min_length=1, max_length=253)
+    port: Annotated[int, Field(ge=1, le=65535)] = 6697
+    tls: bool = True
+    tls_verify: bool = True
+    nick: str = Field("literai", pattern=r"^[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]{0,29}$")
+    realname: str = Field("literai, a local AI companion", max_length=100)
+    channels: list[Annotated[str, Field(pattern=r"^[#&][^\s,\x07]{1,49}$")]] = Field(
+        default_factory=list
+    )
+    password_env: str | None = Field(None, description="Variable with the server password.")
+    sasl_username: str | None = Field(None, max_length=100)
+    sasl_password_env: str | None = Field(None, description="Variable with the SASL password.")
+    messages_per_window: Annotated[
+        int, Field(ge=1, le=100, description="Flood control: messages per channel per window.")
+    ] = 4
+    window_s: Annotated[float, Field(gt=0, le=300)] = 8.0
+    send_queue: Annotated[int, Field(ge=1, le=500)] = 20
+    max_line_chars: Annotated[
+        int, Field(ge=50, le=400, description="IRC lines are 512 bytes with the prefix.")
+    ] = 350
+    reconnect_delays_s: list[Annotated[float, Field(ge=0, le=3600)]] = Field(
+        default_factory=lambda: [1.0, 5.0, 15.0, 60.0, 300.0], min_length=1
+    )
+
+
 class WebSettings(_Section):
     """Pages served by ``literai run`` (bots/web): the live-stream overlay for OBS at
     ``/overlay/<channel>``. Loopback by default: OBS runs on the same machine."""
@@ -329,6 +358,7 @@ class LiteraiConfig(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     discord: DiscordSettings = DiscordSettings()
     twitch: TwitchSettings = TwitchSettings()
+    irc: IrcSettings = IrcSettings()
     web: WebSettings = WebSettings()
     data_dir: str = Field("data", description="Folder for generated files and state.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -18,7 +18,8 @@ if [ "${1:-}" = "test" ]; then extras="[test,images]"; fi
 declare -A package_of=([cmake]=cmake [g++]=g++ [make]=make [ffmpeg]=ffmpeg [espeak-ng]=espeak-ng)
 # The tests drive the overlay page in Debian's Chromium (Playwright's own browser
 # download does not work offline).
-if [ -n "$extras" ]; then package_of[chromium]=chromium; fi
+# The IRC tests run a real InspIRCd on loopback.
+if [ -n "$extras" ]; then package_of[chromium]=chromium; package_of[inspircd]=inspircd; fi
 missing=()
 for tool in "${!package_of[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")

@@ -1,0 +1,215 @@
+"""The IRC bot (pydle) against a real InspIRCd on loopback, with people on IRC played by
+raw-socket peers: replies, IRCv3 reply tags, splitting, flood control, operators as
+moderators, reconnecting, and a polite line when the model server is down."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+import pytest
+
+from bots.irc.client import LiteraiIrc
+from literai_core.config import BotSettings, IrcSettings
+from literai_core.core import ChatCore
+from literai_core.inference import Inference, OpenAIInference
+
+from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
+from .ircd import Ircd, IrcPeer, ircd, start_ircd  # noqa: F401  (ircd: a fixture)
+from .test_core import ScriptedInference
+
+CHANNEL = "#teletype"
+BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=2000)  # type: ignore[call-arg]
+
+
+async def start_bot(
+    server: Ircd, inference: Inference, **settings: Any
+) -> tuple[LiteraiIrc, asyncio.Task[None]]:
+    values: dict[str, Any] = {
+        "host": server.host,
+        "port": server.port,
+        "tls": False,
+        "nick": "literai",
+        "channels": [CHANNEL],
+        "reconnect_delays_s": [0.5],
+    }
+    values.update(settings)
+    bot = LiteraiIrc(ChatCore(BOT, inference), IrcSettings(**values), password=server.password)
+    task = asyncio.create_task(bot.run())
+    await asyncio.wait_for(bot.ready.wait(), 30)
+    return bot, task
+
+
+async def stop_bot(bot: LiteraiIrc, task: asyncio.Task[None]) -> None:
+    await bot.close()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+async def op(ircd: Ircd) -> AsyncIterator[IrcPeer]:  # noqa: F811
+    """The first to join gets operator status: a moderator."""
+    peer = IrcPeer(ircd, "chanop")
+    await peer.connect()
+    await peer.join(CHANNEL)
+    yield peer
+    await peer.close()
+
+
+async def test_ask_is_answered_by_the_real_model_as_a_tagged_reply(
+    ircd: Ircd,  # noqa: F811
+    op: IrcPeer,
+    server: Server,
+) -> None:
+    async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
+        bot, task = await start_bot(ircd, OpenAIInference(api, "smollm2"))
+        try:
+            await op.say(CHANNEL, "!ask what is a teletype?")
+            reply = await op.wait_for(lambda ln: ln.command == "PRIVMSG" and ln.nick == "literai")
+        finally:
+            await stop_bot(bot, task)
+    assert reply.params[0] == CHANNEL and reply.params[1].strip()
+    assert "msgid" in reply.tags and "time" in reply.tags  # IRCv3 from the server
+    assert reply.tags.get("+draft/reply")  # threaded to the question
+
+
+async def test_long_replies_are_split_to_lines_and_paced(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+    long = "The teletype prints one careful line at a time, with a bell at the end. " * 12
+    bot, task = await start_bot(
+        ircd,
+        ScriptedInference([long]),
+        messages_per_window=2,
+        window_s=1.5,
+        max_line_chars=200,
+    )
+    try:
+        await op.say(CHANNEL, "!ask tell me everything")
+        loop = asyncio.get_running_loop()
+        times = []
+        for n in range(1, 6):
+            await op.wait_for(lambda ln, n=n: len(_from_bot(op)) >= n, 30)
+            times.append(loop.time())
+    finally:
+        await stop_bot(bot, task)
+    lines = [ln.params[1] for ln in _from_bot(op)]
+    assert all(len(x) <= 200 for x in lines)
+    assert " ".join(" ".join(lines).split()) == " ".join(long.split())[: len(" ".join(lines))]
+    # Flood control: never more than 2 lines in any 1.5 s.
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(times[i + 2] - times[i] >= 1.4 for i in range(len(times) - 2)), gaps
+
+
+async def test_operators_are_moderators_and_others_are_not(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+    viewer = IrcPeer(ircd, "viewer")
+    await viewer.connect()
+    await viewer.join(CHANNEL)
+    bot, task = await start_bot(ircd, ScriptedInference())
+    try:
+        await viewer.say(CHANNEL, "!clear")
+        await op.wait_for(lambda ln: "Only moderators" in " ".join(ln.params))
+        await op.say(CHANNEL, "!clear")
+        await op.wait_for(lambda ln: "forgotten" in " ".join(ln.params), 5)
+    finally:
+        await stop_bot(bot, task)
+        await viewer.close()
+
+
+async def test_a_down_model_server_gets_a_polite_line(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+    async with openai.AsyncOpenAI(
+        base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0
+    ) as api:
+        bot, task = await start_bot(ircd, OpenAIInference(api, "smollm2"))
+        try:
+            await op.say(CHANNEL, "!ask anyone home?")
+            line = await op.wait_for(lambda ln: bool(_from_bot(op)))
+            await op.say(CHANNEL, "!help")
+            await op.wait_for(lambda ln: len(_from_bot(op)) >= 2)
+        finally:
+            await stop_bot(bot, task)
+    said = [ln.params[1] for ln in _from_bot(op)]
+    assert "the model server is unreachable" in said[0], line
+    assert said[1].startswith("Commands: !ask")
+
+
+async def test_the_bot_reconnects_after_the_server_restarts_and_keeps_its_window(
+    tmp_path: Any,
+) -> None:
+    first = start_ircd(tmp_path / "a")
+    inference = ScriptedInference(["It clatters."])
+    bot, task = await start_bot(first, inference)
+    try:
+        peer = IrcPeer(first, "regular")
+        await peer.connect()
+        await peer.join(CHANNEL)
+        await peer.say(CHANNEL, "the teletype is warming up")
+        await asyncio.sleep(0.3)
+        first.stop()  # the network goes away
+        await peer.close()
+        second = start_ircd(tmp_path / "b", port=first.port)  # and comes back
+        try:
+            await asyncio.wait_for(_reconnected(bot), 30)
+            peer = IrcPeer(second, "regular")
+            await peer.connect()
+            await peer.join(CHANNEL)
+            await peer.say(CHANNEL, "!ask what was warming up?")
+            await peer.wait_for(lambda ln: bool(_from_bot(peer)))
+            await peer.close()
+        finally:
+            second.stop()
+    finally:
+        await stop_bot(bot, task)
+    assert bot.connects == 2
+    (call,) = inference.calls
+    assert any("the teletype is warming up" in m["content"] for m in call.messages or [])
+
+
+async def _reconnected(bot: LiteraiIrc) -> None:
+    while bot.connects < 2:  # noqa: ASYNC110  (a counter, not an event)
+        await asyncio.sleep(0.1)
+    await bot.ready.wait()
+
+
+def _from_bot(peer: IrcPeer) -> list[Any]:
+    return [ln for ln in peer.privmsgs(CHANNEL) if ln.nick == "literai"]
+
+
+async def test_literai_run_joins_irc_with_its_password_from_the_environment(
+    ircd: Ircd,  # noqa: F811
+    op: IrcPeer,
+    server: Server,
+    tmp_path: Any,
+) -> None:
+    config = write_config(
+        tmp_path,
+        console={"enabled": False},
+        client={"base_url": server.v1, "api_key_env": "LITERAI_TEST_KEY"},
+        irc={
+            "enabled": True,
+            "host": ircd.host,
+            "port": ircd.port,
+            "tls": False,
+            "channels": [CHANNEL],
+            "password_env": "LITERAI_TEST_IRC_PASSWORD",
+        },
+    )
+    env = {**os.environ, "LITERAI_TEST_IRC_PASSWORD": ircd.password, "LITERAI_TEST_KEY": API_KEY}
+    proc = await asyncio.create_subprocess_exec(
+        *LITERAI, "run", "--config", str(config), cwd=ROOT, env=env,
+        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await op.wait_for(lambda ln: ln.command == "JOIN" and ln.nick == "literai", 60)
+        await op.say(CHANNEL, "!help")
+        await op.wait_for(lambda ln: bool(_from_bot(op)))
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert _from_bot(op)[0].params[1].startswith("Commands: !ask")
+    assert proc.returncode == 0, err
+    assert ircd.password not in err.decode()
