@@ -70,9 +70,11 @@ class LiteraiDiscord(discord.Client):
         *,
         clock: Callable[[], float] = time.monotonic,
         voice_cls: type[discord.VoiceClient] = discord.VoiceClient,
+        intents: discord.Intents | None = None,
     ) -> None:
-        intents = discord.Intents.default()
-        intents.message_content = True
+        if intents is None:  # message content: privileged, enabled in the Developer Portal
+            intents = discord.Intents.default()
+            intents.message_content = True
         super().__init__(intents=intents)
         self.core = core
         self.settings = settings
