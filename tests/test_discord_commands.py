@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -42,7 +43,8 @@ async def _bot(inference: Inference, bot: dict[str, Any] | None = None, **discor
 
 
 @pytest.fixture
-async def cleanup() -> AsyncIterator[None]:
+async def cleanup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    monkeypatch.chdir(tmp_path)  # dpytest writes uploaded files to the working folder
     yield
     await dpytest.empty_queue()
 
