@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import json
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ import openai
 import yarl
 from discord.gateway import DiscordWebSocket
 
+from bench.report import pct, report
 from bench.text import start_server
 from bots.discord.client import LiteraiDiscord
 from literai_core.config import BotSettings, DiscordSettings
@@ -34,13 +33,6 @@ from literai_core.inference import OpenAIInference
 from tests.fake_discord import Action, FakeDiscord
 
 REFUSALS = ("slow down", "busy", "Sorry")
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _max_per_5s(actions: list[Action]) -> int:
@@ -102,9 +94,9 @@ async def burst(base_url: str, users: int, spread_s: float) -> dict[str, object]
         if final is not None:
             full_ms.append((final.at - t0) * 1000)
     return {
-        "first_text_ms_p50": round(_pct(first_ms, 0.5)),
-        "first_text_ms_p95": round(_pct(first_ms, 0.95)),
-        "full_reply_ms_p95": round(_pct(full_ms, 0.95)),
+        "first_text_ms_p50": round(pct(first_ms, 0.5)),
+        "first_text_ms_p95": round(pct(first_ms, 0.95)),
+        "full_reply_ms_p95": round(pct(full_ms, 0.95)),
         "max_actions_per_5s": _max_per_5s(fake.actions),
         "answered": answered,
         "refused": refused,
@@ -140,27 +132,21 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(30)
-    print(f"{'commands':28}{args.users} in {args.spread_s} s, one channel")
-    for key in (
-        "first_text_ms_p50",
-        "first_text_ms_p95",
-        "full_reply_ms_p95",
-        "max_actions_per_5s",
-        "answered",
-        "refused",
-        "dropped",
-    ):
-        print(f"{key:28}{fig[key]}")
-    print(
-        json.dumps(
-            {
-                **fig,
-                "users": args.users,
-                "spread_s": args.spread_s,
-                "channel_queue": 8,
-                "date": datetime.date.today().isoformat(),
-            }
-        )
+    report(
+        f"{'commands':28}{args.users} in {args.spread_s} s, one channel",
+        fig,
+        (
+            "first_text_ms_p50",
+            "first_text_ms_p95",
+            "full_reply_ms_p95",
+            "max_actions_per_5s",
+            "answered",
+            "refused",
+            "dropped",
+        ),
+        users=args.users,
+        spread_s=args.spread_s,
+        channel_queue=8,
     )
     return 0
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import json
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ import openai
 import twitchio.eventsub.websockets
 import twitchio.http
 
-from bench.discord_burst import _pct
+from bench.report import pct, report
 from bench.text import start_server
 from bots.twitch.client import Credentials, LiteraiTwitch
 from literai_core.chat import ChatLine, Reply
@@ -130,8 +128,8 @@ async def burst(base_url: str, rate: int, seconds: float, asks: int) -> dict[str
             answered += 1
             reply_ms.append((sent.at - t0) * 1000)
     return {
-        "reply_ms_p50": round(_pct(reply_ms, 0.5)),
-        "reply_ms_p95": round(_pct(reply_ms, 0.95)),
+        "reply_ms_p50": round(pct(reply_ms, 0.5)),
+        "reply_ms_p95": round(pct(reply_ms, 0.95)),
         "max_sent_per_30s": _max_per_30s(fake.sent),
         "answered": answered,
         "refused": refused,
@@ -157,27 +155,21 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(30)
-    print(f"{'chat':28}{args.rate}/s for {args.seconds} s, {args.asks} !ask among them")
-    for key in (
-        "reply_ms_p50",
-        "reply_ms_p95",
-        "max_sent_per_30s",
-        "answered",
-        "refused",
-        "dropped",
-        "ingest_lines_s",
-    ):
-        print(f"{key:28}{fig[key]}")
-    print(
-        json.dumps(
-            {
-                **fig,
-                "rate": args.rate,
-                "seconds": args.seconds,
-                "channel_queue": 8,
-                "date": datetime.date.today().isoformat(),
-            }
-        )
+    report(
+        f"{'chat':28}{args.rate}/s for {args.seconds} s, {args.asks} !ask among them",
+        fig,
+        (
+            "reply_ms_p50",
+            "reply_ms_p95",
+            "max_sent_per_30s",
+            "answered",
+            "refused",
+            "dropped",
+            "ingest_lines_s",
+        ),
+        rate=args.rate,
+        seconds=args.seconds,
+        channel_queue=8,
     )
     return 0
 

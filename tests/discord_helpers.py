@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import discord
@@ -18,6 +17,9 @@ from literai_core.core import ChatCore
 from literai_core.inference import Inference
 
 from .fake_discord import FakeDiscord
+from .waiting import until
+
+__all__ = ["BOT", "fake", "run_bot", "stop_bot", "until"]
 
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
 
@@ -55,10 +57,3 @@ async def run_bot(
 async def stop_bot(client: LiteraiDiscord, task: asyncio.Task[None]) -> None:
     await client.close()
     await asyncio.wait_for(task, 10)
-
-
-async def until(check: Callable[[], bool], limit_s: float = 60) -> None:
-    deadline = time.monotonic() + limit_s
-    while not check():
-        assert time.monotonic() < deadline, "the bot did not act in time"
-        await asyncio.sleep(0.05)

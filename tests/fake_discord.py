@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .loopback import LoopbackFake
+
 FIXTURES = Path(__file__).parent / "fixtures" / "discord"
 GUILD_ID = "1100000000000000001"
 CHANNEL_ID = "1100000000000000002"
@@ -53,24 +55,21 @@ class Action:
     flags: int = 0
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackFake):
     def __init__(self) -> None:
+        super().__init__()
         self.actions: list[Action] = []
         self.identified = asyncio.Event()
-        self._ws: web.WebSocketResponse | None = None
         self._seq = itertools.count(2)
         self._ids = itertools.count(1200000000000000000)
         self._messages: dict[str, dict[str, Any]] = {}
-        self.runner: web.AppRunner | None = None
-        self.port = 0
         self.commands: list[dict[str, Any]] = []  # registered slash commands
         self.gateway_ops: list[dict[str, Any]] = []  # what the bot sent besides heartbeats
         self.connections = 0
         self.resumed: list[str] = []  # session ids the bot resumed
         self._interactions: dict[str, dict[str, Any]] = {}  # token -> interaction
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v10/users/@me", self._me)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_get("/gateway", self._gateway)
@@ -83,25 +82,14 @@ class FakeDiscord:
         app.router.add_post("/api/v10/interactions/{iid}/{token}/callback", self._callback)
         app.router.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
         app.router.add_patch("/api/v10/webhooks/{app}/{token}/messages/{mid}", self._edit_hook)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
-        if self.runner is not None:
-            await self.runner.cleanup()
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v10"
+        return self.url("/api/v10")
 
     @property
     def gateway(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return self.url("/gateway", "ws")
 
     # -- gateway -------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .loopback import LoopbackFake
+
 FIXTURES = Path(__file__).parent / "fixtures" / "twitch"
 CLIENT_ID = "hof5gwx0su6owfnys0nyan9c87zr6t"
 CLIENT_SECRET = "41vpdji4e9gif29md0ouet6fktd2"
@@ -29,7 +31,7 @@ BROADCASTER_LOGIN = "streamer"
 
 
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())  # type: ignore[no-any-return]
+    return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
 @dataclass
@@ -44,8 +46,9 @@ class Sent:
     at: float
 
 
-class FakeTwitch:
+class FakeTwitch(LoopbackFake):
     def __init__(self) -> None:
+        super().__init__()
         self.sent: list[Sent] = []
         self.subscriptions: list[dict[str, Any]] = []
         self.refreshed = 0
@@ -54,14 +57,10 @@ class FakeTwitch:
         self.keepalive_s = 2.0
         self.connected = asyncio.Event()
         self.subscribed = asyncio.Event()
-        self._ws: web.WebSocketResponse | None = None
         self._session = "AQoQILE98gtqShGmLD7AM6yJThAB"
         self._ids = itertools.count(1)
-        self.runner: web.AppRunner | None = None
-        self.port = 0
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/id/oauth2/token", self._token)
         app.router.add_get("/id/oauth2/validate", self._validate)
         app.router.add_get("/helix/users", self._users)
@@ -70,29 +69,18 @@ class FakeTwitch:
         app.router.add_delete("/helix/eventsub/subscriptions", self._unsubscribe)
         app.router.add_post("/helix/chat/messages", self._chat)
         app.router.add_get("/ws", self._eventsub)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
-        if self.runner is not None:
-            await self.runner.cleanup()
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/helix/"
+        return self.url("/helix/")
 
     @property
     def id_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/id/"
+        return self.url("/id/")
 
     @property
     def eventsub(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return self.url("/ws", "ws")
 
     # -- id.twitch.tv ----------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from PIL import Image
 from playwright.async_api import Page, async_playwright
 
@@ -24,6 +23,7 @@ from literai_core.config import WebSettings
 from literai_core.core import ChatCore
 
 from .conftest import LITERAI, ROOT, write_config
+from .loopback import serve
 from .test_core import ScriptedInference, bot_settings
 from .test_discord_voice import tone
 
@@ -54,11 +54,7 @@ class MediaInference(ScriptedInference):
 @pytest.fixture
 async def overlay() -> AsyncIterator[tuple[Overlay, str]]:
     ov = Overlay(WebSettings(idle_s=1.5, caption_interval_s=0.05))  # type: ignore[call-arg]
-    runner = web.AppRunner(ov.app(), handler_cancellation=True)  # as literai run does
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await serve(ov.app(), handler_cancellation=True)  # as literai run does
     yield ov, f"http://127.0.0.1:{port}"
     await runner.cleanup()
 

@@ -4,8 +4,7 @@ WebSocket): the Helix calls the bot really makes are what is asserted."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from .fake_twitch import (
     FakeTwitch,
 )
 from .test_core import ScriptedInference
+from .waiting import until
 
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0)  # type: ignore[call-arg]
 GOOD = Credentials(CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, BOT_REFRESH)
@@ -77,13 +77,6 @@ async def run_bot(
 async def stop_bot(client: LiteraiTwitch, task: asyncio.Task[None]) -> None:
     await client.close()
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
-
-
-async def until(check: Callable[[], bool], limit_s: float = 30) -> None:
-    deadline = time.monotonic() + limit_s
-    while not check():
-        assert time.monotonic() < deadline, "the bot did not act in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_ask_is_answered_by_the_real_model_as_a_threaded_reply(
