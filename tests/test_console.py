@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from literai_core.config import load_config
+
 from .conftest import LITERAI, ROOT, write_config
 
 CONSOLE = {"user_cooldown_s": 0, "channel_cooldown_s": 0}
@@ -128,6 +130,10 @@ def test_console_with_the_server_down_answers_politely(tmp_path: Path) -> None:
         ("server:\n  default_model: other\n", "default_model"),
         ("server: [\n", "not valid YAML"),
         ("- a list\n", "top level must be a mapping"),
+        ("twitch:\n  channels: ['not a login!']\n", "twitch.channels.0"),
+        ("irc:\n  nick: '#bad'\n", "irc.nick"),
+        ("discord:\n  voice:\n    queue: 0\n", "discord.voice.queue"),
+        ("web:\n  port: 70000\n", "web.port"),
     ],
 )
 def test_bad_config_is_one_line(tmp_path: Path, yaml_text: str, expected: str) -> None:
@@ -185,3 +191,9 @@ def test_discord_enabled_without_a_token_is_a_one_line_error(tmp_path: Path) -> 
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert "LITERAI_TEST_NO_TOKEN is not set" in done.stderr
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(example: Path) -> None:
+    config = load_config(example)
+    assert config.server.port == 8080  # they all describe the same local server
