@@ -1,0 +1,135 @@
+"""Summaries of text of any length within a small model's context: split on paragraph,
+then sentence, then word boundaries into chunks of at most ``chunk_tokens``; summarize
+each chunk (map); join the summaries and, while they are still too long for one call,
+summarize them again (reduce), at most ``max_depth`` rounds. An inference error stops
+the whole summary (raised); it never becomes part of the text.
+
+Token counts are a local, deliberately high estimate (see ``count_tokens``): a chunk
+that is estimated to fit always fits the model's window with room for the prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from .inference import Generation, Inference
+
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+_SENTENCES = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
+
+SYSTEM = (
+    "You summarize text faithfully and briefly. Keep names, places, numbers and what "
+    "happened, in order. Write plain prose; never add anything that is not in the text."
+)
+
+
+class SummaryError(ValueError):
+    """The text cannot be summarized; ``str()`` is one line for chat or the CLI."""
+
+
+@dataclass(frozen=True)
+class SummaryBudget:
+    chunk_tokens: int = 1200  # input per call
+    summary_tokens: int = 160  # output per call
+    max_depth: int = 4  # reduce rounds before giving up on getting shorter
+    temperature: float = 0.2
+
+
+def count_tokens(text: str) -> int:
+    """A high estimate of tokens for English text with a BPE tokenizer (SmolLM2's runs
+    about 4.2 characters a token on prose; 3 is used, and every word counts at least
+    one). Local, so splitting needs no round trips."""
+    return max(len(text) // 3, len(text.split()))
+
+
+def split_chunks(text: str, budget: int) -> list[str]:
+    """Chunks of at most ``budget`` estimated tokens, cut at the largest boundary that
+    makes them fit: paragraphs, then sentences, then words (a single word longer than
+    the budget is cut by characters)."""
+    chunks: list[str] = []
+    for piece in _pieces(text.strip(), budget):
+        if chunks and count_tokens(chunks[-1] + "\n\n" + piece) <= budget:
+            chunks[-1] = chunks[-1] + "\n\n" + piece
+        else:
+            chunks.append(piece)
+    return chunks
+
+
+def _pieces(text: str, budget: int) -> list[str]:
+    """The text as pieces that each fit, largest units first."""
+    if count_tokens(text) <= budget:
+        return [text] if text else []
+    for pattern, joiner in ((_PARAGRAPHS, "\n\n"), (_SENTENCES, " ")):
+        parts = [p.strip() for p in pattern.split(text) if p.strip()]
+        if len(parts) > 1:
+            out: list[str] = []
+            for part in parts:
+                for small in _pieces(part, budget):
+                    if out and count_tokens(out[-1] + joiner + small) <= budget:
+                        out[-1] = out[-1] + joiner + small
+                    else:
+                        out.append(small)
+            return out
+    words = text.split()
+    if len(words) > 1:
+        half = len(words) // 2
+        return _pieces(" ".join(words[:half]), budget) + _pieces(" ".join(words[half:]), budget)
+    step = budget * 3  # one enormous "word": cut it
+    return [text[i : i + step] for i in range(0, len(text), step)]
+
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+async def summarize(
+    inference: Inference,
+    text: str,
+    budget: SummaryBudget = SummaryBudget(),
+    *,
+    about: str = "",
+    progress: Progress | None = None,
+) -> str:
+    """A summary of ``text`` (``about`` says what it is, e.g. "Twitch chat")."""
+    current = text.strip()
+    if not current:
+        raise SummaryError("there is nothing to summarize")
+    for depth in range(budget.max_depth + 1):
+        chunks = split_chunks(current, budget.chunk_tokens)
+        if len(chunks) == 1:
+            return await _one(inference, chunks[0], budget, about, final=True)
+        stage = "summarizing" if depth == 0 else f"combining (round {depth})"
+        parts = []
+        for i, chunk in enumerate(chunks):
+            if progress is not None:
+                progress(stage, i, len(chunks))
+            parts.append(await _one(inference, chunk, budget, about, final=False))
+        if progress is not None:
+            progress(stage, len(chunks), len(chunks))
+        joined = "\n\n".join(parts)
+        if count_tokens(joined) >= count_tokens(current):
+            raise SummaryError("the summaries are not getting shorter")
+        current = joined
+    raise SummaryError(f"still too long after {budget.max_depth} rounds of summarizing")
+
+
+async def _one(
+    inference: Inference, text: str, budget: SummaryBudget, about: str, *, final: bool
+) -> str:
+    what = f" of {about}" if about else ""
+    ask = (
+        f"Summarize this{what} in a short paragraph."
+        if final
+        else f"Summarize this part{what} in a few sentences."
+    )
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"{ask}\n\n{text}"},
+    ]
+    gen = Generation(max_tokens=budget.summary_tokens, temperature=budget.temperature)
+    pieces: AsyncIterator[str] = inference.stream_chat(messages, gen)
+    out = "".join([piece async for piece in pieces]).strip()
+    if not out:
+        raise SummaryError("the model returned an empty summary")
+    return out
