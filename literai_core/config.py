@@ -183,6 +183,21 @@ class ClientSettings(_Section):
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
 
 
+class SummarySettings(_Section):
+    """Map-reduce summaries (``!summary``): sizes are estimated tokens."""
+
+    chunk_tokens: Annotated[
+        int, Field(ge=100, le=100_000, description="Text per model call; fit the context.")
+    ] = 1200
+    summary_tokens: Annotated[int, Field(ge=16, le=4096, description="Output per call.")] = 160
+    max_depth: Annotated[int, Field(ge=1, le=10, description="Combining rounds at most.")] = 4
+    history_lines: Annotated[
+        int, Field(ge=10, le=100_000, description="Chat lines kept per channel for it.")
+    ] = 500
+    history_chars: Annotated[int, Field(ge=1000, le=10_000_000)] = 100_000
+    default_minutes: Annotated[float, Field(gt=0, le=1440)] = 15.0
+
+
 class GenerationSettings(_Section):
     max_tokens: Annotated[int, Field(ge=1, le=4096)] = 96
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.8
@@ -225,6 +240,7 @@ class BotSettings(_Section):
     )
     gpt2: GenerationSettings = GenerationSettings(max_tokens=60, temperature=0.9)
     ask: GenerationSettings = GenerationSettings()
+    summary: SummarySettings = SummarySettings()
 
 
 class ConsoleSettings(_Section):

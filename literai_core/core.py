@@ -13,6 +13,7 @@ from .commands.chat import ChatCommands
 from .commands.help import HelpCommands
 from .commands.media import MediaCommands
 from .commands.mod import ModCommands
+from .commands.summary import SummaryCommands
 from .config import BotSettings
 from .inference import Inference
 from .limits import ChannelQueues, Cooldown, Notices
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def default_components() -> list[Component]:
-    return [ChatCommands(), HelpCommands(), MediaCommands(), ModCommands()]
+    return [ChatCommands(), HelpCommands(), MediaCommands(), ModCommands(), SummaryCommands()]
 
 
 class ChatCore:
@@ -38,6 +39,10 @@ class ChatCore:
         self.router = CommandRouter(settings.prefix)
         self.windows = RollingWindows(
             settings.window_lines, settings.window_chars, settings.max_channels
+        )
+        # A longer memory of each channel, for !summary only (never a prompt as is).
+        self.history = RollingWindows(
+            settings.summary.history_lines, settings.summary.history_chars, settings.max_channels
         )
         self.user_cooldown = Cooldown(settings.user_cooldown_s)
         self.channel_cooldown = Cooldown(settings.channel_cooldown_s)
@@ -60,6 +65,7 @@ class ChatCore:
         parsed = self.router.parse(line.text)
         if parsed is None:
             self.windows.add(line)
+            self.history.add(line)
             return None
         name, args = parsed
         p = self.settings.prefix
@@ -161,6 +167,9 @@ class ChatCore:
         self.windows.max_lines = settings.window_lines
         self.windows.max_chars = settings.window_chars
         self.windows.max_channels = settings.max_channels
+        self.history.max_lines = settings.summary.history_lines
+        self.history.max_chars = settings.summary.history_chars
+        self.history.max_channels = settings.max_channels
         self.user_cooldown.seconds = settings.user_cooldown_s
         self.channel_cooldown.seconds = settings.channel_cooldown_s
         self.queues.limit = settings.channel_queue
@@ -179,7 +188,9 @@ class ChatCore:
 
     def _remember(self, line: ChatLine, text: str) -> None:
         """The bot's own answer joins the channel's window."""
-        self.windows.add(ChatLine(line.platform, line.channel, self.settings.name, text, line.time))
+        own = ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
+        self.windows.add(own)
+        self.history.add(own)
 
     def _notice(self, line: ChatLine, text: str) -> Reply:
         return Reply(line, ReplyKind.NOTICE, text)

@@ -1170,3 +1170,28 @@ def test_watching_a_finished_reply_shows_it_at_once() -> None:
     seen: list[tuple[str, bool]] = []
     reply.watch(lambda text, done: seen.append((text, done)))
     assert seen == [("🔊 hi", True)]
+
+
+async def test_summary_covers_the_last_minutes_of_a_longer_history() -> None:
+    inference = ScriptedInference(["They talked about paper tape."])
+    core = make_core(inference, user_cooldown_s=0, window_lines=2)
+    for i, text in enumerate(["old news from earlier"] + [f"paper tape {n}" for n in range(6)]):
+        await core.handle(line(text, user=f"u{i}", time=0 if i == 0 else 1000 + i))
+    usage = await text_of(await core.handle(line("!summary soon", time=1100)))
+    assert usage == "Usage: !summary [minutes], 1 to 1440."
+    reply = await core.handle(line("!summary 10", time=1100))
+    assert await text_of(reply) == "Last 10 minutes: They talked about paper tape."
+    prompt = (inference.calls[0].messages or [])[-1]["content"]
+    assert "u1: paper tape 0" in prompt and "u6: paper tape 5" in prompt  # beyond the window
+    assert "old news" not in prompt  # older than 10 minutes
+    quiet = make_core(ScriptedInference())
+    assert (await text_of(await quiet.handle(line("!summary")))).startswith("Not much")
+
+
+async def test_summary_failure_is_a_polite_line() -> None:
+    down = ScriptedInference(InferenceError("the model server is down"))
+    core = make_core(down, user_cooldown_s=0)
+    for i in range(4):
+        await core.handle(line(f"line {i}", time=i))
+    failed = await text_of(await core.handle(line("!summary", time=10)))
+    assert failed == "Sorry, I can't summarize right now: the model server is down."

@@ -18,6 +18,7 @@ class ModCommands(Component):
         Forget this channel's recent chat (moderators).
         """
         ctx.core.windows.clear(ctx.line.key)
+        ctx.core.history.clear(ctx.line.key)
         return Reply(ctx.line, ReplyKind.NOTICE, "Done: I've forgotten the recent chat here.")
 
     @command("persona", uses_model=False, mod_only=True, arg="The new persona, or reset")
