@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--teletype", action="store_true", help="console: print like a Teletype")
     run.add_argument("--cps", type=float, help="console: teletype characters per second")
     run.add_argument("--user", help="console: the name your lines are posted as")
+    summ = sub.add_parser("summarize", help="summarize a text, Markdown or EPUB file")
+    summ.add_argument("file", help="the document (.txt, .md or .epub)")
+    summ.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    summ.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -71,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .runner import serve
 
             return asyncio.run(serve(config))
+        if args.cmd == "summarize":
+            from .runner import summarize_file
+
+            return asyncio.run(summarize_file(config, args.file, progress=not args.quiet))
         from .runner import run
 
         return asyncio.run(run(config, lambda: _overrides(load_config(args.config), args)))

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import openai
@@ -21,7 +21,7 @@ from inference_server.images import build_images
 from inference_server.speech import build_speech
 from literai_core.config import ConfigError, LiteraiConfig, env_secret
 from literai_core.core import ChatCore
-from literai_core.inference import OpenAIInference
+from literai_core.inference import InferenceError, OpenAIInference
 
 from .console import ConsoleBot, stdin_lines
 
@@ -289,6 +289,81 @@ async def _irc(core: ChatCore, config: LiteraiConfig, reloader: Reloader) -> Non
         await bot.run()  # reconnects by itself; ends only when cancelled
     finally:
         await bot.close()
+
+
+async def summarize_file(config: LiteraiConfig, file: str, *, progress: bool = True) -> int:
+    """``literai summarize FILE``: the summary on stdout, a progress bar on stderr."""
+    from tqdm import tqdm
+
+    from literai_core.documents import DocumentError, read_document
+    from literai_core.summarize import SummaryBudget, SummaryError, summarize
+
+    s = config.bot.summary
+    try:
+        text = await asyncio.to_thread(read_document, Path(file), s.max_file_bytes)
+    except DocumentError as exc:
+        print(f"literai: {exc}", file=sys.stderr)
+        return 2
+    stop = Stop()
+    stop.on_signals()
+    bar = tqdm(total=0, unit="chunk", file=sys.stderr, disable=not progress, leave=False)
+
+    def show(stage: str, done: int, total: int) -> None:
+        if bar.total != total or bar.desc != stage:
+            bar.reset(total)
+            bar.set_description(stage)
+        bar.n = done
+        bar.refresh()
+
+    async with _api(config, stop) as (client, ready):
+        if not ready:
+            return stop.code or 1
+        model = config.client.model or config.server.default_model
+        budget = SummaryBudget(s.chunk_tokens, s.summary_tokens, s.max_depth)
+        work = summarize(
+            OpenAIInference(client, model), text, budget, about=Path(file).name, progress=show
+        )
+        try:
+            task = asyncio.ensure_future(work)
+            await _until(stop, task)
+            if not task.done():
+                return 130
+            summary = task.result()
+        except (SummaryError, InferenceError) as exc:
+            bar.close()
+            print(f"literai: cannot summarize {file}: {exc}", file=sys.stderr)
+            return 1
+    bar.close()
+    print(summary)
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _api(config: LiteraiConfig, stop: Stop) -> AsyncIterator[tuple[openai.AsyncOpenAI, bool]]:
+    """An openai client for ``client.base_url``, or for a server started here; and
+    whether it is ready to answer."""
+    runner = None
+    base_url = config.client.base_url
+    if base_url is None:
+        backends = build_backends(config.server)
+        runner, port = await _listen(
+            _app(config, backends, stop), config.server.host, config.server.port
+        )
+        host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::", "") else config.server.host
+        base_url = f"http://{host}:{port}/v1"
+    key = env_secret(config.client.api_key_env) or "no-key"
+    try:
+        async with openai.AsyncOpenAI(
+            base_url=base_url, api_key=key, max_retries=0, timeout=config.client.timeout_s
+        ) as client:
+            if runner is None:
+                await _check_remote(client, base_url)
+                yield client, True
+            else:
+                yield client, await _wait_ready(client, stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
 
 
 async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = None) -> int:

@@ -196,6 +196,9 @@ class SummarySettings(_Section):
     ] = 500
     history_chars: Annotated[int, Field(ge=1000, le=10_000_000)] = 100_000
     default_minutes: Annotated[float, Field(gt=0, le=1440)] = 15.0
+    max_file_bytes: Annotated[
+        int, Field(ge=1000, le=2**31, description="literai summarize: larger files refused.")
+    ] = 20_000_000
 
 
 class GenerationSettings(_Section):

@@ -3,9 +3,14 @@ that never become text; and once end to end on the real model."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import openai
 import pytest
+from ebooklib import epub
 
+from literai_core.documents import read_document
 from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.summarize import (
     SummaryBudget,
@@ -15,7 +20,7 @@ from literai_core.summarize import (
     summarize,
 )
 
-from .conftest import API_KEY, Server
+from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
 from .test_core import ScriptedInference
 
 STORY = "\n\n".join(
@@ -98,3 +103,70 @@ async def test_the_real_model_summarizes_a_long_text_in_rounds(server: Server) -
         )
     assert out.strip() and count_tokens(out) < count_tokens(STORY) / 3
     assert "summarizing" in stages
+
+
+def _summarize_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LITERAI, "summarize", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _epub(path: Path) -> None:
+    book = epub.EpubBook()
+    book.set_identifier("literai-test")
+    book.set_title("The Harwick Teletype")
+    book.set_language("en")
+    chapters = []
+    for n, para in enumerate(STORY.split("\n\n")[:4], 1):
+        ch = epub.EpubHtml(title=f"Chapter {n}", file_name=f"ch{n}.xhtml", lang="en")
+        ch.content = f"<html><body><h1>Chapter {n}</h1><p>{para}</p></body></html>"
+        book.add_item(ch)
+        chapters.append(ch)
+    book.toc = chapters
+    book.spine = chapters
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(path), book)
+
+
+def test_literai_summarize_reads_text_and_epub_with_the_real_model(tmp_path: Path) -> None:
+    story = tmp_path / "story.md"
+    story.write_text("# The Harwick Teletype\n\n" + STORY)
+    book = tmp_path / "story.epub"
+    _epub(book)
+    assert "Chapter 2." in read_document(book, 10**6)
+    config = write_config(tmp_path, bot={"summary": {"chunk_tokens": 400, "summary_tokens": 60}})
+    for path in (story, book):
+        done = _summarize_cli(str(path), "--config", str(config))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() and "Traceback" not in done.stderr
+        assert count_tokens(done.stdout) < count_tokens(STORY) / 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("missing.txt", None, "no such file"),
+        ("empty.txt", b"  \n\n ", "there is no text in it"),
+        ("tape.txt", b"\x00\x01\x02binary", "a binary file, not text"),
+        ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8 text"),
+        ("scan.pdf", b"%PDF-1.4", "unsupported type '.pdf'"),
+        ("huge.txt", b"word " * 400, "too big (2,000 bytes; the limit is 1,000"),
+        ("broken.epub", b"PK\x03\x04 not really", "not a readable EPUB"),
+    ],
+)
+def test_bad_files_are_one_line(
+    tmp_path: Path, name: str, content: bytes | None, said: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    config = write_config(tmp_path, bot={"summary": {"max_file_bytes": 1000}})
+    done = _summarize_cli(str(path), "--config", str(config))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
