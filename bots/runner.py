@@ -404,23 +404,10 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                 load_opus()
             except OpusMissing as exc:
                 raise ConfigError(f"config error: {exc}") from None
-    runner = pages = None
-    base_url = config.client.base_url
-    if base_url is None:
-        backends = build_backends(config.server)
-        runner, port = await _listen(
-            _app(config, backends, stop), config.server.host, config.server.port
-        )
-        host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::", "") else config.server.host
-        base_url = f"http://{host}:{port}/v1"
-    key = env_secret(config.client.api_key_env) or "no-key"
+    pages = None
     try:
-        async with openai.AsyncOpenAI(
-            base_url=base_url, api_key=key, max_retries=0, timeout=config.client.timeout_s
-        ) as client:
-            if runner is None:
-                await _check_remote(client, base_url)
-            if runner is None or await _wait_ready(client, stop):
+        async with _api(config, stop) as (client, ready):
+            if ready:
                 model = config.client.model or config.server.default_model
                 core = ChatCore(config.bot, OpenAIInference(client, model))
                 reloader = Reloader(load or (lambda: config), config)
@@ -440,7 +427,6 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                     bots.append(_irc(core, config, reloader))
                 await _until(stop, asyncio.gather(*bots))
     finally:
-        for listening in (pages, runner):
-            if listening is not None:
-                await listening.cleanup()
+        if pages is not None:
+            await pages.cleanup()
     return stop.code
