@@ -22,6 +22,7 @@ from inference_server.speech import build_speech
 from literai_core.config import ConfigError, LiteraiConfig, env_secret
 from literai_core.core import ChatCore
 from literai_core.inference import InferenceError, OpenAIInference
+from literai_core.story import StoryStore
 
 from .console import ConsoleBot, stdin_lines
 
@@ -410,6 +411,9 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
             if ready:
                 model = config.client.model or config.server.default_model
                 core = ChatCore(config.bot, OpenAIInference(client, model))
+                core.stories = await asyncio.to_thread(
+                    StoryStore, Path(config.data_dir) / "stories.sqlite"
+                )
                 reloader = Reloader(load or (lambda: config), config)
                 reloader.appliers.append(lambda new: core.reconfigure(new.bot))
                 core.reloader = reloader

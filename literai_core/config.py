@@ -201,6 +201,19 @@ class SummarySettings(_Section):
     ] = 20_000_000
 
 
+class StorySettings(_Section):
+    """Story mode (``!story``, ``literai story``)."""
+
+    passage_tokens: Annotated[int, Field(ge=16, le=2048)] = 140
+    summary_tokens: Annotated[int, Field(ge=16, le=2048)] = 120
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.8
+    repeat_threshold: Annotated[
+        float, Field(ge=0, le=1, description="Share of 4-grams already used that is too much.")
+    ] = 0.25
+    retries: Annotated[int, Field(ge=0, le=5, description="Rewrites of a repetitive passage.")] = 2
+    max_chars: Annotated[int, Field(ge=100, le=4000, description="A passage in chat.")] = 900
+
+
 class GenerationSettings(_Section):
     max_tokens: Annotated[int, Field(ge=1, le=4096)] = 96
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.8
@@ -244,6 +257,7 @@ class BotSettings(_Section):
     gpt2: GenerationSettings = GenerationSettings(max_tokens=60, temperature=0.9)
     ask: GenerationSettings = GenerationSettings()
     summary: SummarySettings = SummarySettings()
+    story: StorySettings = StorySettings()
 
 
 class ConsoleSettings(_Section):

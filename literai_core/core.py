@@ -13,18 +13,27 @@ from .commands.chat import ChatCommands
 from .commands.help import HelpCommands
 from .commands.media import MediaCommands
 from .commands.mod import ModCommands
+from .commands.story import StoryCommands
 from .commands.summary import SummaryCommands
 from .config import BotSettings
 from .inference import Inference
 from .limits import ChannelQueues, Cooldown, Notices
 from .router import CommandRouter, Component, Context
+from .story import StoryStore
 from .window import RollingWindows
 
 log = logging.getLogger(__name__)
 
 
 def default_components() -> list[Component]:
-    return [ChatCommands(), HelpCommands(), MediaCommands(), ModCommands(), SummaryCommands()]
+    return [
+        ChatCommands(),
+        HelpCommands(),
+        MediaCommands(),
+        ModCommands(),
+        SummaryCommands(),
+        StoryCommands(),
+    ]
 
 
 class ChatCore:
@@ -57,6 +66,7 @@ class ChatCore:
         # Called with every answer and media reply as it is handed to an adapter, so
         # other outputs (the stream overlay) can show it too; see Reply.watch.
         self.observers: list[Callable[[Reply], None]] = []
+        self.stories: StoryStore | None = None  # set where there is a data folder
         for component in components if components is not None else default_components():
             self.router.add_component(component)
 

@@ -81,7 +81,7 @@ def test_console_teletype_prints_the_same_lines(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert _replies(done.stdout) == [
         "Commands: !ask !clear !gpt2 !help !imagine !pause !persona !reload !resume !say "
-        "!summary. "
+        "!story !summary. "
         "!help <command> for details."
     ]
 

@@ -102,7 +102,7 @@ async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> 
     finally:
         await _stop(client, task)
     assert [a.content for a in fake.actions] == [
-        "Commands: !ask !gpt2 !help !imagine !join !leave !say !skip !stop !summary. "
+        "Commands: !ask !gpt2 !help !imagine !join !leave !say !skip !stop !story !summary. "
         "!help <command> for details."
     ]
 

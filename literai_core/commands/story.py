@@ -1,0 +1,81 @@
+"""``!story start|next|recap|end``: a story the chat writes with the bot, one passage a
+round (literai_core/story.py); the audience steers with ``!story next <what happens>``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..chat import Reply, ReplyKind
+from ..inference import InferenceError
+from ..router import Component, Context, command
+from ..story import Story, StoryKnobs, next_passage
+from ..trim import trim_reply
+
+MAX_PREMISE = 300
+
+
+class StoryCommands(Component):
+    def __init__(self) -> None:
+        self._busy: set[str] = set()  # channels with a round being written
+
+    @command("story", requires_args=True, arg="start <premise> | next [what happens] | recap | end")
+    async def story(self, ctx: Context) -> Reply:
+        """!story start <premise> | next [idea] | recap | end
+
+        Write a story together, one passage at a time; steer it with !story next <idea>.
+        """
+        core, line = ctx.core, ctx.line
+        p = core.router.prefix
+        store = core.stories
+        if store is None:
+            return Reply(line, ReplyKind.NOTICE, "Story mode isn't set up here.")
+        verb, _, rest = ctx.args.partition(" ")
+        verb, rest = verb.lower(), rest.strip()
+        key = f"{line.platform}:{line.channel}"
+        story = await asyncio.to_thread(store.get, key)
+        if verb == "start":
+            if not rest:
+                return Reply(line, ReplyKind.NOTICE, f"Usage: {p}story start <premise>")
+            if story is not None:
+                return Reply(
+                    line, ReplyKind.NOTICE, f"A story is already going here; {p}story end first."
+                )
+            if len(rest) > MAX_PREMISE:
+                too_long = f"A premise is at most {MAX_PREMISE} characters."
+                return Reply(line, ReplyKind.NOTICE, too_long)
+            return await self._round(ctx, key, Story(premise=rest), "")
+        if story is None:
+            return Reply(line, ReplyKind.NOTICE, f"No story here yet: {p}story start <premise>")
+        if verb == "next":
+            return await self._round(ctx, key, story, rest[:MAX_PREMISE])
+        if verb == "recap":
+            text = story.summary or story.premise
+            recap = trim_reply(f"So far: {text}", core.settings.max_reply_chars)
+            return Reply(line, ReplyKind.NOTICE, recap)
+        if verb == "end":
+            await asyncio.to_thread(store.delete, key)
+            n = len(story.passages)
+            ended = f"The end, after {n} passage{'s' if n != 1 else ''}."
+            return Reply(line, ReplyKind.NOTICE, ended)
+        usage = f"Usage: {p}story start <premise> | next [idea] | recap | end"
+        return Reply(line, ReplyKind.NOTICE, usage)
+
+    async def _round(self, ctx: Context, key: str, story: Story, suggestion: str) -> Reply:
+        core, line = ctx.core, ctx.line
+        assert core.stories is not None
+        if key in self._busy:
+            return Reply(line, ReplyKind.REFUSED, "The next passage is being written — a moment.")
+        s = core.settings.story
+        knobs = StoryKnobs(
+            s.passage_tokens, s.summary_tokens, s.temperature, s.repeat_threshold, s.retries
+        )
+        self._busy.add(key)
+        try:
+            passage = await next_passage(core.inference, story, knobs, suggestion)
+        except (InferenceError, ValueError) as exc:
+            # The round fails out loud and the story is as it was: try again later.
+            return Reply(line, ReplyKind.ERROR, f"Sorry, I couldn't write the next passage: {exc}.")
+        finally:
+            self._busy.discard(key)
+        await asyncio.to_thread(core.stories.put, key, story)
+        return Reply(line, ReplyKind.ANSWER, trim_reply(passage.text, s.max_chars))
