@@ -39,7 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("file", help="the document (.txt, .md or .epub)")
     summ.add_argument("--config", help="deployment YAML (default: built-in defaults)")
     summ.add_argument("--quiet", action="store_true", help="no progress bar")
+    story = sub.add_parser("story", help="write a story from a premise, round by round")
+    story.add_argument("premise", help="what the story is about")
+    story.add_argument("--rounds", type=_rounds, default=5, help="passages to write (1-200)")
+    story.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    story.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 200:
+        raise argparse.ArgumentTypeError(f"rounds must be 1-200, got {value}")
+    return value
 
 
 def _overrides(config: LiteraiConfig, args: argparse.Namespace) -> LiteraiConfig:
@@ -75,6 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .runner import serve
 
             return asyncio.run(serve(config))
+        if args.cmd == "story":
+            from .runner import write_story
+
+            return asyncio.run(
+                write_story(config, args.premise, args.rounds, progress=not args.quiet)
+            )
         if args.cmd == "summarize":
             from .runner import summarize_file
 

@@ -339,6 +339,43 @@ async def summarize_file(config: LiteraiConfig, file: str, *, progress: bool = T
     return 0
 
 
+async def write_story(
+    config: LiteraiConfig, premise: str, rounds: int, *, progress: bool = True
+) -> int:
+    """``literai story PREMISE --rounds N``: passages on stdout as they are written."""
+    from tqdm import tqdm
+
+    from literai_core.story import Story, StoryKnobs, next_passage
+
+    premise = premise.strip()
+    if not premise or len(premise) > 1000:
+        print("literai: the premise must be 1 to 1000 characters", file=sys.stderr)
+        return 2
+    knobs = StoryKnobs.from_settings(config.bot.story)
+    stop = Stop()
+    stop.on_signals()
+    story = Story(premise)
+    async with _api(config, stop) as (client, ready):
+        if not ready:
+            return stop.code or 1
+        inference = OpenAIInference(client, config.client.model or config.server.default_model)
+        bar = tqdm(range(rounds), "writing", unit="passage", file=sys.stderr, disable=not progress)
+        for _ in bar:
+            task = asyncio.ensure_future(next_passage(inference, story, knobs))
+            try:
+                await _until(stop, task)
+            except (InferenceError, ValueError) as exc:
+                bar.close()
+                print(f"literai: round {len(story.passages) + 1} failed: {exc}", file=sys.stderr)
+                return 1
+            if not task.done():
+                return 130
+            paragraph = " ".join(task.result().text.split())  # one paragraph each
+            bar.write(paragraph + "\n", file=sys.stdout)
+        bar.close()
+    return 0
+
+
 @contextlib.asynccontextmanager
 async def _api(config: LiteraiConfig, stop: Stop) -> AsyncIterator[tuple[openai.AsyncOpenAI, bool]]:
     """An openai client for ``client.base_url``, or for a server started here; and

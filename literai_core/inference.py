@@ -31,6 +31,7 @@ class Generation:
     top_p: float = 0.95
     frequency_penalty: float = 0.0
     stop: tuple[str, ...] = ()
+    seed: int | None = None  # reproducible sampling, where the server supports it
 
 
 class Inference(Protocol):
@@ -94,6 +95,7 @@ class OpenAIInference:
                 top_p=gen.top_p,
                 frequency_penalty=gen.frequency_penalty,
                 stop=list(gen.stop) if gen.stop else openai.omit,
+                seed=gen.seed if gen.seed is not None else openai.omit,
                 user=user[:256] if user else openai.omit,
             )
             async with stream:
@@ -117,6 +119,7 @@ class OpenAIInference:
                 top_p=gen.top_p,
                 frequency_penalty=gen.frequency_penalty,
                 stop=list(gen.stop) if gen.stop else openai.omit,
+                seed=gen.seed if gen.seed is not None else openai.omit,
                 user=user[:256] if user else openai.omit,
             )
             async with stream:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .config import StorySettings
 from .inference import Generation, Inference
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -69,6 +70,14 @@ class StoryKnobs:
     repeat_threshold: float = 0.25  # share of 4-grams already used
     retries: int = 2
     penalty_step: float = 0.6  # frequency penalty added per retry
+    seed: int | None = None  # for reproducible runs (the benchmark)
+
+    @classmethod
+    def from_settings(cls, s: StorySettings, seed: int | None = None) -> StoryKnobs:
+        return cls(
+            s.passage_tokens, s.summary_tokens, s.temperature, s.repeat_threshold, s.retries,
+            seed=seed,
+        )  # fmt: skip
 
 
 @dataclass
@@ -122,6 +131,7 @@ async def next_passage(
             max_tokens=knobs.passage_tokens,
             temperature=knobs.temperature,
             frequency_penalty=min(2.0, attempt * knobs.penalty_step),
+            seed=None if knobs.seed is None else knobs.seed + 1000 * len(story.passages) + attempt,
         )
         text = await _complete(inference, _continue_messages(story, suggestion, nudge), gen)
         if not text:
@@ -147,7 +157,7 @@ async def next_passage(
                 ),
             },
         ],
-        Generation(max_tokens=knobs.summary_tokens, temperature=0.2),
+        Generation(max_tokens=knobs.summary_tokens, temperature=0.2, seed=knobs.seed),
     )
     story.passages.append(best.text)
     story.summary = summary or story.summary

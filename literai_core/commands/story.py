@@ -66,9 +66,7 @@ class StoryCommands(Component):
         if key in self._busy:
             return Reply(line, ReplyKind.REFUSED, "The next passage is being written — a moment.")
         s = core.settings.story
-        knobs = StoryKnobs(
-            s.passage_tokens, s.summary_tokens, s.temperature, s.repeat_threshold, s.retries
-        )
+        knobs = StoryKnobs.from_settings(s)
         self._busy.add(key)
         try:
             passage = await next_passage(core.inference, story, knobs, suggestion)
