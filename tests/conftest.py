@@ -145,4 +145,17 @@ async def literai_run(config: Path, env: dict[str, str]) -> tuple[int, str]:
     return proc.returncode, err.decode()
 
 
+def literai(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the literai command to the end, as a user would."""
+    return subprocess.run(
+        [*LITERAI, *args],
+        cwd=ROOT,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 from .discord_helpers import fake  # noqa: E402, F401  (a fixture: the fake Discord)

@@ -11,26 +11,13 @@ import pytest
 
 from literai_core.config import load_config
 
-from .conftest import LITERAI, ROOT, write_config
+from .conftest import LITERAI, ROOT, literai, write_config
 
 CONSOLE = {"user_cooldown_s": 0, "channel_cooldown_s": 0}
 
 
-def _literai(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the literai command to the end, as a user would."""
-    return subprocess.run(
-        [*LITERAI, *args],
-        cwd=ROOT,
-        input=stdin,
-        stdin=subprocess.DEVNULL if stdin is None else None,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def _run(config: Path, stdin: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    return _literai("run", "--config", str(config), *flags, stdin=stdin)
+    return literai("run", "--config", str(config), *flags, stdin=stdin)
 
 
 def _replies(stdout: str) -> list[str]:
@@ -141,7 +128,7 @@ def test_bad_config_is_one_line(tmp_path: Path, yaml_text: str, expected: str) -
     config = tmp_path / "bad.yaml"
     config.write_text(yaml_text)
     for cmd in ("serve", "run"):
-        done = _literai(cmd, "--config", str(config))
+        done = literai(cmd, "--config", str(config))
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1, done.stderr
         assert expected in done.stderr
@@ -156,7 +143,7 @@ def test_bad_flags_and_missing_config_file(tmp_path: Path) -> None:
         (["launch"], "invalid choice"),
     ]
     for args, expected in cases:
-        done = _literai(*args)
+        done = literai(*args)
         assert done.returncode == 2, (args, done.stderr)
         assert expected in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
@@ -166,7 +153,7 @@ def test_corrupt_model_file_is_a_one_line_error(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"this is not a gguf file" * 100)
     config = write_config(tmp_path, server={"port": 0, "models": {"smollm2": {"path": str(bogus)}}})
-    done = _literai("serve", "--config", str(config))
+    done = literai("serve", "--config", str(config))
     assert done.returncode == 1
     assert "failed to load" in done.stderr
     assert "Traceback" not in done.stderr
@@ -180,7 +167,7 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         config = write_config(tmp_path, server={"port": port})
-        done = _literai("serve", "--config", str(config))
+        done = literai("serve", "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert f"server.port: cannot listen on 127.0.0.1:{port}" in done.stderr
@@ -188,7 +175,7 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_discord_enabled_without_a_token_is_a_one_line_error(tmp_path: Path) -> None:
     config = write_config(tmp_path, discord={"enabled": True, "token_env": "LITERAI_TEST_NO_TOKEN"})
-    done = _literai("run", "--config", str(config))
+    done = literai("run", "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert "LITERAI_TEST_NO_TOKEN is not set" in done.stderr

@@ -3,7 +3,6 @@ one, errors never enter the story, and stories persist in SQLite across restarts
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import openai
@@ -13,7 +12,7 @@ from literai_core.core import ChatCore
 from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.story import Story, StoryKnobs, StoryStore, distinct, next_passage, repetition
 
-from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
+from .conftest import API_KEY, Server, literai, write_config
 from .test_core import ScriptedInference, bot_settings
 
 FIRST = "Mara found the teletype humming in the dark station, its paper curling onto the floor."
@@ -110,20 +109,9 @@ async def test_a_story_with_the_real_model(tmp_path: Path, server: Server) -> No
         assert " ".join(kept.split()).startswith(shown[:40])  # chat shows it trimmed
 
 
-def _story_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LITERAI, "story", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_literai_story_writes_rounds_and_refuses_bad_arguments(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot={"story": {"passage_tokens": 40, "summary_tokens": 30}})
-    done = _story_cli("A teletype in a lighthouse.", "--rounds", "2", "--config", str(config))
+    done = literai("story", "A teletype in a lighthouse.", "--rounds", "2", "--config", str(config))
     assert done.returncode == 0, done.stderr
     passages = [p for p in done.stdout.split("\n\n") if p.strip()]
     assert len(passages) == 2 and "Traceback" not in done.stderr
@@ -131,5 +119,5 @@ def test_literai_story_writes_rounds_and_refuses_bad_arguments(tmp_path: Path) -
         (("x", "--rounds", "0"), "rounds must be 1-200"),
         (("  ", "--rounds", "1"), "the premise must be 1 to 1000 characters"),
     ]:
-        bad = _story_cli(*args, "--config", str(config))
+        bad = literai("story", *args, "--config", str(config))
         assert bad.returncode == 2 and said in bad.stderr, bad.stderr

@@ -3,7 +3,6 @@ that never become text; and once end to end on the real model."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import openai
@@ -20,7 +19,7 @@ from literai_core.summarize import (
     summarize,
 )
 
-from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
+from .conftest import API_KEY, Server, literai, write_config
 from .test_core import ScriptedInference
 
 STORY = "\n\n".join(
@@ -105,17 +104,6 @@ async def test_the_real_model_summarizes_a_long_text_in_rounds(server: Server) -
     assert "summarizing" in stages
 
 
-def _summarize_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LITERAI, "summarize", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def _epub(path: Path) -> None:
     book = epub.EpubBook()
     book.set_identifier("literai-test")
@@ -142,7 +130,7 @@ def test_literai_summarize_reads_text_and_epub_with_the_real_model(tmp_path: Pat
     assert "Chapter 2." in read_document(book, 10**6)
     config = write_config(tmp_path, bot={"summary": {"chunk_tokens": 400, "summary_tokens": 60}})
     for path in (story, book):
-        done = _summarize_cli(str(path), "--config", str(config))
+        done = literai("summarize", str(path), "--config", str(config))
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() and "Traceback" not in done.stderr
         assert count_tokens(done.stdout) < count_tokens(STORY) / 2
@@ -167,6 +155,6 @@ def test_bad_files_are_one_line(
     if content is not None:
         path.write_bytes(content)
     config = write_config(tmp_path, bot={"summary": {"max_file_bytes": 1000}})
-    done = _summarize_cli(str(path), "--config", str(config))
+    done = literai("summarize", str(path), "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
