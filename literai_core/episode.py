@@ -1,0 +1,145 @@
+"""A podcast episode's sound and timeline (literAI's idea): each script line spoken in
+its host's voice, 250 ms of silence between lines, one WAV, and a timeline of who says
+what when; written as a folder that appears whole or not at all.
+
+The script itself (summaries -> a two-host dialogue -> scenes and images) is built on
+top of this; see the README for what exists so far.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import wave
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .inference import Inference
+
+GAP_S = 0.25
+
+
+@dataclass(frozen=True)
+class Line:
+    speaker: str
+    text: str
+    section: int = 0
+
+
+@dataclass(frozen=True)
+class Cue:
+    line: int
+    speaker: str
+    text: str
+    section: int
+    start: float  # seconds into the episode
+    end: float
+    image: str | None = None
+
+
+class EpisodeError(ValueError):
+    pass
+
+
+def _pcm(data: bytes) -> tuple[bytes, tuple[int, int, int]]:
+    """Frames and (rate, channels, sample width) of a WAV."""
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            return w.readframes(w.getnframes()), (
+                w.getframerate(),
+                w.getnchannels(),
+                w.getsampwidth(),
+            )
+    except (wave.Error, EOFError) as exc:
+        raise EpisodeError(f"the speech server sent audio I cannot read: {exc}") from None
+
+
+async def render(
+    inference: Inference,
+    lines: list[Line],
+    voices: dict[str, str],
+    *,
+    model: str,
+    gap_s: float = GAP_S,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[bytes, list[Cue]]:
+    """Speak every line in its speaker's voice; one WAV and the cues, in order."""
+    if not lines:
+        raise EpisodeError("the script is empty")
+    missing = sorted({ln.speaker for ln in lines} - set(voices))
+    if missing:
+        raise EpisodeError(f"no voice for {', '.join(missing)}")
+    frames: list[bytes] = []
+    cues: list[Cue] = []
+    fmt: tuple[int, int, int] | None = None
+    t = 0.0
+    for i, line in enumerate(lines):
+        if progress is not None:
+            progress(i, len(lines))
+        audio = await inference.speech(line.text, voice=voices[line.speaker], model=model)
+        pcm, this = _pcm(audio)
+        if fmt is None:
+            fmt = this
+        elif this != fmt:
+            raise EpisodeError(
+                f"the voices differ in format ({fmt} and {this}); use voices of one sample rate"
+            )
+        rate, channels, width = fmt
+        if i:
+            gap = int(rate * gap_s) * channels * width
+            frames.append(b"\0" * gap)
+            t += gap / (rate * channels * width)
+        seconds = len(pcm) / (rate * channels * width)
+        start, end = round(t, 3), round(t + seconds, 3)
+        cues.append(Cue(i, line.speaker, line.text, line.section, start, end))
+        frames.append(pcm)
+        t += seconds
+    if progress is not None:
+        progress(len(lines), len(lines))
+    assert fmt is not None
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setframerate(fmt[0])
+        w.setnchannels(fmt[1])
+        w.setsampwidth(fmt[2])
+        w.writeframes(b"".join(frames))
+    return out.getvalue(), cues
+
+
+def write_episode(
+    folder: Path,
+    episode_id: str,
+    title: str,
+    wav: bytes,
+    cues: list[Cue],
+    images: dict[str, bytes] | None = None,
+) -> Path:
+    """Write ``folder/episode_id`` whole: audio.wav, timeline.json, transcript.txt and
+    the images. Everything goes into a temporary folder beside it first, which is then
+    renamed into place; a crash leaves no half episode (only a temp folder to clear)."""
+    if not episode_id.replace("-", "").isalnum():
+        raise EpisodeError(f"bad episode id {episode_id!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / episode_id
+    if final.exists():
+        raise EpisodeError(f"episode {episode_id} exists already")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{episode_id}-", dir=folder))
+    try:
+        (tmp / "audio.wav").write_bytes(wav)
+        for name, data in (images or {}).items():
+            (tmp / name).write_bytes(data)
+        duration = cues[-1].end if cues else 0.0
+        timeline = {"id": episode_id, "title": title, "duration": duration,
+                    "lines": [asdict(c) for c in cues]}  # fmt: skip
+        (tmp / "timeline.json").write_text(json.dumps(timeline, indent=1))
+        transcript = "\n".join(f"{c.speaker}: {c.text}" for c in cues)
+        (tmp / "transcript.txt").write_text(f"{title}\n\n{transcript}\n")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

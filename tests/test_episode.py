@@ -1,0 +1,112 @@
+"""Podcast episode audio: two hosts in two voices (Piper's joe and espeak-ng's robot)
+through the real server, 250 ms between lines, a timeline that matches the audio, and a
+folder that appears whole or not at all."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import wave
+from pathlib import Path
+
+import openai
+import pytest
+
+from literai_core.episode import Cue, EpisodeError, Line, render, write_episode
+from literai_core.inference import InferenceError, OpenAIInference
+
+from .conftest import API_KEY, Server
+from .test_core import ScriptedInference
+from .test_discord_voice import tone
+
+SCRIPT = [
+    Line("Ada", "Welcome to the show. Today: a teletype that prints tomorrow.", 0),
+    Line("Bob", "I read the first chapter twice. The clerk is so calm about it.", 0),
+    Line("Ada", "Calm until the paper runs out, anyway.", 1),
+    Line("Bob", "And that is where we stop for today.", 1),
+]
+VOICES = {"Ada": "joe", "Bob": "robot"}
+
+
+def seconds(wav: bytes) -> float:
+    with wave.open(io.BytesIO(wav)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+async def test_two_voices_gaps_and_a_timeline_that_matches_the_audio(
+    server: Server, tmp_path: Path
+) -> None:
+    async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
+        seen: list[tuple[int, int]] = []
+        wav, cues = await render(
+            OpenAIInference(api, "smollm2"),
+            SCRIPT,
+            VOICES,
+            model="tts-1",
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4)
+    assert [c.speaker for c in cues] == ["Ada", "Bob", "Ada", "Bob"]
+    for a, b in itertools.pairwise(cues):
+        assert abs((b.start - a.end) - 0.25) < 0.002  # 250 ms between lines
+        assert a.start < a.end
+    total = seconds(wav)
+    assert abs(cues[-1].end - total) / total < 0.01  # within 1%
+    folder = write_episode(tmp_path / "episodes", "ep-1", "The Teletype", wav, cues)
+    timeline = json.loads((folder / "timeline.json").read_text())
+    assert timeline["duration"] == cues[-1].end and len(timeline["lines"]) == 4
+    assert (folder / "transcript.txt").read_text().startswith("The Teletype\n\nAda: Welcome")
+    assert seconds((folder / "audio.wav").read_bytes()) == total
+
+
+class FailsAtLine(ScriptedInference):
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.n = 0
+        self.fail_at = fail_at
+
+    async def speech(self, text: str, *, voice: str, model: str) -> bytes:
+        self.n += 1
+        if self.n == self.fail_at:
+            raise InferenceError("the speech server went away")
+        return tone(0.2)
+
+
+async def test_a_failure_midway_leaves_no_half_episode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(InferenceError):
+        await render(FailsAtLine(3), SCRIPT, VOICES, model="tts-1")
+    wav, cues = await render(FailsAtLine(99), SCRIPT, VOICES, model="tts-1")
+    episodes = tmp_path / "episodes"
+
+    class Boom(Exception):
+        pass
+
+    images = {"a.png": b"png"}
+    original = Path.write_text
+
+    def crash(self: Path, *args: object, **kw: object) -> int:
+        if self.name == "transcript.txt":
+            raise Boom("disk full")
+        return original(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", crash)
+    with pytest.raises(Boom):
+        write_episode(episodes, "ep-2", "Crash", wav, cues, images)
+    monkeypatch.undo()
+    assert list(episodes.iterdir()) == []  # neither the episode nor its temp folder
+    write_episode(episodes, "ep-2", "Fine", wav, cues, images)
+    with pytest.raises(EpisodeError, match="exists already"):
+        write_episode(episodes, "ep-2", "Again", wav, cues)
+    with pytest.raises(EpisodeError, match="bad episode id"):
+        write_episode(episodes, "../up", "Bad", wav, cues)
+
+
+async def test_bad_scripts_are_refused() -> None:
+    with pytest.raises(EpisodeError, match="empty"):
+        await render(FailsAtLine(99), [], VOICES, model="tts-1")
+    with pytest.raises(EpisodeError, match="no voice for Cy"):
+        await render(FailsAtLine(99), [Line("Cy", "hi")], VOICES, model="tts-1")
+    assert Cue(0, "Ada", "hi", 0, 0.0, 1.0).image is None
