@@ -214,6 +214,29 @@ class StorySettings(_Section):
     max_chars: Annotated[int, Field(ge=100, le=4000, description="A passage in chat.")] = 900
 
 
+class HostSettings(_Section):
+    name: str = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z][\w .'-]*$")
+    voice: str = Field(min_length=1, max_length=64, description="A server voice id.")
+    style: str = Field("curious and warm", max_length=200)
+
+
+class PodcastSettings(_Section):
+    """``literai podcast FILE``: two hosts who must sound different."""
+
+    hosts: list[HostSettings] = Field(
+        default_factory=lambda: [
+            HostSettings(name="Ada", voice="joe", style="curious, asks good questions"),
+            HostSettings(name="Bob", voice="robot", style="dry, precise, a little funny"),
+        ],
+        min_length=2,
+        max_length=2,
+    )
+    max_sections: Annotated[int, Field(ge=1, le=20)] = 4
+    lines_per_section: Annotated[int, Field(ge=2, le=20)] = 4
+    recap_every: Annotated[int, Field(ge=0, le=20, description="0: no recaps.")] = 2
+    speech_model: str = Field("tts-1", min_length=1, max_length=256)
+
+
 class GenerationSettings(_Section):
     max_tokens: Annotated[int, Field(ge=1, le=4096)] = 96
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.8
@@ -258,6 +281,7 @@ class BotSettings(_Section):
     ask: GenerationSettings = GenerationSettings()
     summary: SummarySettings = SummarySettings()
     story: StorySettings = StorySettings()
+    podcast: PodcastSettings = PodcastSettings()
 
 
 class ConsoleSettings(_Section):

@@ -1,11 +1,14 @@
-"""Reading a document to summarize: plain text, Markdown, or EPUB (ebooklib, in spine
-order). Anything else, or a file that is empty, binary or too big, is a DocumentError
-with one line that says which."""
+"""Reading a document to summarize: plain text, Markdown, or EPUB (in spine order).
+Anything else, or a file that is empty, binary or too big, is a DocumentError with one
+line that says which."""
 
 from __future__ import annotations
 
 import html.parser
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
+from xml.etree import ElementTree
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ""}
 
@@ -75,19 +78,29 @@ class _Text(html.parser.HTMLParser):
 
 
 def _epub_text(path: Path) -> str:
-    import ebooklib
-    from ebooklib import epub
-
+    """The chapters of an EPUB in reading order. An EPUB is a zip: META-INF/container.xml
+    names the package file, whose spine lists the chapters. Read with the standard
+    library: ebooklib, the usual EPUB library, is AGPL-3.0, which this Apache-2.0
+    project cannot take on."""
     try:
-        book = epub.read_epub(str(path), options={"ignore_ncx": True})
-    except Exception as exc:  # ebooklib raises many kinds for a broken archive
+        with zipfile.ZipFile(path) as z:
+            container = ElementTree.fromstring(z.read("META-INF/container.xml"))
+            rootfile = container.find(".//{*}rootfile")
+            if rootfile is None:
+                raise KeyError("rootfile")
+            opf_path = PurePosixPath(rootfile.attrib["full-path"])
+            opf = ElementTree.fromstring(z.read(str(opf_path)))
+            manifest = opf.iterfind(".//{*}manifest/{*}item")
+            items = {item.attrib["id"]: item.attrib["href"] for item in manifest}
+            chapters = []
+            for ref in opf.iterfind(".//{*}spine/{*}itemref"):
+                href = items.get(ref.attrib.get("idref", ""))
+                if href is None:
+                    continue
+                name = str(opf_path.parent / unquote(href)).removeprefix("./")
+                parser = _Text()
+                parser.feed(z.read(name).decode("utf-8", "replace"))
+                chapters.append(parser.text())
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
         raise DocumentError(f"{path}: not a readable EPUB ({type(exc).__name__})") from None
-    chapters = []
-    for item_id, _ in book.spine:
-        item = book.get_item_with_id(item_id)
-        if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
-            continue
-        parser = _Text()
-        parser.feed(item.get_content().decode("utf-8", "replace"))
-        chapters.append(parser.text())
     return "\n\n".join(c for c in chapters if c)

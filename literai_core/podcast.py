@@ -1,0 +1,157 @@
+"""A two-host podcast episode from a text (literAI's pipeline on local models):
+summaries of the text's parts -> a short dialogue per part between two hosts (an intro,
+a recap every few sections, an outro) -> a title card per section (Pillow; an image
+model can replace it later) -> speech per line in each host's voice -> the episode
+folder (episode.py): audio, timeline, transcript and images."""
+
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .episode import Cue, Line, render
+from .inference import Generation, Inference
+from .summarize import SummaryBudget, split_chunks, summarize
+
+Stage = Callable[[str, int, int], None]  # (stage, done, total)
+_SPEAKER = re.compile(r"^\s*\**\s*([A-Za-z][\w .'-]{0,30}?)\s*\**\s*:\s*(.+)$")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    voice: str
+    style: str
+
+
+@dataclass(frozen=True)
+class PodcastPlan:
+    hosts: tuple[Host, Host]
+    max_sections: int = 4
+    lines_per_section: int = 4
+    recap_every: int = 2
+    line_tokens: int = 220
+
+
+def parse_dialogue(text: str, hosts: tuple[Host, Host], limit: int) -> list[tuple[str, str]]:
+    """ "Name: words" lines for the two hosts; a model that ignores the format still
+    gives a dialogue: its sentences alternate between the hosts."""
+    names = {h.name.lower(): h.name for h in hosts}
+    out: list[tuple[str, str]] = []
+    for raw in text.splitlines():
+        m = _SPEAKER.match(raw)
+        if m and m.group(1).strip().lower() in names and m.group(2).strip():
+            out.append((names[m.group(1).strip().lower()], m.group(2).strip()))
+    if len(out) < 2:
+        body = " ".join(re.sub(r"^\s*[\w .'-]{1,30}:\s*", "", ln) for ln in text.splitlines())
+        sentences = [s.strip() for s in _SENTENCE.split(body) if len(s.strip()) > 2]
+        out = [(hosts[i % 2].name, s) for i, s in enumerate(sentences)]
+    return out[:limit]
+
+
+def title_card(title: str, text: str, number: int) -> bytes:
+    """A 1280x720 PNG with the section's number, title and summary (Pillow's own font,
+    so it works offline)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (1280, 720), (24, 28, 40))
+    draw = ImageDraw.Draw(img)
+    big, small = ImageFont.load_default(56), ImageFont.load_default(30)
+    draw.rectangle((0, 0, 1280, 12), fill=(255, 196, 87))
+    draw.text((80, 90), f"Part {number}", font=small, fill=(255, 196, 87))
+    draw.text((80, 140), textwrap.shorten(title, 40), font=big, fill=(255, 255, 255))
+    y = 260
+    for row in textwrap.wrap(text, 62)[:9]:
+        draw.text((80, y), row, font=small, fill=(210, 214, 224))
+        y += 44
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+async def script(
+    inference: Inference,
+    title: str,
+    text: str,
+    plan: PodcastPlan,
+    budget: SummaryBudget,
+    stage: Stage | None = None,
+) -> tuple[list[Line], list[str]]:
+    """The episode's lines and one summary per section."""
+    chunks = split_chunks(text, budget.chunk_tokens)
+    per = -(-len(chunks) // plan.max_sections)  # ceil: at most max_sections sections
+    parts = ["\n\n".join(chunks[i : i + per]) for i in range(0, len(chunks), per)]
+    summaries = []
+    for i, part in enumerate(parts):
+        if stage is not None:
+            stage("summarizing", i, len(parts))
+        summaries.append(await summarize(inference, part, budget, about=title))
+    a, b = plan.hosts
+    lines = [
+        Line(a.name, f"Welcome! I'm {a.name}, and with me is {b.name}. Today: {title}.", 0),
+        Line(b.name, "Let's get into it.", 0),
+    ]
+    for n, summary in enumerate(summaries):
+        if stage is not None:
+            stage("writing the dialogue", n, len(summaries))
+        prompt = [
+            {
+                "role": "system",
+                "content": (
+                    f"You write a podcast dialogue between {a.name} ({a.style}) and "
+                    f"{b.name} ({b.style}). Every line starts with the speaker's name and "
+                    "a colon. No stage directions."
+                ),
+            },
+            {
+                "role": "user",
+                "content": (
+                    f"Part {n + 1} of {title}: {summary}\n\n"
+                    f"Write {plan.lines_per_section} lines, {a.name} first."
+                ),
+            },
+        ]
+        gen = Generation(max_tokens=plan.line_tokens, temperature=0.7)
+        said = "".join([p async for p in inference.stream_chat(prompt, gen)])
+        talk = parse_dialogue(said, plan.hosts, plan.lines_per_section)
+        if not talk:  # nothing usable: the summary itself, read by the first host
+            talk = [(a.name, summary)]
+        lines += [Line(who, what, n) for who, what in talk]
+        if plan.recap_every and (n + 1) % plan.recap_every == 0 and n + 1 < len(summaries):
+            lines.append(Line(b.name, f"To recap so far: {summary}", n))
+    last = len(summaries) - 1
+    lines += [
+        Line(a.name, f"That's our look at {title}.", last),
+        Line(b.name, "Thanks for listening!", last),
+    ]
+    return lines, summaries
+
+
+async def produce(
+    inference: Inference,
+    title: str,
+    text: str,
+    plan: PodcastPlan,
+    budget: SummaryBudget,
+    *,
+    model: str,
+    stage: Stage | None = None,
+) -> tuple[bytes, list[Cue], dict[str, bytes]]:
+    """Audio, cues (each with its section's image) and the images, ready to write."""
+    lines, summaries = await script(inference, title, text, plan, budget, stage)
+    images = {
+        f"section-{n}.png": title_card(title, summary, n + 1) for n, summary in enumerate(summaries)
+    }
+    voices = {h.name: h.voice for h in plan.hosts}
+
+    def speaking(done: int, total: int) -> None:
+        if stage is not None:
+            stage("speaking", done, total)
+
+    wav, cues = await render(inference, lines, voices, model=model, progress=speaking)
+    cues = [Cue(**{**c.__dict__, "image": f"section-{c.section}.png"}) for c in cues]
+    return wav, cues, images
