@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("file", help="the document (.txt, .md or .epub)")
     summ.add_argument("--config", help="deployment YAML (default: built-in defaults)")
     summ.add_argument("--quiet", action="store_true", help="no progress bar")
+    pod = sub.add_parser("podcast", help="make a two-host podcast episode from a document")
+    pod.add_argument("file", help="the document (.txt, .md or .epub)")
+    pod.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    pod.add_argument("--quiet", action="store_true", help="no progress bar")
     story = sub.add_parser("story", help="write a story from a premise, round by round")
     story.add_argument("premise", help="what the story is about")
     story.add_argument("--rounds", type=_rounds, default=5, help="passages to write (1-200)")
@@ -90,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .runner import serve
 
             return asyncio.run(serve(config))
+        if args.cmd == "podcast":
+            from .runner import make_podcast
+
+            return asyncio.run(make_podcast(config, args.file, progress=not args.quiet))
         if args.cmd == "story":
             from .runner import write_story
 

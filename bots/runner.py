@@ -339,6 +339,76 @@ async def summarize_file(config: LiteraiConfig, file: str, *, progress: bool = T
     return 0
 
 
+async def make_podcast(config: LiteraiConfig, file: str, *, progress: bool = True) -> int:
+    """``literai podcast FILE``: an episode folder under data/episodes, its path on stdout."""
+    import re
+    import time
+
+    from tqdm import tqdm
+
+    from literai_core.documents import DocumentError, read_document
+    from literai_core.episode import EpisodeError, write_episode
+    from literai_core.podcast import Host, PodcastPlan, produce
+    from literai_core.summarize import SummaryBudget, SummaryError
+
+    b = config.bot
+    try:
+        text = await asyncio.to_thread(read_document, Path(file), b.summary.max_file_bytes)
+    except DocumentError as exc:
+        print(f"literai: {exc}", file=sys.stderr)
+        return 2
+    title = Path(file).stem.replace("_", " ").replace("-", " ").strip() or "Episode"
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "episode"
+    episode_id = f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    a, c = b.podcast.hosts
+    plan = PodcastPlan(
+        (Host(a.name, a.voice, a.style), Host(c.name, c.voice, c.style)),
+        b.podcast.max_sections,
+        b.podcast.lines_per_section,
+        b.podcast.recap_every,
+    )
+    budget = SummaryBudget(b.summary.chunk_tokens, b.summary.summary_tokens, b.summary.max_depth)
+    bar = tqdm(total=0, file=sys.stderr, disable=not progress, leave=False)
+
+    def stage(name: str, done: int, total: int) -> None:
+        if bar.desc != name or bar.total != total:
+            bar.reset(total)
+            bar.set_description(name)
+        bar.n = done
+        bar.refresh()
+
+    stop = Stop()
+    stop.on_signals()
+    async with _api(config, stop) as (client, ready):
+        if not ready:
+            return stop.code or 1
+        inference = OpenAIInference(client, config.client.model or config.server.default_model)
+        task = asyncio.ensure_future(
+            produce(inference, title, text, plan, budget, model=b.podcast.speech_model, stage=stage)
+        )
+        try:
+            await _until(stop, task)
+            if not task.done():
+                return 130
+            wav, cues, images = task.result()
+            folder = await asyncio.to_thread(
+                write_episode,
+                Path(config.data_dir) / "episodes",
+                episode_id,
+                title,
+                wav,
+                cues,
+                images,
+            )
+        except (InferenceError, SummaryError, EpisodeError) as exc:
+            bar.close()
+            print(f"literai: cannot make the episode: {exc}", file=sys.stderr)
+            return 1
+    bar.close()
+    print(folder)
+    return 0
+
+
 async def write_story(
     config: LiteraiConfig, premise: str, rounds: int, *, progress: bool = True
 ) -> int:

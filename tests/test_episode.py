@@ -12,11 +12,13 @@ from pathlib import Path
 
 import openai
 import pytest
+from PIL import Image
 
 from literai_core.episode import Cue, EpisodeError, Line, render, write_episode
 from literai_core.inference import InferenceError, OpenAIInference
+from literai_core.podcast import Host, parse_dialogue
 
-from .conftest import API_KEY, Server
+from .conftest import API_KEY, Server, literai, write_config
 from .test_core import ScriptedInference
 from .test_discord_voice import tone
 
@@ -110,3 +112,52 @@ async def test_bad_scripts_are_refused() -> None:
     with pytest.raises(EpisodeError, match="no voice for Cy"):
         await render(FailsAtLine(99), [Line("Cy", "hi")], VOICES, model="tts-1")
     assert Cue(0, "Ada", "hi", 0, 0.0, 1.0).image is None
+
+
+def test_parse_dialogue_takes_named_lines_or_alternates_sentences() -> None:
+    hosts = (Host("Ada", "joe", ""), Host("Bob", "robot", ""))
+    named = "Ada: Hello there.\n**Bob**: Hi, Ada!\nNarrator: (music)\nada: Lowercase works."
+    assert parse_dialogue(named, hosts, 10) == [
+        ("Ada", "Hello there."),
+        ("Bob", "Hi, Ada!"),
+        ("Ada", "Lowercase works."),
+    ]
+    prose = "The clerk waits. The machine prints. Nobody sleeps."
+    alternating = [("Ada", "The clerk waits."), ("Bob", "The machine prints.")]
+    assert parse_dialogue(prose, hosts, 2) == alternating
+
+
+def test_literai_podcast_makes_a_whole_episode_with_the_real_models(tmp_path: Path) -> None:
+    doc = tmp_path / "the_harwick_teletype.md"
+    doc.write_text(STORY_TEXT)
+    config = write_config(
+        tmp_path,
+        data_dir=str(tmp_path / "data"),
+        bot={
+            "summary": {"chunk_tokens": 200, "summary_tokens": 50},
+            "podcast": {"max_sections": 2, "lines_per_section": 2},
+        },
+    )
+    done = literai("podcast", str(doc), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip())
+    assert folder.parent == tmp_path / "data" / "episodes" and folder.is_dir()
+    timeline = json.loads((folder / "timeline.json").read_text())
+    lines = timeline["lines"]
+    assert timeline["title"] == "the harwick teletype" and len(lines) >= 6
+    assert {ln["speaker"] for ln in lines} == {"Ada", "Bob"}
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(lines))  # ordered
+    total = seconds((folder / "audio.wav").read_bytes())
+    assert abs(timeline["duration"] - total) / total < 0.01
+    for ln in lines:
+        card = Image.open(folder / ln["image"])
+        assert card.size == (1280, 720)
+    assert (folder / "transcript.txt").read_text().count("\n") >= len(lines)
+
+
+STORY_TEXT = "\n\n".join(
+    f"Chapter {n}. At Harwick station the old teletype printed news from the next day. "
+    f"On night {n} the clerk Mara read that a storm would close the line, and warned the "
+    "driver, who did not believe her until the wires came down."
+    for n in range(1, 5)
+)
