@@ -100,12 +100,16 @@ async def _listen(
 
 
 async def _overlay(config: LiteraiConfig, core: ChatCore) -> web.AppRunner:
-    """bots/web: the overlay pages, fed every answer and media reply the core makes."""
+    """bots/web: the overlay pages, fed every answer and media reply the core makes, and
+    the podcast episode player."""
+    from .web.episodes import Episodes
     from .web.overlay import ALL, Overlay
 
     overlay = Overlay(config.web)
     core.observers.append(overlay.observe)
-    runner, port = await _listen(overlay.app(), config.web.host, config.web.port, "web")
+    app = overlay.app()
+    Episodes(Path(config.data_dir) / "episodes").add_routes(app)
+    runner, port = await _listen(app, config.web.host, config.web.port, "web")
     host = "127.0.0.1" if config.web.host in ("0.0.0.0", "::", "") else config.web.host
     print(f"literai: overlay for OBS at http://{host}:{port}/overlay/{ALL}", file=sys.stderr)
     return runner

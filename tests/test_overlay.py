@@ -14,13 +14,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from PIL import Image
 from playwright.async_api import Page, async_playwright
 
+from bots.web.episodes import Episodes
 from bots.web.overlay import Overlay, overlay_name
 from literai_core.chat import ChannelKey, ChatLine
 from literai_core.config import WebSettings
 from literai_core.core import ChatCore
+from literai_core.episode import Cue, Line, render, write_episode
+from literai_core.podcast import title_card
 
 from .conftest import LITERAI, ROOT, write_config
 from .loopback import serve
@@ -194,3 +198,55 @@ async def test_literai_run_serves_the_overlay_with_the_console_bots_replies(
         proc.stdin.close()
         await asyncio.wait_for(proc.wait(), 60)
     assert proc.returncode == 0
+
+
+async def test_episode_player_follows_the_timeline_when_seeking(tmp_path: Path, page: Page) -> None:
+    """An episode written by literai_core.episode, played in Chromium: seek, and the
+    line and the section's image that belong to that moment show."""
+    lines = [
+        Line("Ada", "Welcome to part one.", 0),
+        Line("Bob", "Still part one.", 0),
+        Line("Ada", "Now part two begins.", 1),
+        Line("Bob", "And part two ends.", 1),
+    ]
+    wav, cues = await render(MediaInference(), [
+        Line(ln.speaker, f"{ln.text} 0.8", ln.section) for ln in lines
+    ], {"Ada": "a", "Bob": "b"}, model="m")  # fmt: skip
+    cues = [Cue(**{**c.__dict__, "text": ln.text, "image": f"section-{c.section}.png"})
+            for c, ln in zip(cues, lines, strict=True)]  # fmt: skip
+    images = {f"section-{n}.png": title_card("Test", f"part {n + 1}", n + 1) for n in (0, 1)}
+    folder = tmp_path / "episodes"
+    write_episode(folder, "test-episode", "The Test Episode", wav, cues, images)
+    app = web.Application()
+    Episodes(folder).add_routes(app)
+    runner, port = await serve(app)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await page.goto(f"{base}/episodes")
+        assert "The Test Episode" in await page.inner_text("body")
+        await page.click("text=The Test Episode")
+        await page.wait_for_function("document.body.dataset.ready === '1'")
+        for i in (2, 1, 3):
+            at = cues[i].start + 0.1
+            await page.evaluate(f"document.getElementById('audio').currentTime = {at}")
+            await page.wait_for_function(f"document.body.dataset.line === '{i}'", timeout=10_000)
+            assert await page.inner_text("#text") == lines[i].text
+            src = await page.get_attribute("#image", "src")
+            assert src == f"section-{lines[i].section}.png"
+            await page.wait_for_function(
+                "document.getElementById('image').complete"
+                " && document.getElementById('image').naturalWidth === 1280"
+            )
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "episode-player.png"))
+        async with aiohttp.ClientSession() as http:
+            for path, status in [
+                ("/episodes/test-episode", 200),  # redirected to the folder
+                ("/episodes/nope/", 404),
+                ("/episodes/test-episode/..%2F..%2Fetc%2Fpasswd", 404),
+                ("/episodes/test-episode/inspircd.conf", 404),
+            ]:
+                async with http.get(base + path) as resp:
+                    assert resp.status == status, path
+    finally:
+        await runner.cleanup()
