@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     pod.add_argument("file", help="the document (.txt, .md or .epub)")
     pod.add_argument("--config", help="deployment YAML (default: built-in defaults)")
     pod.add_argument("--quiet", action="store_true", help="no progress bar")
+    pod.add_argument(
+        "--resume", action="store_true", help="continue a stopped run of the same file"
+    )
     story = sub.add_parser("story", help="write a story from a premise, round by round")
     story.add_argument("premise", help="what the story is about")
     story.add_argument("--rounds", type=_rounds, default=5, help="passages to write (1-200)")
@@ -97,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "podcast":
             from .runner import make_podcast
 
-            return asyncio.run(make_podcast(config, args.file, progress=not args.quiet))
+            return asyncio.run(
+                make_podcast(config, args.file, progress=not args.quiet, resume=args.resume)
+            )
         if args.cmd == "story":
             from .runner import write_story
 

@@ -343,9 +343,15 @@ async def summarize_file(config: LiteraiConfig, file: str, *, progress: bool = T
     return 0
 
 
-async def make_podcast(config: LiteraiConfig, file: str, *, progress: bool = True) -> int:
-    """``literai podcast FILE``: an episode folder under data/episodes, its path on stdout."""
+async def make_podcast(
+    config: LiteraiConfig, file: str, *, progress: bool = True, resume: bool = False
+) -> int:
+    """``literai podcast FILE``: an episode folder under data/episodes, its path on stdout.
+    Finished stages are kept in a work folder beside the episodes; ``resume`` reuses
+    them after a stopped run of the same file and settings."""
+    import hashlib
     import re
+    import shutil
     import time
 
     from tqdm import tqdm
@@ -372,6 +378,13 @@ async def make_podcast(config: LiteraiConfig, file: str, *, progress: bool = Tru
         b.podcast.recap_every,
     )
     budget = SummaryBudget(b.summary.chunk_tokens, b.summary.summary_tokens, b.summary.max_depth)
+    episodes = Path(config.data_dir) / "episodes"
+    key = hashlib.sha256(f"{text}\0{b.podcast!r}\0{b.summary!r}".encode()).hexdigest()[:16]
+    work = episodes / f".work-{key}"
+    if not resume:
+        await asyncio.to_thread(shutil.rmtree, work, True)
+    elif not work.is_dir():
+        print(f"literai: nothing to resume for {file}; starting afresh", file=sys.stderr)
     bar = tqdm(total=0, file=sys.stderr, disable=not progress, leave=False)
 
     def stage(name: str, done: int, total: int) -> None:
@@ -388,7 +401,16 @@ async def make_podcast(config: LiteraiConfig, file: str, *, progress: bool = Tru
             return stop.code or 1
         inference = OpenAIInference(client, config.client.model or config.server.default_model)
         task = asyncio.ensure_future(
-            produce(inference, title, text, plan, budget, model=b.podcast.speech_model, stage=stage)
+            produce(
+                inference,
+                title,
+                text,
+                plan,
+                budget,
+                model=b.podcast.speech_model,
+                stage=stage,
+                cache=work,
+            )
         )
         try:
             await _until(stop, task)
@@ -396,17 +418,15 @@ async def make_podcast(config: LiteraiConfig, file: str, *, progress: bool = Tru
                 return 130
             wav, cues, images = task.result()
             folder = await asyncio.to_thread(
-                write_episode,
-                Path(config.data_dir) / "episodes",
-                episode_id,
-                title,
-                wav,
-                cues,
-                images,
+                write_episode, episodes, episode_id, title, wav, cues, images
             )
+            await asyncio.to_thread(shutil.rmtree, work, True)
         except (InferenceError, SummaryError, EpisodeError) as exc:
             bar.close()
-            print(f"literai: cannot make the episode: {exc}", file=sys.stderr)
+            print(
+                f"literai: cannot make the episode: {exc} (--resume goes on from there)",
+                file=sys.stderr,
+            )
             return 1
     bar.close()
     print(folder)

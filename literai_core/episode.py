@@ -8,6 +8,8 @@ top of this; see the README for what exists so far.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
 import json
 import os
@@ -66,8 +68,11 @@ async def render(
     model: str,
     gap_s: float = GAP_S,
     progress: Callable[[int, int], None] | None = None,
+    cache: Path | None = None,
 ) -> tuple[bytes, list[Cue]]:
-    """Speak every line in its speaker's voice; one WAV and the cues, in order."""
+    """Speak every line in its speaker's voice; one WAV and the cues, in order. With a
+    ``cache`` folder each line's audio is kept there, and a rerun (``--resume``) speaks
+    only the lines not yet spoken."""
     if not lines:
         raise EpisodeError("the script is empty")
     missing = sorted({ln.speaker for ln in lines} - set(voices))
@@ -80,7 +85,7 @@ async def render(
     for i, line in enumerate(lines):
         if progress is not None:
             progress(i, len(lines))
-        audio = await inference.speech(line.text, voice=voices[line.speaker], model=model)
+        audio = await _spoken(inference, line, voices[line.speaker], model, cache, i)
         pcm, this = _pcm(audio)
         if fmt is None:
             fmt = this
@@ -108,6 +113,26 @@ async def render(
         w.setsampwidth(fmt[2])
         w.writeframes(b"".join(frames))
     return out.getvalue(), cues
+
+
+async def _spoken(
+    inference: Inference, line: Line, voice: str, model: str, cache: Path | None, i: int
+) -> bytes:
+    key = hashlib.sha256(f"{voice}\0{model}\0{line.text}".encode()).hexdigest()[:16]
+    kept = cache / f"line-{i:04d}-{key}.wav" if cache is not None else None
+    if kept is not None and kept.is_file():
+        return await asyncio.to_thread(kept.read_bytes)
+    audio = await inference.speech(line.text, voice=voice, model=model)
+    if kept is not None:
+        await asyncio.to_thread(atomic_write, kept, audio)
+    return audio
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def write_episode(

@@ -6,13 +6,16 @@ folder (episode.py): audio, timeline, transcript and images."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from .episode import Cue, Line, render
+from .episode import Cue, Line, atomic_write, render
 from .inference import Generation, Inference
 from .summarize import SummaryBudget, split_chunks, summarize
 
@@ -80,8 +83,29 @@ async def script(
     plan: PodcastPlan,
     budget: SummaryBudget,
     stage: Stage | None = None,
+    cache: Path | None = None,
 ) -> tuple[list[Line], list[str]]:
-    """The episode's lines and one summary per section."""
+    """The episode's lines and one summary per section (kept in ``cache``, if given, so
+    a resumed run does not write them again)."""
+    saved = cache / "script.json" if cache is not None else None
+    if saved is not None and saved.is_file():
+        data = json.loads(await asyncio.to_thread(saved.read_text))
+        return [Line(**ln) for ln in data["lines"]], list(data["summaries"])
+    lines, summaries = await _write_script(inference, title, text, plan, budget, stage)
+    if saved is not None:
+        body = json.dumps({"lines": [asdict(ln) for ln in lines], "summaries": summaries})
+        await asyncio.to_thread(atomic_write, saved, body.encode())
+    return lines, summaries
+
+
+async def _write_script(
+    inference: Inference,
+    title: str,
+    text: str,
+    plan: PodcastPlan,
+    budget: SummaryBudget,
+    stage: Stage | None,
+) -> tuple[list[Line], list[str]]:
     chunks = split_chunks(text, budget.chunk_tokens)
     per = -(-len(chunks) // plan.max_sections)  # ceil: at most max_sections sections
     parts = ["\n\n".join(chunks[i : i + per]) for i in range(0, len(chunks), per)]
@@ -140,9 +164,11 @@ async def produce(
     *,
     model: str,
     stage: Stage | None = None,
+    cache: Path | None = None,
 ) -> tuple[bytes, list[Cue], dict[str, bytes]]:
-    """Audio, cues (each with its section's image) and the images, ready to write."""
-    lines, summaries = await script(inference, title, text, plan, budget, stage)
+    """Audio, cues (each with its section's image) and the images, ready to write.
+    With ``cache``, finished stages are kept there and reused by a rerun."""
+    lines, summaries = await script(inference, title, text, plan, budget, stage, cache)
     images = {
         f"section-{n}.png": title_card(title, summary, n + 1) for n, summary in enumerate(summaries)
     }
@@ -152,6 +178,6 @@ async def produce(
         if stage is not None:
             stage("speaking", done, total)
 
-    wav, cues = await render(inference, lines, voices, model=model, progress=speaking)
+    wav, cues = await render(inference, lines, voices, model=model, progress=speaking, cache=cache)
     cues = [Cue(**{**c.__dict__, "image": f"section-{c.section}.png"}) for c in cues]
     return wav, cues, images

@@ -16,7 +16,8 @@ from PIL import Image
 
 from literai_core.episode import Cue, EpisodeError, Line, render, write_episode
 from literai_core.inference import InferenceError, OpenAIInference
-from literai_core.podcast import Host, parse_dialogue
+from literai_core.podcast import Host, PodcastPlan, parse_dialogue, produce
+from literai_core.summarize import SummaryBudget
 
 from .conftest import API_KEY, Server, literai, write_config
 from .test_core import ScriptedInference
@@ -161,3 +162,38 @@ STORY_TEXT = "\n\n".join(
     "driver, who did not believe her until the wires came down."
     for n in range(1, 5)
 )
+
+
+class Counting(ScriptedInference):
+    """Chat from a script; speech as tones, failing once at call ``fail_at``."""
+
+    def __init__(self, *answers: list[str], fail_at: int = 0) -> None:
+        super().__init__(*answers)
+        self.spoken: list[str] = []
+        self.fail_at = fail_at
+
+    async def speech(self, text: str, *, voice: str, model: str) -> bytes:
+        if len(self.spoken) + 1 == self.fail_at:
+            self.fail_at = 0
+            raise InferenceError("the speech server went away")
+        self.spoken.append(text)
+        return tone(0.2)
+
+
+async def test_a_stopped_podcast_resumes_where_it_stopped(tmp_path: Path) -> None:
+    plan = PodcastPlan((Host("Ada", "joe", ""), Host("Bob", "robot", "")), max_sections=1)
+    budget = SummaryBudget(chunk_tokens=1000)
+    cache = tmp_path / ".work"
+    first = Counting(["A clerk and a teletype."], ["Ada: It prints.\nBob: Tomorrow's news."],
+                     fail_at=3)  # fmt: skip
+    with pytest.raises(InferenceError):
+        await produce(first, "T", "A short text.", plan, budget, model="m", cache=cache)
+    assert len(first.spoken) == 2 and len(first.calls) == 2  # summary + dialogue written
+    again = Counting()  # nothing scripted: any chat call would fail the test
+    wav, cues, images = await produce(
+        again, "T", "A short text.", plan, budget, model="m", cache=cache
+    )
+    assert again.calls == []  # the script came from the work folder
+    assert again.spoken == [c.text for c in cues][2:]  # only the lines not yet spoken
+    assert [c.speaker for c in cues] == ["Ada", "Bob", "Ada", "Bob", "Ada", "Bob"]
+    assert set(images) == {"section-0.png"} and seconds(wav) == pytest.approx(cues[-1].end, 0.01)
