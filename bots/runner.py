@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openai
 from aiohttp import web
@@ -25,6 +26,9 @@ from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.story import StoryStore
 
 from .console import ConsoleBot, stdin_lines
+
+if TYPE_CHECKING:  # twitchio is imported only when Twitch is enabled
+    from .twitch.client import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +228,7 @@ class Reloader:
         return "Config reloaded."
 
 
-def _twitch_credentials(config: LiteraiConfig) -> object:
+def _twitch_credentials(config: LiteraiConfig) -> Credentials:
     """The four Twitch secrets from the environment, or one line naming the missing."""
     from .twitch.client import Credentials
 
@@ -245,15 +249,14 @@ def _twitch_credentials(config: LiteraiConfig) -> object:
 async def _twitch(
     core: ChatCore,
     config: LiteraiConfig,
-    credentials: object,
+    credentials: Credentials,
     stop: Stop,
     reloader: Reloader,
 ) -> None:
     import twitchio
 
-    from .twitch.client import Credentials, LiteraiTwitch, TwitchSetupError, point_at
+    from .twitch.client import LiteraiTwitch, TwitchSetupError, point_at
 
-    assert isinstance(credentials, Credentials)
     t = config.twitch
     point_at(t.api_base_url, t.id_base_url, t.eventsub_url)
     failure = None
