@@ -142,10 +142,12 @@ def write_episode(
     wav: bytes,
     cues: list[Cue],
     images: dict[str, bytes] | None = None,
+    sections: list[dict[str, object]] | None = None,
 ) -> Path:
-    """Write ``folder/episode_id`` whole: audio.wav, timeline.json, transcript.txt and
-    the images. Everything goes into a temporary folder beside it first, which is then
-    renamed into place; a crash leaves no half episode (only a temp folder to clear)."""
+    """Write ``folder/episode_id`` whole: audio.wav, timeline.json (with ``sections``: each
+    part's summary, image prompt and image), transcript.txt and the images. Everything
+    goes into a temporary folder beside it first, which is then renamed into place; a
+    crash leaves no half episode (only a temp folder to clear)."""
     if not episode_id.replace("-", "").isalnum():
         raise EpisodeError(f"bad episode id {episode_id!r}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,7 +161,7 @@ def write_episode(
             (tmp / name).write_bytes(data)
         duration = cues[-1].end if cues else 0.0
         timeline = {"id": episode_id, "title": title, "duration": duration,
-                    "lines": [asdict(c) for c in cues]}  # fmt: skip
+                    "sections": sections or [], "lines": [asdict(c) for c in cues]}  # fmt: skip
         (tmp / "timeline.json").write_text(json.dumps(timeline, indent=1))
         transcript = "\n".join(f"{c.speaker}: {c.text}" for c in cues)
         (tmp / "transcript.txt").write_text(f"{title}\n\n{transcript}\n")

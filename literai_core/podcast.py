@@ -1,24 +1,29 @@
 """A two-host podcast episode from a text (literAI's pipeline on local models):
 summaries of the text's parts -> a short dialogue per part between two hosts (an intro,
-a recap every few sections, an outro) -> a title card per section (Pillow; an image
-model can replace it later) -> speech per line in each host's voice -> the episode
-folder (episode.py): audio, timeline, transcript and images."""
+a recap every few sections, an outro) -> a scene description (image prompt) and an
+image per section from the server's image model, or a Pillow title card where there is
+none -> speech per line in each host's voice -> the episode folder (episode.py):
+audio, timeline, transcript and images."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import logging
 import re
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .config import PodcastSettings
 from .episode import Cue, Line, atomic_write, render
-from .inference import Generation, Inference
-from .summarize import SummaryBudget, split_chunks, summarize
+from .inference import Generation, Inference, InferenceError
+from .summarize import SummaryBudget, count_tokens, split_chunks, summarize
 
+log = logging.getLogger(__name__)
 Stage = Callable[[str, int, int], None]  # (stage, done, total)
 _SPEAKER = re.compile(r"^\s*\**\s*([A-Za-z][\w .'-]{0,30}?)\s*\**\s*:\s*(.+)$")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -38,6 +43,36 @@ class PodcastPlan:
     lines_per_section: int = 4
     recap_every: int = 2
     line_tokens: int = 220
+    images: bool = True  # ask the server's image model; title cards where it has none
+    image_size: str = "512x512"
+
+    @classmethod
+    def from_settings(cls, settings: PodcastSettings) -> PodcastPlan:
+        a, b = settings.hosts
+        return cls(
+            (Host(a.name, a.voice, a.style), Host(b.name, b.voice, b.style)),
+            settings.max_sections,
+            settings.lines_per_section,
+            settings.recap_every,
+            images=settings.images,
+            image_size=settings.image_size,
+        )
+
+
+def new_episode_id(title: str, now: float) -> str:
+    """A folder name made from the title's letters and the time (never a path)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "episode"
+    return f"{slug}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+
+
+@dataclass
+class Episode:
+    """What ``produce`` makes, ready for ``write_episode``."""
+
+    wav: bytes
+    cues: list[Cue]
+    images: dict[str, bytes]
+    sections: list[dict[str, object]]  # summary, image prompt, image, where it came from
 
 
 def parse_dialogue(text: str, hosts: tuple[Host, Host], limit: int) -> list[tuple[str, str]]:
@@ -113,6 +148,9 @@ async def _write_script(
     for i, part in enumerate(parts):
         if stage is not None:
             stage("summarizing", i, len(parts))
+        if count_tokens(part) <= budget.summary_tokens:  # short already (a topic): as is
+            summaries.append(" ".join(part.split()))
+            continue
         summaries.append(await summarize(inference, part, budget, about=title))
     a, b = plan.hosts
     lines = [
@@ -155,6 +193,71 @@ async def _write_script(
     return lines, summaries
 
 
+async def scene_prompt(inference: Inference, title: str, summary: str) -> str:
+    """One line for the image model: what a picture of this part would show."""
+    prompt = [
+        {
+            "role": "system",
+            "content": "You describe one picture for an illustrator: a single line of "
+            "comma-separated visual details (setting, objects, light, style), under 40 "
+            "words, no names, no text in the picture.",
+        },
+        {"role": "user", "content": f"{title}: {summary}"},
+    ]
+    gen = Generation(max_tokens=60, temperature=0.7)
+    said = "".join([p async for p in inference.stream_chat(prompt, gen)])
+    line = next((ln.strip(" *-\"'") for ln in said.splitlines() if ln.strip(" *-\"'")), "")
+    return textwrap.shorten(line or f"{title}, {summary}", 300, placeholder="")
+
+
+async def illustrate(
+    inference: Inference,
+    title: str,
+    summaries: list[str],
+    plan: PodcastPlan,
+    stage: Stage | None = None,
+    cache: Path | None = None,
+) -> tuple[dict[str, bytes], list[dict[str, object]]]:
+    """An image per section and what it shows. The image model draws each scene; where
+    the server has none (or it fails for a section) a title card takes its place, so
+    the episode always completes. With ``cache``, finished images are reused."""
+    images: dict[str, bytes] = {}
+    sections: list[dict[str, object]] = []
+    drawing = plan.images
+    for n, summary in enumerate(summaries):
+        name = f"section-{n}.png"
+        kept = cache / name if cache is not None else None
+        notes = cache / f"section-{n}.json" if cache is not None else None
+        if kept is not None and notes is not None and kept.is_file() and notes.is_file():
+            images[name] = await asyncio.to_thread(kept.read_bytes)
+            sections.append(json.loads(await asyncio.to_thread(notes.read_text)))
+            continue
+        if stage is not None:
+            stage("drawing", n, len(summaries))
+        png, prompt, source = None, "", "title card"
+        if drawing:
+            try:
+                prompt = await scene_prompt(inference, title, summary)
+                png = await inference.image(prompt, size=plan.image_size)
+                source = "image model"
+            except InferenceError as exc:
+                if exc.not_configured:
+                    drawing = False  # no image model here: title cards from now on
+                else:
+                    log.warning("podcast: section %d drawn as a title card: %s", n + 1, exc)
+        if png is None:
+            png = await asyncio.to_thread(title_card, title, summary, n + 1)
+        images[name] = png
+        about: dict[str, object] = {
+            "section": n, "summary": summary, "prompt": prompt, "image": name, "source": source
+        }  # fmt: skip
+        sections.append(about)
+        if kept is not None and notes is not None:
+            await asyncio.to_thread(atomic_write, kept, png)
+            await asyncio.to_thread(atomic_write, notes, json.dumps(about).encode())
+    return images, sections
+
+
 async def produce(
     inference: Inference,
     title: str,
@@ -165,13 +268,11 @@ async def produce(
     model: str,
     stage: Stage | None = None,
     cache: Path | None = None,
-) -> tuple[bytes, list[Cue], dict[str, bytes]]:
-    """Audio, cues (each with its section's image) and the images, ready to write.
-    With ``cache``, finished stages are kept there and reused by a rerun."""
+) -> Episode:
+    """Audio, cues (each with its section's image), the images and the sections, ready
+    to write. With ``cache``, finished stages are kept there and reused by a rerun."""
     lines, summaries = await script(inference, title, text, plan, budget, stage, cache)
-    images = {
-        f"section-{n}.png": title_card(title, summary, n + 1) for n, summary in enumerate(summaries)
-    }
+    images, sections = await illustrate(inference, title, summaries, plan, stage, cache)
     voices = {h.name: h.voice for h in plan.hosts}
 
     def speaking(done: int, total: int) -> None:
@@ -180,4 +281,4 @@ async def produce(
 
     wav, cues = await render(inference, lines, voices, model=model, progress=speaking, cache=cache)
     cues = [Cue(**{**c.__dict__, "image": f"section-{c.section}.png"}) for c in cues]
-    return wav, cues, images
+    return Episode(wav, cues, images, sections)

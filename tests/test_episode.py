@@ -150,9 +150,10 @@ def test_literai_podcast_makes_a_whole_episode_with_the_real_models(tmp_path: Pa
     assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(lines))  # ordered
     total = seconds((folder / "audio.wav").read_bytes())
     assert abs(timeline["duration"] - total) / total < 0.01
-    for ln in lines:
+    for ln in lines:  # no image model on this server: title cards
         card = Image.open(folder / ln["image"])
         assert card.size == (1280, 720)
+    assert [s["source"] for s in timeline["sections"]] == ["title card"] * 2
     assert (folder / "transcript.txt").read_text().count("\n") >= len(lines)
 
 
@@ -170,7 +171,12 @@ class Counting(ScriptedInference):
     def __init__(self, *answers: list[str], fail_at: int = 0) -> None:
         super().__init__(*answers)
         self.spoken: list[str] = []
+        self.drawn: list[str] = []
         self.fail_at = fail_at
+
+    async def image(self, prompt: str, *, size: str) -> bytes:
+        self.drawn.append(prompt)
+        return b"\x89PNG drawn for " + prompt.encode()
 
     async def speech(self, text: str, *, voice: str, model: str) -> bytes:
         if len(self.spoken) + 1 == self.fail_at:
@@ -184,16 +190,22 @@ async def test_a_stopped_podcast_resumes_where_it_stopped(tmp_path: Path) -> Non
     plan = PodcastPlan((Host("Ada", "joe", ""), Host("Bob", "robot", "")), max_sections=1)
     budget = SummaryBudget(chunk_tokens=1000)
     cache = tmp_path / ".work"
-    first = Counting(["A clerk and a teletype."], ["Ada: It prints.\nBob: Tomorrow's news."],
+    first = Counting(["Ada: It prints.\nBob: Tomorrow's news."], ["**A lamp-lit teletype**"],
                      fail_at=3)  # fmt: skip
     with pytest.raises(InferenceError):
         await produce(first, "T", "A short text.", plan, budget, model="m", cache=cache)
-    assert len(first.spoken) == 2 and len(first.calls) == 2  # summary + dialogue written
+    # A text this short is its own summary: the dialogue and the scene were written.
+    assert len(first.spoken) == 2 and len(first.calls) == 2
+    assert first.drawn == ["A lamp-lit teletype"]
     again = Counting()  # nothing scripted: any chat call would fail the test
-    wav, cues, images = await produce(
-        again, "T", "A short text.", plan, budget, model="m", cache=cache
-    )
-    assert again.calls == []  # the script came from the work folder
+    made = await produce(again, "T", "A short text.", plan, budget, model="m", cache=cache)
+    cues = made.cues
+    assert again.calls == [] and again.drawn == []  # script and image from the work folder
     assert again.spoken == [c.text for c in cues][2:]  # only the lines not yet spoken
     assert [c.speaker for c in cues] == ["Ada", "Bob", "Ada", "Bob", "Ada", "Bob"]
-    assert set(images) == {"section-0.png"} and seconds(wav) == pytest.approx(cues[-1].end, 0.01)
+    assert made.images == {"section-0.png": b"\x89PNG drawn for A lamp-lit teletype"}
+    assert made.sections == [
+        {"section": 0, "summary": "A short text.", "prompt": "A lamp-lit teletype",
+         "image": "section-0.png", "source": "image model"}
+    ]  # fmt: skip
+    assert seconds(made.wav) == pytest.approx(cues[-1].end, 0.01)
