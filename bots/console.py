@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from literai_core.chat import ChatLine, Media
+from literai_core.chat import ChatLine, Media, Reply
 from literai_core.config import ConsoleSettings
 from literai_core.core import ChatCore
 
@@ -63,6 +63,11 @@ class ConsoleBot:
         self.media_dir = media_dir
         self.out = out if out is not None else sys.stdout
         self.clock = clock
+        core.announcers["console"] = self.announce
+
+    async def announce(self, reply: Reply) -> None:
+        """A post nobody typed a line for (a finished podcast, a timed recap)."""
+        await self._show(reply)
 
     async def run(self, lines: AsyncIterator[str]) -> None:
         """Answer each line in turn until the input ends (Ctrl-D)."""
@@ -82,13 +87,15 @@ class ConsoleBot:
                 frozenset({"broadcaster"}),
             )
             reply = await self.core.handle(line)
-            if reply is None:
-                continue
-            text = await reply.text()
-            if reply.media is not None:
-                path = await asyncio.to_thread(self._save, reply.media)
-                text = f"{text} [{reply.media.mime} saved to {path}]"
-            await self._say(text)
+            if reply is not None:
+                await self._show(reply)
+
+    async def _show(self, reply: Reply) -> None:
+        text = await reply.text()
+        if reply.media is not None:
+            path = await asyncio.to_thread(self._save, reply.media)
+            text = f"{text} [{reply.media.mime} saved to {path}]"
+        await self._say(text)
 
     def _save(self, media: Media) -> Path:
         """Content-addressed: the name comes from the bytes, never from chat text."""

@@ -116,6 +116,8 @@ async def _overlay(config: LiteraiConfig, core: ChatCore) -> web.AppRunner:
     runner, port = await _listen(app, config.web.host, config.web.port, "web")
     host = "127.0.0.1" if config.web.host in ("0.0.0.0", "::", "") else config.web.host
     print(f"literai: overlay for OBS at http://{host}:{port}/overlay/{ALL}", file=sys.stderr)
+    base = (config.web.public_url or f"http://{host}:{port}").rstrip("/")
+    core.episode_link = lambda episode_id: f"{base}/episodes/{episode_id}/"
     return runner
 
 
@@ -353,7 +355,6 @@ async def make_podcast(
     Finished stages are kept in a work folder beside the episodes; ``resume`` reuses
     them after a stopped run of the same file and settings."""
     import hashlib
-    import re
     import shutil
     import time
 
@@ -361,7 +362,7 @@ async def make_podcast(
 
     from literai_core.documents import DocumentError, read_document
     from literai_core.episode import EpisodeError, write_episode
-    from literai_core.podcast import Host, PodcastPlan, produce
+    from literai_core.podcast import PodcastPlan, new_episode_id, produce
     from literai_core.summarize import SummaryBudget, SummaryError
 
     b = config.bot
@@ -371,15 +372,8 @@ async def make_podcast(
         print(f"literai: {exc}", file=sys.stderr)
         return 2
     title = Path(file).stem.replace("_", " ").replace("-", " ").strip() or "Episode"
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "episode"
-    episode_id = f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
-    a, c = b.podcast.hosts
-    plan = PodcastPlan(
-        (Host(a.name, a.voice, a.style), Host(c.name, c.voice, c.style)),
-        b.podcast.max_sections,
-        b.podcast.lines_per_section,
-        b.podcast.recap_every,
-    )
+    episode_id = new_episode_id(title, time.time())
+    plan = PodcastPlan.from_settings(b.podcast)
     budget = SummaryBudget(b.summary.chunk_tokens, b.summary.summary_tokens, b.summary.max_depth)
     episodes = Path(config.data_dir) / "episodes"
     key = hashlib.sha256(f"{text}\0{b.podcast!r}\0{b.summary!r}".encode()).hexdigest()[:16]
@@ -419,9 +413,16 @@ async def make_podcast(
             await _until(stop, task)
             if not task.done():
                 return 130
-            wav, cues, images = task.result()
+            made = task.result()
             folder = await asyncio.to_thread(
-                write_episode, episodes, episode_id, title, wav, cues, images
+                write_episode,
+                episodes,
+                episode_id,
+                title,
+                made.wav,
+                made.cues,
+                made.images,
+                made.sections,
             )
             await asyncio.to_thread(shutil.rmtree, work, True)
         except (InferenceError, SummaryError, EpisodeError) as exc:
@@ -548,6 +549,7 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                 core.stories = await asyncio.to_thread(
                     StoryStore, Path(config.data_dir) / "stories.sqlite"
                 )
+                core.episodes = Path(config.data_dir) / "episodes"
                 reloader = Reloader(load or (lambda: config), config)
                 reloader.appliers.append(lambda new: core.reconfigure(new.bot))
                 core.reloader = reloader
@@ -563,7 +565,10 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
                     bots.append(_twitch(core, config, twitch, stop, reloader))
                 if config.irc.enabled:
                     bots.append(_irc(core, config, reloader))
-                await _until(stop, asyncio.gather(*bots))
+                try:
+                    await _until(stop, asyncio.gather(*bots))
+                finally:
+                    await core.aclose()  # a podcast being recorded, recap timers
     finally:
         if pages is not None:
             await pages.cleanup()

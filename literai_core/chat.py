@@ -53,6 +53,7 @@ class Media:
     mime: str  # e.g. "audio/wav"
     ext: str  # e.g. "wav", for file names
     alt: str  # what it says or shows, for captions and screen readers
+    link: str | None = None  # a web page that shows it (a podcast episode's player)
 
 
 class ReplyKind(Enum):

@@ -196,6 +196,9 @@ class SummarySettings(_Section):
     ] = 500
     history_chars: Annotated[int, Field(ge=1000, le=10_000_000)] = 100_000
     default_minutes: Annotated[float, Field(gt=0, le=1440)] = 15.0
+    recap_min_minutes: Annotated[
+        float, Field(gt=0, le=1440, description="!recap every N: the smallest N allowed.")
+    ] = 5.0
     max_file_bytes: Annotated[
         int, Field(ge=1000, le=2**31, description="literai summarize: larger files refused.")
     ] = 20_000_000
@@ -221,7 +224,7 @@ class HostSettings(_Section):
 
 
 class PodcastSettings(_Section):
-    """``literai podcast FILE``: two hosts who must sound different."""
+    """``literai podcast FILE`` and ``!podcast [text]``: two hosts who must sound different."""
 
     hosts: list[HostSettings] = Field(
         default_factory=lambda: [
@@ -235,6 +238,14 @@ class PodcastSettings(_Section):
     lines_per_section: Annotated[int, Field(ge=2, le=20)] = 4
     recap_every: Annotated[int, Field(ge=0, le=20, description="0: no recaps.")] = 2
     speech_model: str = Field("tts-1", min_length=1, max_length=256)
+    images: bool = Field(True, description="Draw each section with the server's image model.")
+    image_size: str = Field("512x512", pattern=r"^\d{2,4}x\d{2,4}$")
+    chat_minutes: Annotated[
+        float, Field(gt=0, le=1440, description="!podcast: this much recent chat.")
+    ] = 30.0
+    cooldown_s: Annotated[
+        float, Field(ge=0, le=86_400, description="!podcast: per channel, between episodes.")
+    ] = 600.0
 
 
 class GenerationSettings(_Section):
@@ -315,6 +326,15 @@ class DiscordSettings(_Section):
     actions_per_5s: Annotated[
         int, Field(ge=1, le=5, description="Sends plus edits per channel per 5 s.")
     ] = 5
+    max_upload_bytes: Annotated[
+        int,
+        Field(
+            ge=100_000,
+            le=500 * 2**20,
+            description="Files above this are re-encoded (audio to Ogg Opus) or not attached; "
+            "Discord's limit for servers without boosts is 10 MiB.",
+        ),
+    ] = 10 * 2**20
     allow_users: list[str] = Field(default_factory=list, description="Ids; empty: everyone.")
     block_users: list[str] = Field(default_factory=list)
     allow_roles: list[str] = Field(default_factory=list, description="Role names or ids.")
@@ -388,6 +408,12 @@ class WebSettings(_Section):
     enabled: bool = False
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: Annotated[int, Field(ge=0, le=65535, description="Port; 0 picks a free one.")] = 8090
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="How viewers reach these pages (episode links in chat); "
+        "empty: http://host:port.",
+    )
     idle_s: Annotated[
         float, Field(ge=1, le=3600, description="Overlay fades out after this long quiet.")
     ] = 20.0

@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
+from pathlib import Path
+from typing import Any
 
 from .chat import ChannelKey, ChatLine, Reply, ReplyKind
 from .commands.chat import ChatCommands
 from .commands.help import HelpCommands
 from .commands.media import MediaCommands
 from .commands.mod import ModCommands
+from .commands.podcast import PodcastCommands
 from .commands.story import StoryCommands
 from .commands.summary import SummaryCommands
 from .config import BotSettings
@@ -33,6 +37,7 @@ def default_components() -> list[Component]:
         ModCommands(),
         SummaryCommands(),
         StoryCommands(),
+        PodcastCommands(),
     ]
 
 
@@ -67,6 +72,13 @@ class ChatCore:
         # other outputs (the stream overlay) can show it too; see Reply.watch.
         self.observers: list[Callable[[Reply], None]] = []
         self.stories: StoryStore | None = None  # set where there is a data folder
+        self.episodes: Path | None = None  # where !podcast writes; None: no podcasts here
+        # The player page of an episode id, where a web server serves it (bots/web).
+        self.episode_link: Callable[[str], str] | None = None
+        # Posting without a chat line to answer (a finished podcast, a timed recap):
+        # each adapter registers how it posts to one of its channels, by platform.
+        self.announcers: dict[str, Callable[[Reply], Awaitable[None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         for component in components if components is not None else default_components():
             self.router.add_component(component)
 
@@ -88,7 +100,7 @@ class ChatCore:
             if not self.notices.allow(("unknown", *user_key), line.time, quiet):
                 return None
             return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
-        if cmd.mod_only and not (line.roles & set(self.settings.mod_roles)):
+        if cmd.mod_only and not self.is_mod(line):
             return self._notice(line, f"Only moderators can use {p}{cmd.name}.")
         if line.scope_key in self.paused and cmd.uses_model:
             return None  # paused by a moderator: model commands are ignored quietly
@@ -169,6 +181,42 @@ class ChatCore:
             except Exception:  # an overlay bug must not cost the chat its answer
                 log.exception("a reply observer failed")
 
+    async def announce(self, reply: Reply) -> bool:
+        """Post ``reply`` to its line's channel unasked; False where no adapter of that
+        platform is running. Observers (the overlay) see it too."""
+        post = self.announcers.get(reply.line.platform)
+        if post is None:
+            return False
+        if reply.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
+            self._observe(reply)
+        try:
+            await post(reply)
+        except Exception:  # a platform failure must not end the job that announced
+            log.exception("could not announce in %s", reply.line.channel)
+            return False
+        return True
+
+    def spawn(self, job: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``job`` beside the chat (a podcast being made, a recap timer); it is
+        cancelled by ``aclose`` and its failure is logged, never lost."""
+        task = asyncio.create_task(job, name=name)
+        self._tasks.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("%s failed", name, exc_info=task.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def aclose(self) -> None:
+        """Cancel background jobs and wait for them to end."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def reconfigure(self, settings: BotSettings) -> None:
         """Apply new bot settings live (``!reload``); windows, cooldowns in progress and
         channel personas are kept."""
@@ -184,6 +232,9 @@ class ChatCore:
         self.channel_cooldown.seconds = settings.channel_cooldown_s
         self.queues.limit = settings.channel_queue
         self.media_slots.limit = settings.media_concurrency
+
+    def is_mod(self, line: ChatLine) -> bool:
+        return bool(line.roles & set(self.settings.mod_roles))
 
     def persona(self, key: ChannelKey) -> str:
         return self.personas.get(key, self.settings.persona)

@@ -4,11 +4,13 @@ end against a scripted fake of the ``Inference`` port. Time is always a paramete
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,8 @@ from literai_core.limits import ChannelQueues, Cooldown, Notices
 from literai_core.router import CommandRouter, Component, Context, command
 from literai_core.trim import trim_reply
 from literai_core.window import RollingWindows
+
+from .waiting import until
 
 # --------------------------------------------------------------------------- the fake
 
@@ -1195,3 +1199,83 @@ async def test_summary_failure_is_a_polite_line() -> None:
         await core.handle(line(f"line {i}", time=i))
     failed = await text_of(await core.handle(line("!summary", time=10)))
     assert failed == "Sorry, I can't summarize right now: the model server is down."
+
+
+# --------------------------------------------------------------------------- posts unasked
+
+
+def announced(core: ChatCore) -> list[tuple[ReplyKind, str, str]]:
+    """Capture what the core posts unasked on twitch: (kind, channel, text)."""
+    posted: list[tuple[ReplyKind, str, str]] = []
+
+    async def post(reply: Reply) -> None:
+        posted.append((reply.kind, reply.line.channel, await reply.text()))
+
+    core.announcers["twitch"] = post
+    return posted
+
+
+async def test_timed_recap_posts_what_is_new_and_says_a_failure_once() -> None:
+    down = InferenceError("the model server is down")
+    inference = ScriptedInference(down, down, ["They discussed paper tape."])
+    core = make_core(inference, user_cooldown_s=0, summary={"recap_min_minutes": 0.001})
+    posted = announced(core)
+    assert (await text_of(await core.handle(line("!recap every 5")))).startswith("Only moder")
+    for bad in ("!recap", "!recap every soon", "!recap every 0.0001", "!recap sometimes"):
+        usage = await text_of(await core.handle(mod_line(bad)))
+        assert usage.startswith("Usage: !recap every <minutes>"), (bad, usage)
+        assert bad == "!recap" or "(0.001 to 1440)" in usage
+    on = await text_of(await core.handle(mod_line("!recap every 0.002")))
+    assert on.startswith("I'll post a recap of the chat every 0.002 minutes")
+    await asyncio.sleep(0.5)  # several rounds with nothing new: nothing posted, no model call
+    assert posted == [] and inference.calls == []
+    for i in range(3):
+        await core.handle(line(f"paper tape {i}", user=f"u{i}", time=1 + i))
+    await until(lambda: len(posted) == 2)
+    assert posted == [
+        (ReplyKind.ERROR, "#main",
+         "Sorry, I couldn't make this recap: the model server is down. I'll try again later."),
+        (ReplyKind.ANSWER, "#main", "📝 Recap, last 0.002 minutes: They discussed paper tape."),
+    ]  # fmt: skip
+    assert len(inference.calls) == 3  # failed twice, said so once
+    assert "u2: paper tape 2" in (inference.calls[-1].messages or [])[-1]["content"]
+    await asyncio.sleep(0.3)
+    assert len(posted) == 2  # those lines are recapped; nothing new since
+    assert await text_of(await core.handle(mod_line("!recap off"))) == "Timed recaps are off."
+    assert await text_of(await core.handle(mod_line("!recap off"))) == (
+        "Timed recaps are off already."
+    )
+    await core.aclose()
+
+
+async def test_podcast_rules_in_chat() -> None:
+    inference = ScriptedInference(InferenceError("the model server is down"))
+    core = make_core(inference, user_cooldown_s=0, podcast={"cooldown_s": 600})
+    posted = announced(core)
+    said = await text_of(await core.handle(line("!podcast")))
+    assert said == "Podcasts aren't set up here."  # no data folder given to the core
+    core.episodes = Path("/nonexistent/never-written")
+    assert await text_of(await core.handle(line("!podcast", time=1))) == (
+        "Not much has been said here yet."
+    )
+    given = await text_of(await core.handle(line("!podcast my own text", time=2)))
+    assert given == "Only moderators can give me a text; !podcast alone talks about the chat."
+    for i in range(3):
+        await core.handle(line(f"tape talk {i}", user=f"u{i}", time=3 + i))
+    started = await text_of(await core.handle(line("!podcast", time=10)))
+    assert started.startswith("🎙️ Recording an episode about the recent chat")
+    await until(lambda: len(posted) == 1)  # the model is down: said, nothing written
+    assert posted == [
+        (ReplyKind.ERROR, "#main",
+         "Sorry, I couldn't finish the episode: the model server is down.")
+    ]  # fmt: skip
+    prompt = (inference.calls[0].messages or [])[-1]["content"]
+    assert "u2: tape talk 2" in prompt
+    again = await text_of(await core.handle(line("!podcast", time=20)))
+    assert again == "The next episode can start in 10 min."  # per channel, for viewers
+    busy = ScriptedInference(["Ada: Hi.\nBob: Hello."])  # then hangs: no more answers
+    core.inference = busy
+    await text_of(await core.handle(mod_line("!podcast a text from a mod", time=30)))
+    refused = await core.handle(mod_line("!podcast another", time=31))
+    assert refused is not None and refused.kind is ReplyKind.REFUSED
+    await core.aclose()

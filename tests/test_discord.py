@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from bots.discord.client import LiteraiDiscord
 from bots.runner import Reloader
+from literai_core.chat import ChatLine, Media, Reply, ReplyKind
 from literai_core.config import BotSettings, DiscordSettings, load_config
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
@@ -26,6 +28,7 @@ from .discord_helpers import stop_bot as _stop
 from .discord_helpers import until as _until
 from .fake_discord import CHANNEL_ID, EPHEMERAL, THREAD_ID, Action, FakeDiscord, fixture
 from .test_core import ScriptedInference
+from .test_discord_voice import tone
 
 MODS = "1100000000000000050"  # a role with Manage Server
 
@@ -102,7 +105,8 @@ async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> 
     finally:
         await _stop(client, task)
     assert [a.content for a in fake.actions] == [
-        "Commands: !ask !gpt2 !help !imagine !join !leave !say !skip !stop !story !summary. "
+        "Commands: !ask !gpt2 !help !imagine !join !leave !podcast !say !skip !stop !story "
+        "!summary. "
         "!help <command> for details."
     ]
 
@@ -347,3 +351,35 @@ async def test_a_dropped_gateway_is_resumed_and_the_window_survives(fake: FakeDi
     assert fake.connections == 2 and fake.resumed == [fixture("ready")["session_id"]]
     (call,) = inference.calls
     assert any("the teletype is warming up" in m["content"] for m in call.messages or [])
+
+
+async def test_an_announced_episode_is_re_encoded_to_fit_and_big_images_are_left_out(
+    fake: FakeDiscord,
+) -> None:
+    """A finished podcast is posted unasked; a WAV over the upload limit goes up as Ogg
+    Opus (real ffmpeg), and what cannot be made to fit is named, not dropped silently."""
+    client, task = await _run_bot(fake, ScriptedInference(), max_upload_bytes=100_000)
+    wav = tone(8.0)  # ~350 kB of WAV
+    where = ChatLine("discord", CHANNEL_ID, "", "", 0.0)
+    episode = Media(wav, "audio/wav", "wav", "Podcast: Tape", link="http://x/episodes/tape/")
+    picture = Media(b"\x89PNG" + bytes(200_000), "image/png", "png", "a huge picture")
+    try:
+        assert await client.core.announce(
+            Reply(where, ReplyKind.MEDIA, "🎙️ New episode: Tape — http://x/episodes/tape/",
+                  media=episode)
+        )  # fmt: skip
+        assert await client.core.announce(Reply(where, ReplyKind.MEDIA, "🎨 huge", media=picture))
+        await _until(lambda: len(fake.actions) == 2)
+    finally:
+        await _stop(client, task)
+    posted, left_out = fake.actions
+    assert posted.content == "🎙️ New episode: Tape — http://x/episodes/tape/"
+    ((name, data),) = posted.files
+    assert name == "episode.ogg" and data[:4] == b"OggS" and len(data) < 100_000
+    decode = ["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000",
+              "-"]  # fmt: skip
+    done = await asyncio.to_thread(subprocess.run, decode, input=data, capture_output=True)
+    decoded = done.stdout
+    assert abs(len(decoded) / 2 / 48000 - 8.0) < 0.1
+    assert left_out.content == "🎨 huge\n(the file is too big to attach here)"
+    assert left_out.files == []

@@ -298,9 +298,11 @@ async def test_help_lists_the_commands_a_member_may_use(harness: Harness) -> Non
     plain, mod, one = harness.said()
     assert plain.startswith("Commands: ") and plain.endswith("!help <command> for details.")
     listed = set(plain.split(".")[0].removeprefix("Commands: ").split())
-    assert {"!ask", "!gpt2", "!help", "!say", "!imagine", "!summary", "!story"} <= listed
-    assert not listed & {"!clear", "!persona", "!pause"}  # moderators only
-    assert {"!clear", "!persona"} <= set(mod.split(".")[0].split())
+    assert {"!ask", "!gpt2", "!help", "!say", "!imagine", "!summary", "!story", "!podcast"} <= (
+        listed
+    )
+    assert not listed & {"!clear", "!persona", "!pause", "!recap"}  # moderators only
+    assert {"!clear", "!persona", "!recap"} <= set(mod.split(".")[0].split())
     assert one.startswith("!ask <question> — Ask the bot anything")
 
 

@@ -15,6 +15,7 @@ import twitchio.eventsub.websockets
 import twitchio.http
 
 from bots.twitch.client import Credentials, LiteraiTwitch
+from literai_core.chat import ChatLine, Media, Reply, ReplyKind
 from literai_core.config import BotSettings, TwitchSettings
 from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
@@ -168,6 +169,24 @@ async def test_media_goes_to_the_overlay_and_chat_gets_a_short_line(twitch: Fake
         "🎨 on screen now: a teletype",
         "🔊 on screen now: hello stream",
     ]
+
+
+async def test_an_announced_episode_posts_its_player_link(twitch: FakeTwitch) -> None:
+    """A finished podcast, posted unasked: chat gets the link to the player (the overlay
+    plays the audio), not the usual "on screen now" line."""
+    client, task = await run_bot(twitch, ScriptedInference(), overlay=True)
+    link = "https://stream.example/episodes/tape-20261122-120000/"
+    episode = Media(b"RIFF....", "audio/wav", "wav", "Podcast: Tape", link=link)
+    where = ChatLine("twitch", "streamer", "", "", 0.0)
+    try:
+        caption = f"🎙️ New episode: Tape (2:05) — {link}"
+        assert await client.core.announce(Reply(where, ReplyKind.MEDIA, caption, media=episode))
+        elsewhere = ChatLine("twitch", "not-joined", "", "", 0.0)
+        await client.core.announce(Reply(elsewhere, ReplyKind.ANSWER, "nobody hears this"))
+        await until(lambda: len(twitch.sent) == 1)
+    finally:
+        await stop_bot(client, task)
+    assert [s.text for s in twitch.sent] == [caption]
 
 
 async def test_an_expired_token_is_refreshed(twitch: FakeTwitch) -> None:

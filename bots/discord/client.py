@@ -87,6 +87,7 @@ class LiteraiDiscord(discord.Client):
             self.voice = Voice(settings.voice, self._synthesize, voice_cls)
             core.router.add_component(VoiceCommands(self.voice))
         self.tree = build_tree(self) if settings.slash_commands else None
+        core.announcers["discord"] = self.announce
 
     async def setup_hook(self) -> None:
         if self.tree is not None:
@@ -174,6 +175,7 @@ class LiteraiDiscord(discord.Client):
                 self.pacer(message.channel.id),
                 edit_interval_s=self.settings.edit_interval_s,
                 reference=message,
+                max_upload_bytes=self.settings.max_upload_bytes,
             )
         except discord.HTTPException as exc:
             log.warning("discord: could not post a reply: %s", exc)
@@ -181,6 +183,28 @@ class LiteraiDiscord(discord.Client):
         if not await self.speak(message.guild, reply):
             if reply.media is not None and self._in_voice(message.guild):
                 await self._react(message, QUEUE_FULL)
+
+    async def announce(self, reply: Reply) -> None:
+        """Post where nobody asked just now (a finished podcast, a timed recap): the
+        channel (or DM) of the reply's line, and in voice too where the bot is in one."""
+        key = reply.line.channel
+        try:
+            if key.startswith("dm:"):
+                user = self.get_user(int(key[3:])) or await self.fetch_user(int(key[3:]))
+                channel: Any = user.dm_channel or await user.create_dm()
+            else:
+                channel = self.get_channel(int(key)) or await self.fetch_channel(int(key))
+            await post_reply(
+                channel,
+                reply,
+                self.pacer(channel.id),
+                edit_interval_s=self.settings.edit_interval_s,
+                max_upload_bytes=self.settings.max_upload_bytes,
+            )
+        except (discord.HTTPException, ValueError) as exc:
+            log.warning("discord: could not post in %s: %s", key, exc)
+            return
+        await self.speak(getattr(channel, "guild", None), reply)
 
     async def _react(self, message: discord.Message, emoji: str) -> None:
         try:

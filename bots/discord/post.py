@@ -6,16 +6,45 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from typing import Any
 
 import discord
 
-from literai_core.chat import Reply
+from literai_core.chat import Media, Reply
 
 from ..pacing import Pacer
 from ..split import split_message
 
+log = logging.getLogger(__name__)
 LIMIT = 2000
+MAX_UPLOAD = 10 * 2**20  # Discord's limit for a server without boosts
+
+
+async def fit_upload(media: Media, limit: int) -> tuple[bytes, str] | None:
+    """The file as it can go up: as is when it fits; long audio (a podcast episode in
+    WAV) re-encoded to Ogg Opus by ffmpeg (bytes through pipes, no file names); None
+    when it still does not fit."""
+    if len(media.data) <= limit:
+        return media.data, media.ext
+    if not media.mime.startswith("audio/"):
+        return None
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
+            "-c:a", "libopus", "-b:a", "48k", "-f", "ogg", "pipe:1",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate(media.data)
+    except OSError as exc:
+        log.warning("discord: cannot re-encode a large audio file: %s", exc)
+        return None
+    if proc.returncode != 0 or not out:
+        log.warning("discord: ffmpeg could not re-encode audio: %s", err.decode()[-200:])
+        return None
+    return (out, "ogg") if len(out) <= limit else None
 
 
 async def post_reply(
@@ -25,17 +54,29 @@ async def post_reply(
     *,
     edit_interval_s: float = 1.0,
     reference: discord.Message | None = None,
+    max_upload_bytes: int = MAX_UPLOAD,
 ) -> list[discord.Message]:
     """Post ``reply`` to ``channel``; returns the messages it sent."""
     sent: list[discord.Message] = []
     mention = discord.AllowedMentions.none()  # model text never pings anyone
     if reply.media is not None:
         caption = (await reply.text())[:LIMIT]
+        fitted = await fit_upload(reply.media, max_upload_bytes)
+        if fitted is None:
+            caption = f"{caption}\n(the file is too big to attach here)"[-LIMIT:]
+            async with pacer.slot():
+                sent.append(
+                    await channel.send(
+                        content=caption, reference=reference, allowed_mentions=mention
+                    )
+                )
+            return sent
+        data, ext = fitted
         name = "speech" if reply.media.mime.startswith("audio/") else "image"
+        if reply.media.link is not None:
+            name = "episode"
         file = discord.File(
-            io.BytesIO(reply.media.data),
-            filename=f"{name}.{reply.media.ext}",
-            description=reply.media.alt[:1024],
+            io.BytesIO(data), filename=f"{name}.{ext}", description=reply.media.alt[:1024]
         )
         async with pacer.slot():
             sent.append(

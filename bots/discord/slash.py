@@ -123,6 +123,7 @@ async def answer_interaction(
             reply,
             client.pacer(channel_id),
             edit_interval_s=client.settings.edit_interval_s,
+            max_upload_bytes=client.settings.max_upload_bytes,
         )
     except discord.HTTPException as exc:
         log.warning("discord: could not answer /%s: %s", line.text[:20], exc)

@@ -94,6 +94,7 @@ class LiteraiIrc:
         self.outboxes: dict[str, Outbox[str | None]] = {}
         self.connects = 0
         self.ready = asyncio.Event()
+        core.announcers["irc"] = self.announce
 
     async def run(self) -> None:
         """Connect, and reconnect with backoff whenever the connection is lost."""
@@ -167,9 +168,15 @@ class LiteraiIrc:
         if reply is not None:
             await self.deliver(channel, reply, msgid)
 
+    async def announce(self, reply: Reply) -> None:
+        """Post where nobody asked just now (a finished podcast, a timed recap)."""
+        await self.deliver(reply.line.channel, reply, None)
+
     async def deliver(self, channel: str, reply: Reply, msgid: str | None) -> None:
         text = await reply.text()
-        if reply.media is not None:
+        if reply.media is not None and reply.media.link is not None:
+            pass  # the caption carries the link (an episode's player)
+        elif reply.media is not None:
             kind = "🎨" if reply.media.mime.startswith("image/") else "🔊"
             text = f"{kind} that one is for the stream overlay: {reply.media.alt}"
         limit = self.settings.max_line_chars

@@ -107,6 +107,7 @@ class LiteraiTwitch(twitchio.Client):
         self.channels: dict[str, Channel] = {}  # broadcaster id -> channel
         self.ready_event = asyncio.Event()
         self.bot_user_id = ""
+        core.announcers["twitch"] = self.announce
 
     async def setup_hook(self) -> None:
         """Add the bot's own token, find the channels and subscribe to their chat."""
@@ -172,10 +173,19 @@ class LiteraiTwitch(twitchio.Client):
         if reply is not None:
             await self.deliver(channel, reply, payload.id)
 
-    async def deliver(self, channel: Channel, reply: Reply, reply_to: str) -> None:
-        """Queue the reply's messages; if the queue cannot take them, say so instead."""
+    async def announce(self, reply: Reply) -> None:
+        """Post where nobody asked just now (a finished podcast, a timed recap)."""
+        for channel in self.channels.values():
+            if channel.login == reply.line.channel:
+                await self.deliver(channel, reply, None)
+
+    async def deliver(self, channel: Channel, reply: Reply, reply_to: str | None) -> None:
+        """Queue the reply's messages; if the queue cannot take them, say so instead.
+        Media goes to the overlay; chat gets a short line, or the link to its page."""
         text = await reply.text()
-        if reply.media is not None:
+        if reply.media is not None and reply.media.link is not None:
+            text = text[:LIMIT]  # the caption carries the link (an episode's player)
+        elif reply.media is not None:
             kind = "🎨" if reply.media.mime.startswith("image/") else "🔊"
             text = (
                 f"{kind} on screen now: {reply.media.alt}"
