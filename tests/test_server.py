@@ -13,7 +13,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from .conftest import API_KEY, Server
+from .conftest import API_KEY, SERVER_SLOTS, Server
 
 MSG = [{"role": "user", "content": "Name three colours."}]
 
@@ -292,9 +292,10 @@ async def test_client_disconnect_stops_generation(server: Server) -> None:
 async def test_full_queue_is_429_and_the_server_recovers(server: Server) -> None:
     label = 'model="smollm2"'
     async with aiohttp.ClientSession() as session:
-        running = await _open_stream(session, server)  # holds the engine
-        assert running.status == 200
-        await running.content.readline()
+        streams = [await _open_stream(session, server) for _ in range(SERVER_SLOTS)]
+        for running in streams:  # together they hold every slot of the engine
+            assert running.status == 200
+            await running.content.readline()
         waiting = asyncio.ensure_future(_open_stream(session, server))  # fills the queue (1)
         await _until(lambda: server.metric("literai_queue_depth", label) == 1)
         third = await session.post(
@@ -304,10 +305,12 @@ async def test_full_queue_is_429_and_the_server_recovers(server: Server) -> None
         )
         assert third.status == 429
         assert (await third.json())["error"]["code"] == "queue_full"
-        running.close()
+        streams[0].close()
         second = await waiting
         assert second.status == 200
         second.close()
+        for running in streams[1:]:
+            running.close()
     client = server.client(timeout=60)
     resp = client.chat.completions.create(model="smollm2", messages=MSG, max_tokens=2)
     assert resp.choices[0].message.content is not None

@@ -73,7 +73,9 @@ class CancelToken:
 
 
 class TextBackend(Protocol):
-    """A text model. Methods are blocking and called from one worker thread."""
+    """A text model. Methods are blocking and called from worker threads: one, unless
+    the backend has a ``max_parallel`` attribute above 1 (it batches, or forwards to a
+    server that does), in which case ``generate`` runs on that many threads at once."""
 
     name: str
     context_length: int

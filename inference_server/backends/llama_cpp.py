@@ -10,6 +10,7 @@ import codecs
 import logging
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,25 @@ class LlamaCppBackend:
         llm = self._llm
         if llm is None:
             raise BackendError("model not loaded")
+        run = self._prepare(prompt, params)
+        llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
+        tokens = llm.generate(
+            run.tokens,
+            temp=params.temperature,
+            top_p=params.top_p,
+            top_k=0,
+            min_p=0.0,
+            frequency_penalty=params.frequency_penalty,
+            presence_penalty=params.presence_penalty,
+            reset=True,
+        )
+        yield from self._deltas(tokens, run, params, cancel)
+
+    def _prepare(self, prompt: str | list[ChatMessage], params: SamplingParams) -> Run:
+        """Render and tokenize; raise the client's mistakes before anything runs."""
+        llm = self._llm
+        if llm is None:
+            raise BackendError("model not loaded")
         text, template_stops, has_specials = self._render(prompt)
         param = "prompt" if isinstance(prompt, str) else "messages"
         try:
@@ -139,24 +159,23 @@ class LlamaCppBackend:
                 f"model's context of {self.context_length} tokens",
                 "max_tokens",
             )
-        llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
-        stops = StopMatcher(params.stop + template_stops)
+        return Run(tokens, max_tokens, params.stop + template_stops)
+
+    def _deltas(
+        self, tokens: Iterator[int], run: Run, params: SamplingParams, cancel: CancelToken
+    ) -> Iterator[Delta]:
+        """Generated tokens as text deltas: stop strings held back and cut, end of
+        generation and max_tokens applied; the final delta carries finish and usage."""
+        llm = self._llm
+        stops = StopMatcher(run.stops)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         is_eog = _eog_check(llm)
+        n_prompt = len(run.tokens)
         produced = 0
         hit = False
         finish: FinishReason = "length"
         pending = ""
-        for token in llm.generate(
-            tokens,
-            temp=params.temperature,
-            top_p=params.top_p,
-            top_k=0,
-            min_p=0.0,
-            frequency_penalty=params.frequency_penalty,
-            presence_penalty=params.presence_penalty,
-            reset=True,
-        ):
+        for token in tokens:
             if cancel.cancelled:
                 return
             if is_eog(token) and not params.ignore_eos:
@@ -169,7 +188,7 @@ class LlamaCppBackend:
             if hit:
                 finish = "stop"
                 break
-            if produced >= max_tokens:
+            if produced >= run.max_tokens:
                 break
             if pending:
                 yield Delta(pending, produced, prompt_tokens=n_prompt)
@@ -178,6 +197,15 @@ class LlamaCppBackend:
             if not hit:  # ended by EOS or length: what was held back was not a stop
                 pending += stops.feed(decoder.decode(b"", final=True))[0] + stops.flush()
             yield Delta(pending, produced, finish_reason=finish, prompt_tokens=n_prompt)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A request ready to run: its prompt tokens, its token budget, its stop strings."""
+
+    tokens: list[int]
+    max_tokens: int
+    stops: tuple[str, ...]
 
 
 def _eog_check(llm: Any) -> Any:
