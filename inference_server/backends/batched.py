@@ -13,7 +13,8 @@ same code as the single-stream backend). Between steps the scheduler:
 - drops requests that finished or whose client left, freeing their slot at once;
 - builds one batch: the next token of every running sequence, plus up to
   ``prefill_chunk`` prompt tokens of sequences still reading their prompt, so a long
-  prompt never stalls the streams already running;
+  prompt never stalls the streams already running; a prompt's last token goes in a
+  step of its own, so its logits do not depend on what the cache held (a seed repeats);
 - decodes it, then samples each sequence that produced logits with that request's own
   sampler chain (penalties, top-p, temperature, seed; greedy at temperature 0).
 
@@ -308,7 +309,13 @@ class BatchedLlamaCpp(LlamaCppBackend):
             if not seq.prefilling or room <= 0:
                 continue
             tokens = seq.run.tokens
-            take = min(self._chunk, room, len(tokens) - seq.fed)
+            # The last prompt token always goes in a step of its own (one query row for
+            # its sequence), as it does when a cached prefix covers the rest: the first
+            # token's logits are then computed the same way whatever the cache held, so
+            # a seeded request repeats. (On some CPUs a multi-row attention pass gives
+            # the last row slightly different logits than a one-row pass.)
+            last_alone = 1 if seq.fed == len(tokens) - 1 else len(tokens) - 1 - seq.fed
+            take = min(self._chunk, room, last_alone)
             for k in range(seq.fed, seq.fed + take):
                 last = k == len(tokens) - 1
                 put(tokens[k], k, seq.slot, last)
