@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     conv.add_argument("--type", default="q4_0", choices=["q4_0", "q8_0", "f16"], dest="ftype")
     conv.add_argument(
-        "--via", default="f16", choices=["f16", "direct"],
-        help="dequantize to F16 first (default), or requantize directly",
+        "--via", default="direct", choices=["direct", "f16", "f32"],
+        help="requantize in one pass (default; measured best) or through an F16/F32 copy",
     )  # fmt: skip
     conv.add_argument("--alias", default="smollm2", help="a packaged model alias")
     conv.add_argument("--config", help="deployment YAML (default: built-in defaults)")
