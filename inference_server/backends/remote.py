@@ -131,11 +131,13 @@ class RemoteOpenAI:
         except openai.BadRequestError as exc:
             message = _message(exc)
             low = message.lower()
-            if exc.code == "context_length_exceeded" or (
-                "context" in low and ("length" in low or "maximum" in low)
+            where = exc.param if isinstance(exc.param, str) and exc.param else param
+            # vLLM says "maximum context length" of prompts, "max_model_len" of max_tokens.
+            if exc.code == "context_length_exceeded" or any(
+                words in low for words in ("maximum context length", "max_model_len")
             ):
-                raise PromptTooLong(message, param) from None
-            raise BadPrompt(message, param) from None
+                raise PromptTooLong(message, where) from None
+            raise BadPrompt(message, where) from None
         except openai.APIStatusError as exc:
             raise BackendError(
                 f"the {self.name} server answered {exc.status_code}: {_message(exc)}"
@@ -239,6 +241,7 @@ class ManagedVllm(RemoteOpenAI):
         while True:
             code = self.proc.poll()
             if code is not None:
+                self.close()  # what it may have started (its engine core) goes too
                 raise BackendError(
                     f"vLLM exited with code {code} while starting; see {self.log_path}: "
                     f"{_tail(self.log_path)}"
@@ -273,24 +276,8 @@ class ManagedVllm(RemoteOpenAI):
     def close(self) -> None:
         super().close()
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(wait_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # The group's other members (vLLM's engine core process) go with the leader;
-        # a straggler still in the group is killed.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if proc is not None:  # even when the leader has died: its engine core may not have
+            _stop_group(proc, 20.0)
 
 
 def remote_backend(alias: str, model: ModelSettings, data_dir: Path | None) -> RemoteOpenAI:
@@ -350,6 +337,61 @@ def _message(exc: Any) -> str:
         if isinstance(body.get("message"), str):
             return str(body["message"])[:500]
     return str(getattr(exc, "message", exc))[:500]
+
+
+def _stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM to the child's process group, SIGKILL to what is left after ``grace_s``;
+    the group is empty on return (vLLM's engine core outlives its parent otherwise)."""
+    group = proc.pid
+    _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while _members(group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _members(group)
+    if left:
+        log.warning("vLLM (group %d) ignored SIGTERM for %g s; killing it", group, grace_s)
+        # multiprocessing's resource tracker unlinks the shared memory (vLLM: hundreds of
+        # MB in /dev/shm) of processes that die without doing so: kill the others first
+        # and give it a moment to notice.
+        for pid, command in left:
+            if "multiprocessing.resource_tracker" not in command:
+                _kill(pid)
+        deadline = time.monotonic() + 5.0
+        while _members(group) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the tracker exits once it has cleaned up
+        _signal_group(group, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _members(group: int) -> list[tuple[int, str]]:
+    """Live (not zombie) processes in ``group`` with their command lines (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] == "Z" or int(fields[2]) != group:
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        found.append((int(entry.name), command))
+    return found
 
 
 def _free_port() -> int:

