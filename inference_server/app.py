@@ -108,6 +108,7 @@ def build_backends(
                 n_threads_batch=model.n_threads_batch,
                 n_batch=model.n_batch,
                 prefill_chunk=model.prefill_chunk,
+                flash_attn=model.flash_attn,
             )
         else:
             from .backends.remote import remote_backend

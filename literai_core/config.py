@@ -50,6 +50,11 @@ class ModelSettings(_Section):
         int | None, Field(ge=1, le=256, description="Prompt threads (default: n_threads).")
     ] = None
     n_batch: Annotated[int, Field(ge=8, le=8192, description="Prompt chunk size.")] = 512
+    flash_attn: bool = Field(
+        True,
+        description="llama.cpp: flash attention (on CPU too): bench/concurrency.py measured "
+        "about 15% more tok/s for one stream and 30% for eight on this project's machine.",
+    )
     slots: Annotated[
         int,
         Field(

@@ -82,9 +82,13 @@ class BatchedLlamaCpp(LlamaCppBackend):
         n_threads_batch: int | None = None,
         n_batch: int = 512,
         prefill_chunk: int = 128,
+        flash_attn: bool = True,
     ) -> None:
-        # The loader's own context only tokenizes; the scheduler has the real one.
-        super().__init__(name, path, n_ctx=256, n_threads=n_threads, n_batch=8)
+        # The loader's own context only tokenizes; the scheduler has the real one, with
+        # the loader's parameters (flash attention included) and its own sizes.
+        super().__init__(
+            name, path, n_ctx=256, n_threads=n_threads, n_batch=8, flash_attn=flash_attn
+        )
         self.context_length = n_ctx
         self.max_parallel = slots
         self._per_slot = n_ctx

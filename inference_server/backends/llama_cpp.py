@@ -39,6 +39,7 @@ class LlamaCppBackend:
         n_threads: int = 2,
         n_threads_batch: int | None = None,
         n_batch: int = 512,
+        flash_attn: bool = True,
     ) -> None:
         self.name = name
         self.context_length = n_ctx
@@ -48,6 +49,7 @@ class LlamaCppBackend:
             "n_threads": n_threads,
             "n_threads_batch": n_threads_batch or n_threads,
             "n_batch": n_batch,
+            "flash_attn": flash_attn,
         }
         self._llm: Any = None
         self._formatter: Any = None
