@@ -86,14 +86,22 @@ def server_run(client: openai.OpenAI, prompt: str, max_tokens: int) -> tuple[flo
 
 
 def start_server(
-    threads: int, tmp: Path, interval_ms: int | None = None, speech_threads: int | None = None
+    threads: int,
+    tmp: Path,
+    interval_ms: int | None = None,
+    speech_threads: int | None = None,
+    model: Path | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
-    """literai's server as a subprocess on a free port; (process, base URL) once healthy."""
+    """literai's server as a subprocess on a free port; (process, base URL) once healthy.
+    ``model``: the GGUF it loads (default: what the server picks in ./data)."""
     config = tmp / "bench.yaml"
+    settings: dict[str, object] = {"n_threads": threads}
+    if model is not None:
+        settings["path"] = str(model)
     server: dict[str, object] = {
         "port": 0,
         "api_key_env": "LITERAI_BENCH_NO_KEY",
-        "models": {"smollm2": {"n_threads": threads}},
+        "models": {"smollm2": settings},
     }
     if speech_threads is not None:
         server["speech"] = {"n_threads": speech_threads}
@@ -144,16 +152,19 @@ def main() -> int:
 
     import llama_cpp
 
-    path = resolve_model_path("smollm2", ModelSettings())
+    # The file the server would load (the Q4_0 copy when `literai model convert` made
+    # it), and both sides load that same file.
+    path = resolve_model_path("smollm2", ModelSettings(), ROOT / "data")
     llm = llama_cpp.Llama(
         model_path=str(path),
         n_ctx=2048,
         n_threads=args.threads,
         n_threads_batch=args.threads,
+        flash_attn=ServerSettings().models["smollm2"].flash_attn,  # as the server runs it
         verbose=False,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        proc, base = start_server(args.threads, Path(tmp), args.stream_interval_ms)
+        proc, base = start_server(args.threads, Path(tmp), args.stream_interval_ms, model=path)
         client = openai.OpenAI(base_url=base + "/v1", api_key="none", max_retries=0)
         try:
             raw_run(llm, "Warm up.", 8)  # first-call costs out of the measurement
