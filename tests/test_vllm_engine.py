@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +167,33 @@ def test_remote_engine_streams_from_an_openai_compatible_server(server: Server) 
     wrong = RemoteOpenAI("smollm2", server.v1, "no-such-model", API_KEY)
     with pytest.raises(BackendError, match="does not serve 'no-such-model'"):
         wrong.load()
+
+
+def _metric(server: Server, name: str) -> float:
+    with urllib.request.urlopen(server.base_url + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
+    )
+
+
+def test_remote_engine_cancel_stops_the_upstream_generation(server: Server) -> None:
+    remote = RemoteOpenAI("smollm2", server.v1, "smollm2", API_KEY, max_parallel=2)
+    remote.load()
+    try:
+        before = _metric(server, "literai_engine_generated_tokens")
+        cancel = CancelToken()
+        params = SamplingParams(max_tokens=400, temperature=0, ignore_eos=True)
+        seen = 0
+        for delta in remote.generate("Tell a very long story.", params, cancel):
+            seen += 1 if delta.text else 0
+            if seen == 3:
+                cancel.cancel()
+        deadline = time.monotonic() + 10
+        while _metric(server, "literai_requests_running") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _metric(server, "literai_requests_running") == 0
+        generated = _metric(server, "literai_engine_generated_tokens") - before
+        assert generated < 200  # the upstream stopped when the stream was closed
+    finally:
+        remote.close()
