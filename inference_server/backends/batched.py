@@ -98,7 +98,7 @@ class BatchedLlamaCpp(LlamaCppBackend):
         self._ctx: Any = None
         self._batch: Any = None
         self._n_vocab = 0
-        self._is_eog: Any = None
+        self._eog: frozenset[int] = frozenset()
         self._waiting: deque[_Seq] = deque()
         self._running: list[_Seq | None] = [None] * slots
         self._cached: list[list[int]] = [[] for _ in range(slots)]  # tokens in each slot's KV
@@ -131,7 +131,8 @@ class BatchedLlamaCpp(LlamaCppBackend):
             raise BackendError(f"cannot make a context for {slots} sequences: {exc}") from None
         self._batch = llama_cpp.llama_batch_init(self._n_batch, 0, 1)
         self._n_vocab = llm.n_vocab()
-        self._is_eog = _eog_check(llm)
+        is_eog = _eog_check(llm)
+        self._eog = frozenset(t for t in range(self._n_vocab) if is_eog(t))  # once, not per token
         self._thread = threading.Thread(
             target=self._schedule, name=f"batch-{self.name}", daemon=True
         )
@@ -261,21 +262,27 @@ class BatchedLlamaCpp(LlamaCppBackend):
             seq.sampler = self._sampler(seq.params)
 
     def _sampler(self, params: SamplingParams) -> Any:
-        """The request's own chain, as the single-stream backend samples."""
+        """The request's own chain, as the single-stream backend samples; None for plain
+        greedy (no penalties), which ``_step`` does as an argmax over the logits: the
+        same token, without copying 49k candidates per sequence per step."""
         import llama_cpp
 
+        penalties = params.frequency_penalty != 0 or params.presence_penalty != 0
+        if params.temperature <= 0 and not penalties:
+            return None
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         add = llama_cpp.llama_sampler_chain_add
-        add(
-            chain,
-            llama_cpp.llama_sampler_init_penalties(
-                self._n_vocab,
-                PENALTY_LAST_N,
-                1.0,
-                params.frequency_penalty,
-                params.presence_penalty,
-            ),
-        )
+        if penalties:
+            add(
+                chain,
+                llama_cpp.llama_sampler_init_penalties(
+                    self._n_vocab,
+                    PENALTY_LAST_N,
+                    1.0,
+                    params.frequency_penalty,
+                    params.presence_penalty,
+                ),
+            )
         if params.temperature <= 0:
             add(chain, llama_cpp.llama_sampler_init_greedy())
         else:
@@ -288,6 +295,7 @@ class BatchedLlamaCpp(LlamaCppBackend):
     def _step(self) -> None:
         """One decode: every running sequence's next token plus prompt chunks."""
         import llama_cpp
+        import numpy as np
 
         batch = self._batch
         batch.n_tokens = 0
@@ -339,11 +347,15 @@ class BatchedLlamaCpp(LlamaCppBackend):
                 self._finish(seq, BackendError(f"the text engine failed to decode (code {rc})"))
             return
         for seq, index in sampling:
-            token = llama_cpp.llama_sampler_sample(seq.sampler, self._ctx.ctx, index)
+            if seq.sampler is None:  # greedy: the first highest logit, as llama.cpp's
+                row = llama_cpp.llama_get_logits_ith(self._ctx.ctx, index)
+                token = int(np.ctypeslib.as_array(row, shape=(self._n_vocab,)).argmax())
+            else:
+                token = llama_cpp.llama_sampler_sample(seq.sampler, self._ctx.ctx, index)
             seq.produced += 1
             seq.last = token
             seq.out.put(token)
-            ended = self._is_eog(token) and not seq.params.ignore_eos
+            ended = token in self._eog and not seq.params.ignore_eos
             full = len(self._cached[seq.slot]) + 1 >= self._per_slot
             if ended or seq.produced >= seq.run.max_tokens or full:
                 self._finish(seq)
