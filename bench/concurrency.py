@@ -33,10 +33,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import openai
-import yaml
 from tqdm import tqdm
 
 from bench.report import pct, report
+from bench.text import start_server
 from literai_core.config import ModelSettings, converted_model_path, resolve_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,17 +203,13 @@ def main() -> int:
                 model, args.tokens, args.threads, args.rounds, flash_attn=False
             )
         elif step == "literai":
-            config = tmp / "literai.yaml"
-            port = _free_port()
-            config.write_text(yaml.safe_dump({
-                "server": {"port": port, "api_key_env": "LITERAI_BENCH_NO_KEY",
-                           "models": {"smollm2": {"path": str(model), "slots": args.slots,
-                                                  "n_threads": args.threads}}},
-                "log_level": "warning"}))  # fmt: skip
-            cmd = [sys.executable, "-m", "bots.cli", "serve", "--config", str(config)]
-            with _process(cmd, f"http://127.0.0.1:{port}/health", tmp / "literai.log"):
-                results[step] = _engine(f"http://127.0.0.1:{port}/v1", "smollm2", args.tokens,
+            proc, base = start_server(args.threads, tmp, model=model, slots=args.slots)
+            try:
+                results[step] = _engine(base + "/v1", "smollm2", args.tokens,
                                         {"ignore_eos": True}, args.rounds)  # fmt: skip
+            finally:
+                proc.terminate()
+                proc.wait(30)
         elif step == "llama-cpp-python server":
             port = _free_port()
             cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),

@@ -91,13 +91,17 @@ def start_server(
     interval_ms: int | None = None,
     speech_threads: int | None = None,
     model: Path | None = None,
+    slots: int | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     """literai's server as a subprocess on a free port; (process, base URL) once healthy.
-    ``model``: the GGUF it loads (default: what the server picks in ./data)."""
+    ``model``: the GGUF it loads (default: what the server picks in ./data); ``slots``:
+    sequences it batches (default: the config's)."""
     config = tmp / "bench.yaml"
     settings: dict[str, object] = {"n_threads": threads}
     if model is not None:
         settings["path"] = str(model)
+    if slots is not None:
+        settings["slots"] = slots
     server: dict[str, object] = {
         "port": 0,
         "api_key_env": "LITERAI_BENCH_NO_KEY",

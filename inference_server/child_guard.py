@@ -26,19 +26,23 @@ import time
 POLL_S = 0.5
 
 
-def _others_in_group() -> list[int]:
-    """Live (not zombie) processes in the guard's group, the guard aside."""
-    me, group, found = os.getpid(), os.getpgid(0), []
+def group_members(group: int) -> list[tuple[int, str]]:
+    """Live (not zombie) processes in process group ``group``, with their command lines
+    (Linux /proc). literai's ManagedVllm uses it too."""
+    found = []
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
+        if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            if fields[0] == "Z" or int(fields[2]) != group:
+                continue
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
             continue
-        if fields[0] != "Z" and int(fields[2]) == group:
-            found.append(int(entry.name))
+        found.append((int(entry.name), command))
     return found
 
 
@@ -49,7 +53,7 @@ def _stop_group(child: subprocess.Popen[bytes], grace_s: float) -> None:
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         child.poll()  # reap the command, so it does not count as alive
-        if not _others_in_group():
+        if all(pid == os.getpid() for pid, _ in group_members(os.getpgid(0))):
             break
         time.sleep(0.1)
     os.killpg(0, signal.SIGKILL)

@@ -24,6 +24,7 @@ from typing import Any
 
 from literai_core.config import ConfigError, ModelSettings, env_secret
 
+from ..child_guard import group_members
 from .base import (
     BackendError,
     BadPrompt,
@@ -350,9 +351,9 @@ def _stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
     group = proc.pid
     _signal_group(group, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while _members(group) and time.monotonic() < deadline:
+    while group_members(group) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = _members(group)
+    left = group_members(group)
     if left:
         log.warning("vLLM (group %d) ignored SIGTERM for %g s; killing it", group, grace_s)
         # multiprocessing's resource tracker unlinks the shared memory (vLLM: hundreds of
@@ -362,7 +363,7 @@ def _stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
             if "multiprocessing.resource_tracker" not in command:
                 _kill(pid)
         deadline = time.monotonic() + 5.0
-        while _members(group) and time.monotonic() < deadline:
+        while group_members(group) and time.monotonic() < deadline:
             time.sleep(0.1)  # the tracker exits once it has cleaned up
         _signal_group(group, signal.SIGKILL)
     proc.wait()
@@ -380,23 +381,6 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _members(group: int) -> list[tuple[int, str]]:
-    """Live (not zombie) processes in ``group`` with their command lines (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if fields[0] == "Z" or int(fields[2]) != group:
-                continue
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        found.append((int(entry.name), command))
-    return found
 
 
 def _free_port() -> int:
