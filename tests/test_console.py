@@ -122,6 +122,17 @@ def test_console_with_the_server_down_answers_politely(tmp_path: Path) -> None:
         ("irc:\n  nick: '#bad'\n", "irc.nick"),
         ("discord:\n  voice:\n    queue: 0\n", "discord.voice.queue"),
         ("web:\n  port: 70000\n", "web.port"),
+        ("server:\n  models:\n    smollm2:\n      slots: 0\n", "server.models.smollm2.slots"),
+        (
+            "server:\n  models:\n    smollm2:\n      flash_attn: maybe\n",
+            "server.models.smollm2.flash_attn",
+        ),
+        (
+            "server:\n  models:\n    smollm2:\n      prefill_chunk: 4\n",
+            "server.models.smollm2.prefill_chunk",
+        ),
+        ("server:\n  models:\n    smollm2:\n      engine: tgi\n", "server.models.smollm2.engine"),
+        ("server:\n  models:\n    smollm2:\n      engine: remote\n", "url"),
     ],
 )
 def test_bad_config_is_one_line(tmp_path: Path, yaml_text: str, expected: str) -> None:
