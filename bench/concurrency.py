@@ -37,7 +37,8 @@ from tqdm import tqdm
 
 from bench.report import pct, report
 from bench.text import start_server
-from literai_core.config import ModelSettings, converted_model_path, resolve_model_path
+from inference_server.model_files import converted_model_path, resolve_model_path
+from inference_server.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = ["a teletype", "the sea", "a train station", "a violin", "rain", "Mars", "bread",

@@ -27,9 +27,10 @@ from discord.gateway import DiscordWebSocket
 from bench.report import pct, report
 from bench.text import start_server
 from bots.discord.client import LiteraiDiscord
-from literai_core.config import BotSettings, DiscordSettings
+from bots.discord.settings import DiscordSettings
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
+from literai_core.settings import BotSettings
 from tests.fake_discord import Action, FakeDiscord
 
 REFUSALS = ("slow down", "busy", "Sorry")

@@ -38,8 +38,9 @@ from tqdm import tqdm
 
 from bench.report import report
 from bench.text import PROMPTS, raw_run
+from inference_server.model_files import resolve_model_path
 from inference_server.models import DEFAULT_VIA, Via, convert_gguf
-from literai_core.config import ModelSettings, resolve_model_path
+from inference_server.settings import ModelSettings
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

@@ -28,7 +28,8 @@ import numpy as np
 import openai
 import yaml
 
-from literai_core.config import ModelSettings, ServerSettings, resolve_model_path
+from inference_server.model_files import resolve_model_path
+from inference_server.settings import ModelSettings, ServerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = [

@@ -28,11 +28,12 @@ import twitchio.http
 
 from bench.report import pct, report
 from bench.text import start_server
-from bots.twitch.client import Credentials, LiteraiTwitch
+from bots.twitch.client import LiteraiTwitch
+from bots.twitch.settings import Credentials, TwitchSettings
 from literai_core.chat import ChatLine, Reply
-from literai_core.config import BotSettings, TwitchSettings
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
+from literai_core.settings import BotSettings
 from tests.fake_twitch import BOT_REFRESH, BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, FakeTwitch, Sent
 
 REFUSALS = ("slow down", "busy")

@@ -8,7 +8,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from literai_core.config import ConfigError, LiteraiConfig, load_config
+from inference_server.settings import ConfigError
+
+from .config import LiteraiConfig, environment, explain_text, load_config
 
 
 def _port(text: str) -> int:
@@ -67,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     hf = what.add_parser("export-hf", help="write a Hugging Face folder for vLLM (data/models)")
     hf.add_argument("--alias", default="smollm2", help="a packaged model alias")
     hf.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    cfg = sub.add_parser("config", help="check a deployment file, or list every key")
+    cfg.add_argument("--config", help="deployment YAML to check (default: built-in defaults)")
+    cfg.add_argument(
+        "--explain", action="store_true", help="every key: default, bounds and meaning"
+    )
     return parser
 
 
@@ -80,7 +87,8 @@ def _rounds(text: str) -> int:
     return value
 
 
-def _overrides(config: LiteraiConfig, args: argparse.Namespace) -> LiteraiConfig:
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """Command-line options as config overrides, by section."""
     server = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
     console: dict[str, object] = {}
     if getattr(args, "teletype", False):
@@ -88,54 +96,53 @@ def _overrides(config: LiteraiConfig, args: argparse.Namespace) -> LiteraiConfig
     for key in ("cps", "user"):
         if (value := getattr(args, key, None)) is not None:
             console[key] = value
-    if not server and not console:
-        return config
-    data = config.model_dump()
-    data["server"].update(server)
-    data["console"].update(console)
-    try:
-        return LiteraiConfig.model_validate(data)
-    except ValueError as exc:
-        first = str(exc).splitlines()
-        raise ConfigError(f"bad option: {' '.join(first[1:3])}") from None
+    return {"server": server, "console": console}
+
+
+def _load(args: argparse.Namespace) -> LiteraiConfig:
+    return load_config(args.config, _overrides(args))
+
+
+def _dispatch(args: argparse.Namespace, config: LiteraiConfig) -> int:
+    """Run the chosen command; ConfigError and OSError are the caller's to report."""
+    if args.cmd == "config":
+        print(explain_text() if args.explain else f"literai: {args.config or 'defaults'}: ok")
+        return 0
+    if args.cmd == "model":
+        from .model_cmd import make_model
+
+        return make_model(config, args)
+    if args.cmd == "serve":
+        from .api import serve
+
+        return asyncio.run(serve(config, environment(config, bots=False)))
+    env = environment(config, bots=args.cmd == "run")
+    if args.cmd == "run":
+        from .launch import run
+
+        return asyncio.run(run(config, env, lambda: _load(args)))
+    from . import jobs
+
+    progress = not args.quiet
+    if args.cmd == "podcast":
+        job = jobs.make_podcast(config, env, args.file, progress=progress, resume=args.resume)
+    elif args.cmd == "story":
+        job = jobs.write_story(config, env, args.premise, args.rounds, progress=progress)
+    else:
+        job = jobs.summarize_file(config, env, args.file, progress=progress)
+    return asyncio.run(job)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = _overrides(load_config(args.config), args)
+        config = _load(args)
         logging.basicConfig(
             level=config.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
-        if args.cmd == "serve":
-            from .runner import serve
-
-            return asyncio.run(serve(config))
-        if args.cmd == "podcast":
-            from .runner import make_podcast
-
-            return asyncio.run(
-                make_podcast(config, args.file, progress=not args.quiet, resume=args.resume)
-            )
-        if args.cmd == "story":
-            from .runner import write_story
-
-            return asyncio.run(
-                write_story(config, args.premise, args.rounds, progress=not args.quiet)
-            )
-        if args.cmd == "model":
-            from .runner import make_model
-
-            return make_model(config, args)
-        if args.cmd == "summarize":
-            from .runner import summarize_file
-
-            return asyncio.run(summarize_file(config, args.file, progress=not args.quiet))
-        from .runner import run
-
-        return asyncio.run(run(config, lambda: _overrides(load_config(args.config), args)))
+        return _dispatch(args, config)
     except ConfigError as exc:
         print(f"literai: {exc}", file=sys.stderr)
         return 2

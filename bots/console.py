@@ -11,13 +11,17 @@ import hashlib
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from literai_core.chat import ChatLine, Media, Reply
-from literai_core.config import ConsoleSettings
 from literai_core.core import ChatCore
+from literai_core.router import Component
+
+from .config import ConsoleSettings, Environment, LiteraiConfig
+from .reload import Reloader
+from .stop import Stop
 
 
 def stdin_lines(stream: BinaryIO | None = None, max_pending: int = 64) -> AsyncIterator[str]:
@@ -50,6 +54,8 @@ def stdin_lines(stream: BinaryIO | None = None, max_pending: int = 64) -> AsyncI
 
 
 class ConsoleBot:
+    platform = "console"
+
     def __init__(
         self,
         core: ChatCore,
@@ -63,7 +69,10 @@ class ConsoleBot:
         self.media_dir = media_dir
         self.out = out if out is not None else sys.stdout
         self.clock = clock
-        core.announcers["console"] = self.announce
+        core.attach(self)
+
+    def components(self) -> Sequence[Component]:
+        return ()
 
     async def announce(self, reply: Reply) -> None:
         """A post nobody typed a line for (a finished podcast, a timed recap)."""
@@ -122,3 +131,11 @@ class ConsoleBot:
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+
+async def launch(
+    core: ChatCore, config: LiteraiConfig, env: Environment, stop: Stop, reloader: Reloader
+) -> None:
+    """Chat on stdin/stdout until the input ends (then the process stops)."""
+    bot = ConsoleBot(core, config.console, Path(config.data_dir) / "media")
+    await bot.run(stdin_lines())

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
-
-from literai_core.config import ServerSettings, env_secret, resolve_model_path
 
 from .backends.base import TextBackend
 from .engine import Engine, QueueFull
@@ -18,9 +16,11 @@ from .images import ImageService
 from .keys import API_KEY, IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import MediaStore
 from .metrics import ServerMetrics
+from .model_files import resolve_model_path
 from .protocol import ApiError, error_response
 from .routes import setup_routes
 from .serving import OpenAIServing
+from .settings import ServerSettings
 from .speech import SpeechService
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,13 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def build_backends(
-    settings: ServerSettings, data_dir: Path | None = None
+    settings: ServerSettings,
+    data_dir: Path | None = None,
+    model_keys: Mapping[str, str] | None = None,
 ) -> dict[str, TextBackend]:
     """Backends from config; raises ConfigError for a model that cannot be found.
-    ``data_dir`` is where converted models live (``literai model convert``)."""
+    ``data_dir`` is where converted models live (``literai model convert``);
+    ``model_keys`` are remote engines' keys, by alias."""
     backends: dict[str, TextBackend] = {}
     for alias, model in settings.models.items():
         if model.engine == "llama.cpp":
@@ -113,7 +116,7 @@ def build_backends(
         else:
             from .backends.remote import remote_backend
 
-            backends[alias] = remote_backend(alias, model, data_dir)
+            backends[alias] = remote_backend(alias, model, data_dir, (model_keys or {}).get(alias))
     return backends
 
 
@@ -124,6 +127,7 @@ def create_app(
     speech: SpeechService | None = None,
     images: ImageService | None = None,
     on_load_error: Callable[[str], None] | None = None,
+    api_key: str | None = None,
 ) -> web.Application:
     """The app; engines load in the background, so /health answers 503 until ready."""
     app = web.Application(
@@ -146,9 +150,8 @@ def create_app(
         )
     app[METRICS] = metrics
     app[SERVING] = OpenAIServing(engines, metrics, settings.stream_interval_ms)
-    key = env_secret(settings.api_key_env)
-    if key:
-        app[API_KEY] = key
+    if api_key:  # read from the environment by the process layer, never from a file
+        app[API_KEY] = api_key
     if speech is not None:
         app[SPEECH] = speech
     if images is not None:

@@ -7,11 +7,10 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from literai_core.config import ImageSettings
-
 from .backends.base import BackendError
 from .backends.images import DiffusersBackend, ImageJob
 from .engine import Slots
+from .settings import ImageSettings
 
 log = logging.getLogger(__name__)
 

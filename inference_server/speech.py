@@ -11,12 +11,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from literai_core.config import SpeechSettings
-
 from .backends.base import BackendError, CancelToken
 from .backends.speech import CoquiBackend, EspeakBackend, PiperBackend, SpeechBackend
 from .engine import Slots
 from .handoff import Handoff
+from .settings import SpeechSettings
 
 log = logging.getLogger(__name__)
 

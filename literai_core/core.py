@@ -7,115 +7,180 @@ import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Sequence
+from typing import Any, Protocol
 
 from .chat import ChannelKey, ChatLine, Reply, ReplyKind
-from .commands.chat import ChatCommands
-from .commands.help import HelpCommands
-from .commands.media import MediaCommands
-from .commands.mod import ModCommands
-from .commands.podcast import PodcastCommands
-from .commands.story import StoryCommands
-from .commands.summary import SummaryCommands
-from .config import BotSettings
 from .inference import Inference
 from .limits import ChannelQueues, Cooldown, Notices
-from .router import CommandRouter, Component, Context
-from .story import StoryStore
+from .router import Command, CommandRouter, Component, Context
+from .settings import BotSettings
 from .window import RollingWindows
 
 log = logging.getLogger(__name__)
 
+Observer = Callable[[Reply], None]
 
-def default_components() -> list[Component]:
-    return [
-        ChatCommands(),
-        HelpCommands(),
-        MediaCommands(),
-        ModCommands(),
-        SummaryCommands(),
-        StoryCommands(),
-        PodcastCommands(),
-    ]
+
+class _Go:
+    """A check passed: go on."""
+
+
+_GO = _Go()
+
+
+class Adapter(Protocol):
+    """A platform adapter as the core knows it: what it adds to the commands, and how it
+    posts to one of its channels when nobody asked just now (a podcast, a recap)."""
+
+    platform: str
+
+    def components(self) -> Sequence[Component]: ...
+
+    async def announce(self, reply: Reply) -> None: ...
 
 
 class ChatCore:
+    """The core, built whole: its settings, the inference port, the command families
+    (``commands.default_components``) and the observers that see every answer (the
+    overlay). Adapters ``attach`` themselves; commands see it as a ``Host``."""
+
     def __init__(
         self,
         settings: BotSettings,
         inference: Inference,
-        components: list[Component] | None = None,
+        components: Sequence[Component] | None = None,
+        *,
+        observers: Sequence[Observer] = (),
     ) -> None:
-        self.settings = settings
-        self.inference = inference
+        self._settings = settings
+        self._inference = inference
         self.router = CommandRouter(settings.prefix)
         self.windows = RollingWindows(
             settings.window_lines, settings.window_chars, settings.max_channels
         )
         # A longer memory of each channel, for !summary only (never a prompt as is).
-        self.history = RollingWindows(
+        self._history = RollingWindows(
             settings.summary.history_lines, settings.summary.history_chars, settings.max_channels
         )
         self.user_cooldown = Cooldown(settings.user_cooldown_s)
         self.channel_cooldown = Cooldown(settings.channel_cooldown_s)
         self.queues = ChannelQueues(settings.channel_queue)
         self.notices = Notices()
-        self.media_slots = ChannelQueues(settings.media_concurrency)  # one key: all media
         self.personas: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
-        self.paused: set[ChannelKey] = set()
-        # ``!reload``: set by the process that knows where the config came from; it
-        # re-reads it, applies what can change live and says what happened.
-        self.reloader: Callable[[], Awaitable[str]] | None = None
-        # Called with every answer and media reply as it is handed to an adapter, so
-        # other outputs (the stream overlay) can show it too; see Reply.watch.
-        self.observers: list[Callable[[Reply], None]] = []
-        self.stories: StoryStore | None = None  # set where there is a data folder
-        self.episodes: Path | None = None  # where !podcast writes; None: no podcasts here
-        # The player page of an episode id, where a web server serves it (bots/web).
-        self.episode_link: Callable[[str], str] | None = None
-        # Posting without a chat line to answer (a finished podcast, a timed recap):
-        # each adapter registers how it posts to one of its channels, by platform.
-        self.announcers: dict[str, Callable[[Reply], Awaitable[None]]] = {}
+        self._paused: set[ChannelKey] = set()
+        self._observers = list(observers)
+        self._adapters: dict[str, Adapter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        for component in components if components is not None else default_components():
+        if components is None:
+            from .commands import default_components  # the standard set
+
+            components = default_components()
+        for component in components:
             self.router.add_component(component)
+
+    def attach(self, adapter: Adapter) -> None:
+        """An adapter joins: its own commands (Discord's voice commands) are added and
+        announcements on its platform go through it. Before the adapter reads the
+        command list (slash commands)."""
+        if adapter.platform in self._adapters:
+            raise ValueError(f"an adapter for {adapter.platform} is attached already")
+        for component in adapter.components():
+            self.router.add_component(component)
+        self._adapters[adapter.platform] = adapter
+
+    # -- Host: what commands see ---------------------------------------------------
+
+    @property
+    def settings(self) -> BotSettings:
+        return self._settings
+
+    @property
+    def inference(self) -> Inference:
+        return self._inference
+
+    @property
+    def prefix(self) -> str:
+        return self.router.prefix
+
+    def commands(self, platform: str) -> list[Command]:
+        return self.router.all(platform)
+
+    def command(self, name: str, platform: str) -> Command | None:
+        return self.router.get(name, platform)
+
+    def usage(self, cmd: Command) -> str:
+        return self.router.usage(cmd)
+
+    def window(self, key: ChannelKey) -> list[ChatLine]:
+        return self.windows.lines(key)
+
+    def history(self, key: ChannelKey) -> list[ChatLine]:
+        return self._history.lines(key)
+
+    def forget(self, key: ChannelKey) -> None:
+        self.windows.clear(key)
+        self._history.clear(key)
+
+    def paused(self, scope: ChannelKey) -> bool:
+        return scope in self._paused
+
+    def pause(self, scope: ChannelKey, paused: bool) -> None:
+        if paused:
+            self._paused.add(scope)
+        else:
+            self._paused.discard(scope)
 
     async def handle(self, line: ChatLine) -> Reply | None:
         """Decide what to do with one chat line. Time comes from ``line.time``."""
         parsed = self.router.parse(line.text)
         if parsed is None:
             self.windows.add(line)
-            self.history.add(line)
+            self._history.add(line)
             return None
         name, args = parsed
-        p = self.settings.prefix
         cmd = self.router.get(name, line.platform)
-        user_key = (line.platform, line.channel, line.user)
         if cmd is None:
-            if not self.settings.answer_unknown_commands:
-                return None
-            quiet = self.settings.user_cooldown_s
-            if not self.notices.allow(("unknown", *user_key), line.time, quiet):
-                return None
-            return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
-        if cmd.mod_only and not self.is_mod(line):
-            return self._notice(line, f"Only moderators can use {p}{cmd.name}.")
-        if line.scope_key in self.paused and cmd.uses_model:
-            return None  # paused by a moderator: model commands are ignored quietly
-        if cmd.requires_args and not args:
-            return self._notice(line, f"Usage: {self.router.usage(cmd)}")
-        if len(args) > self.settings.max_prompt_chars:
-            return self._notice(
-                line,
-                f"That's too long for me ({len(args)} characters; "
-                f"the limit is {self.settings.max_prompt_chars}).",
-            )
+            return self._unknown(line, name)
+        stopped = self._check(line, cmd, args)
+        if not isinstance(stopped, _Go):
+            return stopped
         ctx = Context(line, args, self)
         if not cmd.uses_model:
             return await cmd.handler(ctx)
+        refused = self._admit(line)
+        if not isinstance(refused, _Go):
+            return refused
+        return await self._run(cmd, ctx)
 
+    def _unknown(self, line: ChatLine, name: str) -> Reply | None:
+        if not self.settings.answer_unknown_commands:
+            return None
+        user_key = (line.platform, line.channel, line.user)
+        if not self.notices.allow(("unknown", *user_key), line.time, self.settings.user_cooldown_s):
+            return None
+        p = self.prefix
+        return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
+
+    def _check(self, line: ChatLine, cmd: Command, args: str) -> Reply | _Go | None:
+        """Whether this line may run ``cmd`` at all: ``_GO``, or what to answer instead
+        (None: nothing)."""
+        if cmd.mod_only and not self.is_mod(line):
+            return self._notice(line, f"Only moderators can use {self.prefix}{cmd.name}.")
+        if self.paused(line.scope_key) and cmd.uses_model:
+            return None  # paused by a moderator: model commands are ignored quietly
+        if cmd.requires_args and not args:
+            return self._notice(line, f"Usage: {self.router.usage(cmd)}")
+        limit = self.settings.max_prompt_chars
+        if len(args) > limit:
+            too_long = f"That's too long for me ({len(args)} characters; the limit is {limit})."
+            return self._notice(line, too_long)
+        return _GO
+
+    def _admit(self, line: ChatLine) -> Reply | _Go | None:
+        """Cooldowns and the channel queue for a model command: ``_GO`` (a queue slot is
+        then held), a refusal, or None (refused already, quietly now)."""
+        user_key = (line.platform, line.channel, line.user)
         left = self.user_cooldown.retry_after(user_key, line.time)
         if left is None:
             left = self.channel_cooldown.retry_after(line.key, line.time)
@@ -125,19 +190,24 @@ class ChatCore:
                 return Reply(line, ReplyKind.REFUSED, slow)
             return None
         if not self.queues.try_enter(line.key):
-            if not self.notices.allow(
-                ("busy", *user_key), line.time, self.settings.user_cooldown_s
-            ):
+            quiet = self.settings.user_cooldown_s
+            if not self.notices.allow(("busy", *user_key), line.time, quiet):
                 return None
             busy = f"@{line.user} I'm busy with other questions — try again soon."
             return Reply(line, ReplyKind.REFUSED, busy)
         self.user_cooldown.hit(user_key, line.time)
         self.channel_cooldown.hit(line.key, line.time)
+        return _GO
+
+    async def _run(self, cmd: Command, ctx: Context) -> Reply | None:
+        """Run an admitted model command; its channel slot is freed when its reply is
+        done (or dropped unread)."""
+        line = ctx.line
         try:
             reply = await cmd.handler(ctx)
         except Exception:
             self.queues.leave(line.key)
-            log.exception("command %s failed", name)
+            log.exception("command %s failed", cmd.name)
             return Reply(line, ReplyKind.ERROR, "Sorry, something went wrong on my side.")
         if reply is None or not reply.streaming:
             # Finished already (a notice, a media reply): the slot is free now, and
@@ -175,7 +245,7 @@ class ChatCore:
             self._remember(line, text)
 
     def _observe(self, reply: Reply) -> None:
-        for observe in self.observers:
+        for observe in self._observers:
             try:
                 observe(reply)
             except Exception:  # an overlay bug must not cost the chat its answer
@@ -184,13 +254,13 @@ class ChatCore:
     async def announce(self, reply: Reply) -> bool:
         """Post ``reply`` to its line's channel unasked; False where no adapter of that
         platform is running. Observers (the overlay) see it too."""
-        post = self.announcers.get(reply.line.platform)
-        if post is None:
+        adapter = self._adapters.get(reply.line.platform)
+        if adapter is None:
             return False
         if reply.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
             self._observe(reply)
         try:
-            await post(reply)
+            await adapter.announce(reply)
         except Exception:  # a platform failure must not end the job that announced
             log.exception("could not announce in %s", reply.line.channel)
             return False
@@ -220,18 +290,17 @@ class ChatCore:
     def reconfigure(self, settings: BotSettings) -> None:
         """Apply new bot settings live (``!reload``); windows, cooldowns in progress and
         channel personas are kept."""
-        self.settings = settings
+        self._settings = settings
         self.router.prefix = settings.prefix
         self.windows.max_lines = settings.window_lines
         self.windows.max_chars = settings.window_chars
         self.windows.max_channels = settings.max_channels
-        self.history.max_lines = settings.summary.history_lines
-        self.history.max_chars = settings.summary.history_chars
-        self.history.max_channels = settings.max_channels
+        self._history.max_lines = settings.summary.history_lines
+        self._history.max_chars = settings.summary.history_chars
+        self._history.max_channels = settings.max_channels
         self.user_cooldown.seconds = settings.user_cooldown_s
         self.channel_cooldown.seconds = settings.channel_cooldown_s
         self.queues.limit = settings.channel_queue
-        self.media_slots.limit = settings.media_concurrency
 
     def is_mod(self, line: ChatLine) -> bool:
         return bool(line.roles & set(self.settings.mod_roles))
@@ -251,7 +320,7 @@ class ChatCore:
         """The bot's own answer joins the channel's window."""
         own = ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
         self.windows.add(own)
-        self.history.add(own)
+        self._history.add(own)
 
     def _notice(self, line: ChatLine, text: str) -> Reply:
         return Reply(line, ReplyKind.NOTICE, text)

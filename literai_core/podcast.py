@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .config import PodcastSettings
-from .episode import Cue, Line, atomic_write, render
+from .episode import Cue, Line, atomic_write, render, write_episode
 from .inference import Generation, Inference, InferenceError
+from .settings import BotSettings, PodcastSettings
 from .summarize import SummaryBudget, count_tokens, split_chunks, summarize
 
 log = logging.getLogger(__name__)
@@ -282,3 +282,43 @@ async def produce(
     wav, cues = await render(inference, lines, voices, model=model, progress=speaking, cache=cache)
     cues = [Cue(**{**c.__dict__, "image": f"section-{c.section}.png"}) for c in cues]
     return Episode(wav, cues, images, sections)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An episode written to its folder."""
+
+    episode_id: str
+    folder: Path
+    wav: bytes
+    seconds: float
+
+
+async def record_episode(
+    inference: Inference,
+    title: str,
+    text: str,
+    settings: BotSettings,
+    episodes: Path,
+    *,
+    now: float,
+    stage: Stage | None = None,
+    cache: Path | None = None,
+) -> Recorded:
+    """The whole job, for ``literai podcast`` and ``!podcast`` alike: produce the episode
+    of ``text`` and write it whole under ``episodes`` (``now`` names it)."""
+    made = await produce(
+        inference,
+        title,
+        text,
+        PodcastPlan.from_settings(settings.podcast),
+        SummaryBudget.from_settings(settings.summary),
+        model=settings.podcast.speech_model,
+        stage=stage,
+        cache=cache,
+    )
+    episode_id = new_episode_id(title, now)
+    folder = await asyncio.to_thread(
+        write_episode, episodes, episode_id, title, made.wav, made.cues, made.images, made.sections
+    )
+    return Recorded(episode_id, folder, made.wav, made.cues[-1].end if made.cues else 0.0)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .chat import ChatLine, Reply
 
 if TYPE_CHECKING:
-    from .core import ChatCore
+    from .host import Host
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _ARG = re.compile(r"[<\[]\s*([A-Za-z][A-Za-z0-9_]{0,31})")
@@ -23,11 +23,12 @@ _ARG = re.compile(r"[<\[]\s*([A-Za-z][A-Za-z0-9_]{0,31})")
 
 @dataclass(frozen=True)
 class Context:
-    """What a command gets: the line that invoked it, its argument text, the core."""
+    """What a command gets: the line that invoked it, its argument text, and the core as
+    the small ``Host`` protocol."""
 
     line: ChatLine
     args: str
-    core: ChatCore
+    host: Host
 
 
 Handler = Callable[[Context], Awaitable[Reply | None]]  # None: say nothing

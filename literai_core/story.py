@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import StorySettings
 from .inference import Generation, Inference
+from .settings import StorySettings
 
 _WORD = re.compile(r"[a-z0-9']+")
 

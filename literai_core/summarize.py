@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from .inference import Generation, Inference
+from .settings import SummarySettings
 
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _SENTENCES = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
@@ -35,6 +36,10 @@ class SummaryBudget:
     summary_tokens: int = 160  # output per call
     max_depth: int = 4  # reduce rounds before giving up on getting shorter
     temperature: float = 0.2
+
+    @classmethod
+    def from_settings(cls, s: SummarySettings) -> SummaryBudget:
+        return cls(s.chunk_tokens, s.summary_tokens, s.max_depth)
 
 
 def count_tokens(text: str) -> int:

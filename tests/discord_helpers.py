@@ -12,9 +12,11 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from bots.discord.client import LiteraiDiscord
-from literai_core.config import BotSettings, DiscordSettings
+from bots.discord.settings import DiscordSettings
 from literai_core.core import ChatCore
 from literai_core.inference import Inference
+from literai_core.router import Component
+from literai_core.settings import BotSettings
 
 from .fake_discord import FakeDiscord
 from .waiting import until
@@ -40,10 +42,11 @@ async def run_bot(
     *,
     bot: BotSettings = BOT,
     voice_cls: type[discord.VoiceClient] = discord.VoiceClient,
+    components: list[Component] | None = None,
     **settings: Any,
 ) -> tuple[LiteraiDiscord, asyncio.Task[None]]:
     client = LiteraiDiscord(
-        ChatCore(bot, inference), DiscordSettings(**settings), voice_cls=voice_cls
+        ChatCore(bot, inference, components), DiscordSettings(**settings), voice_cls=voice_cls
     )
     task = asyncio.create_task(client.start("test-token"))
     ready = asyncio.ensure_future(client.ready_event.wait())

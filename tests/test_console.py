@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from literai_core.config import load_config
+from bots.config import load_config
 
 from .conftest import LITERAI, ROOT, literai, write_config
 

@@ -29,8 +29,9 @@ from inference_server.backends.base import (
 )
 from inference_server.backends.batched import BatchedLlamaCpp
 from inference_server.backends.llama_cpp import LlamaCppBackend
+from inference_server.model_files import resolve_model_path
 from inference_server.models import convert_gguf
-from literai_core.config import ModelSettings, resolve_model_path
+from inference_server.settings import ModelSettings
 
 from .conftest import Server, literai, start_server, stop_server, write_config
 

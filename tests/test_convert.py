@@ -12,8 +12,9 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
+from inference_server.model_files import converted_model_path, resolve_model_path
 from inference_server.models import ConvertError, convert_gguf
-from literai_core.config import ModelSettings, converted_model_path, resolve_model_path
+from inference_server.settings import ModelSettings
 
 from .conftest import LITERAI, write_config
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +16,15 @@ from typing import Any
 import pytest
 
 from literai_core.chat import ChannelKey, ChatLine, Reply, ReplyKind
+from literai_core.commands import default_components
 from literai_core.commands.chat import ChatCommands
 from literai_core.commands.help import HelpCommands
-from literai_core.config import BotSettings, GenerationSettings
+from literai_core.commands.summary import Recap
 from literai_core.core import ChatCore
 from literai_core.inference import Generation, InferenceError
 from literai_core.limits import ChannelQueues, Cooldown, Notices
 from literai_core.router import CommandRouter, Component, Context, command
+from literai_core.settings import BotSettings, GenerationSettings
 from literai_core.trim import trim_reply
 from literai_core.window import RollingWindows
 
@@ -137,8 +139,21 @@ def bot_settings(**overrides: Any) -> BotSettings:
     return BotSettings(**values)
 
 
-def make_core(inference: ScriptedInference, **overrides: Any) -> ChatCore:
-    return ChatCore(bot_settings(**overrides), inference)
+def make_core(
+    inference: ScriptedInference,
+    *,
+    components: list[Component] | None = None,
+    observers: list[Callable[[Reply], None]] | None = None,
+    **overrides: Any,
+) -> ChatCore:
+    return ChatCore(bot_settings(**overrides), inference, components, observers=observers or [])
+
+
+def component_of(core: ChatCore, command_name: str) -> Any:
+    """The component object that registered ``command_name``."""
+    cmd = core.router.get(command_name)
+    assert cmd is not None
+    return cmd.handler.__self__  # type: ignore[attr-defined]
 
 
 def line(
@@ -1038,7 +1053,7 @@ async def test_say_failure_is_polite_and_frees_the_media_slot() -> None:
     assert failed is not None
     assert (await failed.text()).startswith("Sorry, I can't speak right now")
     assert failed.kind is ReplyKind.ERROR
-    assert core.media_slots.pending("media") == 0
+    assert component_of(core, "say").slots.pending("media") == 0
     ok = await core.handle(line("!say hi", time=1))
     assert ok is not None and (await ok.text()) == "🔊 hi"
 
@@ -1057,7 +1072,8 @@ async def test_imagine_returns_a_picture_or_one_polite_notice() -> None:
     assert await core.handle(line("!imagine a dog", time=3)) is None  # said once
     failed = await core.handle(line("!imagine a cow", time=4))
     assert failed is not None and (await failed.text()).startswith("Sorry, I can't draw")
-    assert core.queues.pending(MAIN) == 0 and core.media_slots.pending("media") == 0
+    assert core.queues.pending(MAIN) == 0
+    assert component_of(core, "imagine").slots.pending("media") == 0
 
 
 def mod_line(text: str, time: float = 0.0, roles: tuple[str, ...] = ("moderator",)) -> ChatLine:
@@ -1122,8 +1138,7 @@ class _OnlyOnDiscord(Component):
 
 
 async def test_platform_commands_exist_only_on_their_platform() -> None:
-    core = make_core(ScriptedInference())
-    core.router.add_component(_OnlyOnDiscord())
+    core = make_core(ScriptedInference(), components=[*default_components(), _OnlyOnDiscord()])
     on_twitch = await text_of(await core.handle(line("!join")))
     assert on_twitch.startswith("Unknown command !join")
     assert "!join" not in await text_of(await core.handle(line("!help", time=20)))
@@ -1146,7 +1161,6 @@ def test_command_argument_names_come_from_the_usage_line() -> None:
 
 
 async def test_observers_see_answers_grow_and_finish_but_not_notices() -> None:
-    core = make_core(ScriptedInference(["The ", "teletype ", "hums."]), user_cooldown_s=0)
     seen: list[tuple[str, bool]] = []
     observed: list[Reply] = []
 
@@ -1157,8 +1171,11 @@ async def test_observers_see_answers_grow_and_finish_but_not_notices() -> None:
     def broken(text: str, done: bool) -> None:
         raise RuntimeError("overlay bug")
 
-    core.observers.append(observe)
-    core.observers.append(lambda reply: reply.watch(broken))
+    core = make_core(
+        ScriptedInference(["The ", "teletype ", "hums."]),
+        observers=[observe, lambda reply: reply.watch(broken)],
+        user_cooldown_s=0,
+    )
     assert (await text_of(await core.handle(line("!help")))).startswith("Commands")
     assert observed == []  # notices are for the chat only
     reply = await core.handle(line("!ask what hums?", time=1))
@@ -1204,42 +1221,79 @@ async def test_summary_failure_is_a_polite_line() -> None:
 # --------------------------------------------------------------------------- posts unasked
 
 
+class Poster:
+    """A fake twitch adapter: what the core posts unasked, as (kind, channel, text)."""
+
+    platform = "twitch"
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[ReplyKind, str, str]] = []
+
+    def components(self) -> list[Component]:
+        return []
+
+    async def announce(self, reply: Reply) -> None:
+        self.posted.append((reply.kind, reply.line.channel, await reply.text()))
+
+
 def announced(core: ChatCore) -> list[tuple[ReplyKind, str, str]]:
     """Capture what the core posts unasked on twitch: (kind, channel, text)."""
-    posted: list[tuple[ReplyKind, str, str]] = []
+    poster = Poster()
+    core.attach(poster)
+    return poster.posted
 
-    async def post(reply: Reply) -> None:
-        posted.append((reply.kind, reply.line.channel, await reply.text()))
 
-    core.announcers["twitch"] = post
-    return posted
+class ManualSleep:
+    """A ``sleep`` for timed loops that returns only when the test says: ``tick()`` ends
+    one sleep and waits until the loop has done its round and sleeps again."""
+
+    def __init__(self) -> None:
+        self.sleepers: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+        self.asked: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        future = asyncio.get_running_loop().create_future()
+        self.sleepers.put_nowait(future)
+        await future
+
+    async def tick(self) -> None:
+        (await self.sleepers.get()).set_result(None)
+        again = await self.sleepers.get()  # the round is over: it sleeps again
+        self.sleepers.put_nowait(again)
 
 
 async def test_timed_recap_posts_what_is_new_and_says_a_failure_once() -> None:
     down = InferenceError("the model server is down")
     inference = ScriptedInference(down, down, ["They discussed paper tape."])
-    core = make_core(inference, user_cooldown_s=0, summary={"recap_min_minutes": 0.001})
+    sleep = ManualSleep()
+    components = default_components(clock=lambda: 99.0, sleep=sleep)
+    core = make_core(
+        inference, components=components, user_cooldown_s=0, summary={"recap_min_minutes": 1}
+    )
     posted = announced(core)
     assert (await text_of(await core.handle(line("!recap every 5")))).startswith("Only moder")
-    for bad in ("!recap", "!recap every soon", "!recap every 0.0001", "!recap sometimes"):
+    for bad in ("!recap", "!recap every soon", "!recap every 0.5", "!recap sometimes"):
         usage = await text_of(await core.handle(mod_line(bad)))
         assert usage.startswith("Usage: !recap every <minutes>"), (bad, usage)
-        assert bad == "!recap" or "(0.001 to 1440)" in usage
-    on = await text_of(await core.handle(mod_line("!recap every 0.002")))
-    assert on.startswith("I'll post a recap of the chat every 0.002 minutes")
-    await asyncio.sleep(0.5)  # several rounds with nothing new: nothing posted, no model call
-    assert posted == [] and inference.calls == []
+        assert bad == "!recap" or "(1 to 1440)" in usage
+    on = await text_of(await core.handle(mod_line("!recap every 2")))
+    assert on.startswith("I'll post a recap of the chat every 2 minutes")
+    for _ in range(3):  # rounds with nothing new: nothing posted, no model call
+        await sleep.tick()
+    assert posted == [] and inference.calls == [] and sleep.asked[0] == 120
     for i in range(3):
         await core.handle(line(f"paper tape {i}", user=f"u{i}", time=1 + i))
-    await until(lambda: len(posted) == 2)
+    for _ in range(3):
+        await sleep.tick()
     assert posted == [
         (ReplyKind.ERROR, "#main",
          "Sorry, I couldn't make this recap: the model server is down. I'll try again later."),
-        (ReplyKind.ANSWER, "#main", "📝 Recap, last 0.002 minutes: They discussed paper tape."),
+        (ReplyKind.ANSWER, "#main", "📝 Recap, last 2 minutes: They discussed paper tape."),
     ]  # fmt: skip
     assert len(inference.calls) == 3  # failed twice, said so once
     assert "u2: paper tape 2" in (inference.calls[-1].messages or [])[-1]["content"]
-    await asyncio.sleep(0.3)
+    await sleep.tick()
     assert len(posted) == 2  # those lines are recapped; nothing new since
     assert await text_of(await core.handle(mod_line("!recap off"))) == "Timed recaps are off."
     assert await text_of(await core.handle(mod_line("!recap off"))) == (
@@ -1248,13 +1302,35 @@ async def test_timed_recap_posts_what_is_new_and_says_a_failure_once() -> None:
     await core.aclose()
 
 
+async def test_a_recap_round_alone_without_any_loop() -> None:
+    inference = ScriptedInference(["Tape was discussed."])
+    core = make_core(inference, user_cooldown_s=0)
+    posted = announced(core)
+    start = line("before", time=0)
+    await core.handle(start)
+    recap = Recap(core, start, 5)
+    assert await recap.run_once(10.0) is None  # nothing new since it started
+    for i in range(3):
+        await core.handle(line(f"tape {i}", user=f"u{i}", time=1 + i))
+    reply = await recap.run_once(20.0)
+    assert reply is not None and reply.line.time == 20.0
+    assert posted == [(ReplyKind.ANSWER, "#main", "📝 Recap, last 5 minutes: Tape was discussed.")]
+    assert await recap.run_once(30.0) is None
+
+
 async def test_podcast_rules_in_chat() -> None:
     inference = ScriptedInference(InferenceError("the model server is down"))
-    core = make_core(inference, user_cooldown_s=0, podcast={"cooldown_s": 600})
+    unset = make_core(inference, user_cooldown_s=0)
+    said = await text_of(await unset.handle(line("!podcast")))
+    assert said == "Podcasts aren't set up here."  # no episode folder given to the core
+    episodes = Path("/nonexistent/never-written")
+    core = make_core(
+        inference,
+        components=default_components(episodes=episodes),
+        user_cooldown_s=0,
+        podcast={"cooldown_s": 600},
+    )
     posted = announced(core)
-    said = await text_of(await core.handle(line("!podcast")))
-    assert said == "Podcasts aren't set up here."  # no data folder given to the core
-    core.episodes = Path("/nonexistent/never-written")
     assert await text_of(await core.handle(line("!podcast", time=1))) == (
         "Not much has been said here yet."
     )
@@ -1273,8 +1349,7 @@ async def test_podcast_rules_in_chat() -> None:
     assert "u2: tape talk 2" in prompt
     again = await text_of(await core.handle(line("!podcast", time=20)))
     assert again == "The next episode can start in 10 min."  # per channel, for viewers
-    busy = ScriptedInference(["Ada: Hi.\nBob: Hello."])  # then hangs: no more answers
-    core.inference = busy
+    inference.queue(["Ada: Hi.\nBob: Hello."])  # then no more answers
     await text_of(await core.handle(mod_line("!podcast a text from a mod", time=30)))
     refused = await core.handle(mod_line("!podcast another", time=31))
     assert refused is not None and refused.kind is ReplyKind.REFUSED

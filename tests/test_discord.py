@@ -14,12 +14,15 @@ import discord
 import openai
 import pytest
 
+from bots.config import load_config
 from bots.discord.client import LiteraiDiscord
-from bots.runner import Reloader
+from bots.discord.settings import DiscordSettings
+from bots.reload import Reloader
 from literai_core.chat import ChatLine, Media, Reply, ReplyKind
-from literai_core.config import BotSettings, DiscordSettings, load_config
+from literai_core.commands import default_components
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
+from literai_core.settings import BotSettings
 
 from .conftest import API_KEY, Server, literai_run, write_config
 from .discord_helpers import BOT
@@ -299,13 +302,14 @@ async def test_reload_applies_new_settings_and_refuses_a_bad_file(
 ) -> None:
     path = write_config(tmp_path, bot={"user_cooldown_s": 0, "channel_cooldown_s": 0})
     config = load_config(path)
-    client, task = await _run_bot(fake, ScriptedInference(), bot=config.bot)
     reloader = Reloader(lambda: load_config(path), config)
+    client, task = await _run_bot(
+        fake, ScriptedInference(), bot=config.bot, components=default_components(reload=reloader)
+    )
     reloader.appliers += [
         lambda new: client.core.reconfigure(new.bot),
         lambda new: client.reconfigure(new.discord),
     ]
-    client.core.reloader = reloader
     try:
         await fake.user_says("!reload")  # not a moderator
         await _until(lambda: len(fake.actions) == 1)

@@ -47,10 +47,11 @@ from discord.ext.test.backend import FakeHttp
 from discord.http import MultipartParameters
 
 from bots.discord.client import BUSY, LiteraiDiscord
+from bots.discord.settings import DiscordSettings
 from literai_core.chat import ChannelKey
-from literai_core.config import BotSettings, DiscordSettings
 from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
+from literai_core.settings import BotSettings
 
 from .conftest import API_KEY, Server
 from .test_core import ScriptedInference

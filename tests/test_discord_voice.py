@@ -16,8 +16,8 @@ import openai
 import pytest
 
 from bots.discord.client import LiteraiDiscord
-from literai_core.config import BotSettings
 from literai_core.inference import Generation, OpenAIInference
+from literai_core.settings import BotSettings
 
 from .conftest import API_KEY, Server
 from .discord_helpers import run_bot as _run_bot

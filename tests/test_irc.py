@@ -15,9 +15,10 @@ import openai
 import pytest
 
 from bots.irc.client import LiteraiIrc
-from literai_core.config import BotSettings, IrcSettings
+from bots.irc.settings import IrcSettings
 from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
+from literai_core.settings import BotSettings
 
 from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
 from .ircd import Ircd, IrcPeer, ircd, start_ircd  # noqa: F401  (ircd: a fixture)

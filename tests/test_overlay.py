@@ -20,8 +20,8 @@ from playwright.async_api import Page, async_playwright
 
 from bots.web.episodes import Episodes
 from bots.web.overlay import Overlay, overlay_name
+from bots.web.settings import WebSettings
 from literai_core.chat import ChannelKey, ChatLine
-from literai_core.config import WebSettings
 from literai_core.core import ChatCore
 from literai_core.episode import Cue, Line, render, write_episode
 from literai_core.podcast import title_card
@@ -88,8 +88,9 @@ async def test_overlay_shows_captions_images_and_plays_speech_in_order(
 ) -> None:
     ov, base = overlay
     inference = MediaInference(["The ", "teletype ", "hums."])
-    core = ChatCore(bot_settings(user_cooldown_s=0, media_concurrency=2), inference)
-    core.observers.append(ov.observe)
+    core = ChatCore(
+        bot_settings(user_cooldown_s=0, media_concurrency=2), inference, observers=[ov.observe]
+    )
     name = overlay_name(ChannelKey("twitch", "#Teletype_Fan"))
     assert name == "twitch-teletype_fan"
     await page.goto(f"{base}/overlay/{name}")

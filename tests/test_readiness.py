@@ -15,7 +15,7 @@ import openai
 
 from inference_server.app import create_app, start_server
 from inference_server.backends.base import CancelToken, ChatMessage, Delta, SamplingParams
-from literai_core.config import ServerSettings
+from inference_server.settings import ServerSettings
 
 
 class GatedBackend:
@@ -43,7 +43,7 @@ class GatedBackend:
 
 
 async def _serve(backend: GatedBackend, errors: list[str]):  # type: ignore[no-untyped-def]
-    settings = ServerSettings(default_model="gated", models={"gated": {}}, api_key_env="NO_KEY")  # type: ignore[arg-type]
+    settings = ServerSettings(default_model="gated", models={"gated": {}}, api_key_env="NO_KEY")  # type: ignore[arg-type]  # fmt: skip
     app = create_app(settings, {"gated": backend}, on_load_error=errors.append)
     return await start_server(app, "127.0.0.1", 0)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import openai
 
 from literai_core.chat import ChatLine, ReplyKind
+from literai_core.commands import default_components
 from literai_core.core import ChatCore
 from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.story import Story, StoryKnobs, StoryStore, distinct, next_passage, repetition
@@ -53,10 +54,9 @@ async def test_when_every_try_repeats_the_least_repetitive_is_kept() -> None:
     assert passage.text == half and passage.tries == 3
 
 
-def _core(tmp: Path, inference: ScriptedInference) -> ChatCore:
-    core = ChatCore(bot_settings(user_cooldown_s=0), inference)
-    core.stories = StoryStore(tmp / "stories.sqlite")
-    return core
+def _core(tmp: Path, inference: ScriptedInference | OpenAIInference) -> ChatCore:
+    stories = StoryStore(tmp / "stories.sqlite")
+    return ChatCore(bot_settings(user_cooldown_s=0), inference, default_components(stories=stories))
 
 
 def said(text: str, t: float = 0) -> ChatLine:
@@ -93,17 +93,16 @@ async def test_story_commands_persist_and_errors_never_enter_the_story(tmp_path:
     prompt = (restarted.inference.calls[0].messages or [])[-1]["content"]  # type: ignore[attr-defined]
     assert "The audience asks for this next: a courier" in prompt and FIRST in prompt
     assert await _say(restarted, "!story end") == (ReplyKind.NOTICE, "The end, after 2 passages.")
-    assert restarted.stories is not None and restarted.stories.get("twitch:#main") is None
+    assert StoryStore(tmp_path / "stories.sqlite").get("twitch:#main") is None
 
 
 async def test_a_story_with_the_real_model(tmp_path: Path, server: Server) -> None:
     async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
-        core = ChatCore(bot_settings(user_cooldown_s=0), OpenAIInference(api, "smollm2"))
-        core.stories = StoryStore(tmp_path / "stories.sqlite")
+        core = _core(tmp_path, OpenAIInference(api, "smollm2"))
         kind, first = await _say(core, "!story start A teletype prints messages from the future.")
         kind2, second = await _say(core, "!story next the stationmaster reads one aloud")
     assert kind is kind2 is ReplyKind.ANSWER and first.strip() and second.strip()
-    stored = core.stories.get("twitch:#main")
+    stored = StoryStore(tmp_path / "stories.sqlite").get("twitch:#main")
     assert stored is not None and len(stored.passages) == 2 and stored.summary
     for shown, kept in zip((first, second), stored.passages, strict=True):
         assert " ".join(kept.split()).startswith(shown[:40])  # chat shows it trimmed

@@ -14,11 +14,12 @@ import twitchio
 import twitchio.eventsub.websockets
 import twitchio.http
 
-from bots.twitch.client import Credentials, LiteraiTwitch
+from bots.twitch.client import LiteraiTwitch
+from bots.twitch.settings import Credentials, TwitchSettings
 from literai_core.chat import ChatLine, Media, Reply, ReplyKind
-from literai_core.config import BotSettings, TwitchSettings
 from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
+from literai_core.settings import BotSettings
 
 from .conftest import API_KEY, Server, literai_run, write_config
 from .fake_twitch import (

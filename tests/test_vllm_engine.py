@@ -24,8 +24,9 @@ from inference_server.backends.base import (
     SamplingParams,
 )
 from inference_server.backends.remote import ManagedVllm, RemoteOpenAI, hf_folder
+from inference_server.model_files import resolve_model_path
 from inference_server.models import export_hf
-from literai_core.config import ModelSettings, resolve_model_path
+from inference_server.settings import ModelSettings
 
 from .conftest import API_KEY, ROOT, Server, start_server, stop_server, write_config
 

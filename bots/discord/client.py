@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import discord
@@ -15,11 +15,12 @@ import discord.http
 import yarl
 
 from literai_core.chat import ChatLine, Reply, ReplyKind
-from literai_core.config import DiscordSettings
 from literai_core.core import ChatCore
+from literai_core.router import Component
 
 from ..pacing import Pacer
 from .post import post_reply
+from .settings import DiscordSettings
 from .slash import answer_interaction, build_tree
 from .voice import Clip, Voice, VoiceCommands, load_opus
 
@@ -63,6 +64,8 @@ def roles_of(author: discord.User | discord.Member) -> frozenset[str]:
 
 
 class LiteraiDiscord(discord.Client):
+    platform = "discord"
+
     def __init__(
         self,
         core: ChatCore,
@@ -85,9 +88,11 @@ class LiteraiDiscord(discord.Client):
         if settings.voice.enabled:
             load_opus()
             self.voice = Voice(settings.voice, self._synthesize, voice_cls)
-            core.router.add_component(VoiceCommands(self.voice))
+        core.attach(self)  # before the slash tree: it lists the voice commands too
         self.tree = build_tree(self) if settings.slash_commands else None
-        core.announcers["discord"] = self.announce
+
+    def components(self) -> Sequence[Component]:
+        return [VoiceCommands(self.voice)] if self.voice is not None else []
 
     async def setup_hook(self) -> None:
         if self.tree is not None:

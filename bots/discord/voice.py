@@ -22,8 +22,9 @@ from typing import Any
 import discord
 
 from literai_core.chat import Reply, ReplyKind
-from literai_core.config import DiscordVoiceSettings
 from literai_core.router import Component, Context, command
+
+from .settings import DiscordVoiceSettings
 
 log = logging.getLogger(__name__)
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pydle
 
 from literai_core.chat import ChatLine, Reply, ReplyKind
-from literai_core.config import IrcSettings
 from literai_core.core import ChatCore
+from literai_core.router import Component
 
 from ..outbox import Outbox
 from ..pacing import Pacer
 from ..split import split_message
+from .settings import IrcSettings
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class IrcBot(pydle.Client):
 
 
 class LiteraiIrc:
+    platform = "irc"
+
     def __init__(
         self,
         core: ChatCore,
@@ -94,7 +97,10 @@ class LiteraiIrc:
         self.outboxes: dict[str, Outbox[str | None]] = {}
         self.connects = 0
         self.ready = asyncio.Event()
-        core.announcers["irc"] = self.announce
+        core.attach(self)
+
+    def components(self) -> Sequence[Component]:
+        return ()
 
     async def run(self) -> None:
         """Connect, and reconnect with backoff whenever the connection is lost."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import twitchio
 import twitchio.eventsub.websockets
@@ -23,12 +22,13 @@ import twitchio.http
 from twitchio import eventsub
 
 from literai_core.chat import ChatLine, Reply, ReplyKind
-from literai_core.config import TwitchSettings
 from literai_core.core import ChatCore
+from literai_core.router import Component
 
 from ..outbox import Outbox
 from ..pacing import Pacer
 from ..split import split_message
+from .settings import Credentials, TwitchSettings
 
 log = logging.getLogger(__name__)
 # twitchio warns on every start that its optional Starlette adapter is missing; we use
@@ -57,14 +57,6 @@ class TwitchSetupError(RuntimeError):
     """Something the streamer must fix in the Twitch setup; the message is one line."""
 
 
-@dataclass(frozen=True)
-class Credentials:
-    client_id: str
-    client_secret: str
-    token: str
-    refresh: str
-
-
 def roles_of(message: twitchio.ChatMessage) -> frozenset[str]:
     chatter = message.chatter
     roles = {badge.set_id for badge in message.badges}
@@ -85,6 +77,8 @@ class Channel:
 
 
 class LiteraiTwitch(twitchio.Client):
+    platform = "twitch"
+
     def __init__(
         self,
         core: ChatCore,
@@ -107,7 +101,10 @@ class LiteraiTwitch(twitchio.Client):
         self.channels: dict[str, Channel] = {}  # broadcaster id -> channel
         self.ready_event = asyncio.Event()
         self.bot_user_id = ""
-        core.announcers["twitch"] = self.announce
+        core.attach(self)
+
+    def components(self) -> Sequence[Component]:
+        return ()
 
     async def setup_hook(self) -> None:
         """Add the bot's own token, find the channels and subscribe to their chat."""

@@ -28,7 +28,8 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from literai_core.chat import ChannelKey, Media, Reply, ReplyKind
-from literai_core.config import WebSettings
+
+from .settings import WebSettings
 
 log = logging.getLogger(__name__)
 

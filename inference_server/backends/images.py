@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from literai_core.config import ImageSettings
-
+from ..settings import ImageSettings
 from .base import BackendError
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from literai_core.config import ConfigError, ModelSettings, env_secret
-
 from ..child_guard import group_members
+from ..model_files import hf_folder
+from ..settings import ConfigError, ModelSettings
 from .base import (
     BackendError,
     BadPrompt,
@@ -286,15 +286,16 @@ class ManagedVllm(RemoteOpenAI):
             _stop_group(proc, 20.0)
 
 
-def remote_backend(alias: str, model: ModelSettings, data_dir: Path | None) -> RemoteOpenAI:
-    """The backend for ``engine: remote`` or ``engine: vllm``; ConfigError for what is
-    missing (a URL, vLLM's virtualenv, the model folder)."""
+def remote_backend(
+    alias: str, model: ModelSettings, data_dir: Path | None, api_key: str | None = None
+) -> RemoteOpenAI:
+    """The backend for ``engine: remote`` (``api_key``: its key, read by the process
+    layer) or ``engine: vllm``; ConfigError for what is missing (vLLM's virtualenv, the
+    model folder)."""
     key = f"server.models.{alias}"
     if model.engine == "remote":
         assert model.url is not None  # the settings validator makes sure
-        secret = env_secret(model.api_key_env) if model.api_key_env else None
-        if model.api_key_env and secret is None:
-            raise ConfigError(f"config error: {key}.api_key_env: {model.api_key_env} is not set")
+        secret = api_key
         return RemoteOpenAI(
             alias,
             model.url,
@@ -307,14 +308,12 @@ def remote_backend(alias: str, model: ModelSettings, data_dir: Path | None) -> R
     folder = Path(model.hf_folder).expanduser() if model.hf_folder else hf_folder(alias, data)
     if not (folder / "config.json").is_file():
         raise ConfigError(
-            f"config error: {key}.hf_folder: no Hugging Face model folder at {folder} "
-            f"(make one with: literai model export-hf)"
+            f"{key}.hf_folder",
+            f"no Hugging Face model folder at {folder} (make one with: literai model export-hf)",
         )
     python = Path(model.vllm_python).expanduser()
     if not python.is_file():
-        raise ConfigError(
-            f"config error: {key}.vllm_python: {python} not found (run scripts/vllm-env.sh)"
-        )
+        raise ConfigError(f"{key}.vllm_python", f"{python} not found (run scripts/vllm-env.sh)")
     return ManagedVllm(
         alias,
         folder,
@@ -327,11 +326,6 @@ def remote_backend(alias: str, model: ModelSettings, data_dir: Path | None) -> R
         extra_args=model.vllm_args,
         threads=model.n_threads,
     )
-
-
-def hf_folder(alias: str, data_dir: Path) -> Path:
-    """Where ``literai model export-hf`` writes an alias's Hugging Face folder."""
-    return data_dir / "models" / f"{alias}-hf"
 
 
 def _message(exc: Any) -> str:

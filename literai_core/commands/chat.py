@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from ..chat import Reply, ReplyKind
-from ..config import GenerationSettings
 from ..inference import Generation, InferenceError
 from ..prompts import ask_messages, gpt2_prompt
 from ..router import Component, Context, command
+from ..settings import GenerationSettings
 from ..trim import trim_reply
 
 
@@ -29,16 +29,17 @@ class ChatCommands(Component):
 
         Continue the chat like the original GPT-2 bot: the last few lines, then your text.
         """
-        core = ctx.core
-        prompt = gpt2_prompt(core.windows.lines(ctx.line.key), ctx.line.user, ctx.args)
-        source = core.inference.stream_completion(
-            prompt, _gen(core.settings.gpt2), user=ctx.line.user
+        host = ctx.host
+        prompt = gpt2_prompt(host.window(ctx.line.key), ctx.line.user, ctx.args)
+        source = host.inference.stream_completion(
+            prompt, _gen(host.settings.gpt2), user=ctx.line.user
         )
+        limit = host.settings.max_reply_chars
         # One line of chat: the reply is the viewer's text plus the model's continuation
         # up to the first newline that follows something worth saying.
         return Reply.from_stream(
             ctx.line,
-            lambda reply: _answer(reply, source, core.settings.max_reply_chars, ctx.args, True),
+            lambda reply: _answer(reply, source, limit, ctx.args, True),
         )
 
     @command("ask", requires_args=True, arg="Your question")
@@ -47,17 +48,16 @@ class ChatCommands(Component):
 
         Ask the bot anything; it sees the last few lines of chat.
         """
-        core = ctx.core
+        host = ctx.host
         messages = ask_messages(
-            core.persona(ctx.line.scope_key),
-            core.windows.lines(ctx.line.key),
+            host.persona(ctx.line.scope_key),
+            host.window(ctx.line.key),
             ctx.line.user,
             ctx.args,
         )
-        source = core.inference.stream_chat(messages, _gen(core.settings.ask), user=ctx.line.user)
-        return Reply.from_stream(
-            ctx.line, lambda reply: _answer(reply, source, core.settings.max_reply_chars)
-        )
+        source = host.inference.stream_chat(messages, _gen(host.settings.ask), user=ctx.line.user)
+        limit = host.settings.max_reply_chars
+        return Reply.from_stream(ctx.line, lambda reply: _answer(reply, source, limit))
 
 
 async def _answer(

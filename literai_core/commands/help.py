@@ -13,17 +13,18 @@ class HelpCommands(Component):
 
         List the commands, or show how to use one.
         """
-        router = ctx.core.router
-        wanted = ctx.args.split(" ", 1)[0].lstrip(router.prefix).lower()
+        host = ctx.host
+        p = host.prefix
+        wanted = ctx.args.split(" ", 1)[0].lstrip(p).lower()
         if wanted:
-            cmd = router.get(wanted, ctx.line.platform)
+            cmd = host.command(wanted, ctx.line.platform)
             if cmd is None:
-                text = f"No command {router.prefix}{wanted[:32]}. Try {router.prefix}help."
+                text = f"No command {p}{wanted[:32]}. Try {p}help."
             else:
-                text = f"{router.usage(cmd)} — {cmd.summary}".rstrip(" —")
+                text = f"{host.usage(cmd)} — {cmd.summary}".rstrip(" —")
         else:
-            is_mod = bool(ctx.line.roles & set(ctx.core.settings.mod_roles))
-            usable = [c for c in router.all(ctx.line.platform) if is_mod or not c.mod_only]
-            names = " ".join(f"{router.prefix}{c.name}" for c in usable)
-            text = f"Commands: {names}. {router.prefix}help <command> for details."
+            is_mod = host.is_mod(ctx.line)
+            usable = [c for c in host.commands(ctx.line.platform) if is_mod or not c.mod_only]
+            names = " ".join(f"{p}{c.name}" for c in usable)
+            text = f"Commands: {names}. {p}help <command> for details."
         return Reply(ctx.line, ReplyKind.NOTICE, text)

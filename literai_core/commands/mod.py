@@ -4,6 +4,8 @@ badges); ``bot.mod_roles`` says which count."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from ..chat import Reply, ReplyKind
 from ..router import Component, Context, command
 
@@ -11,14 +13,19 @@ MAX_PERSONA = 1000
 
 
 class ModCommands(Component):
+    """``reload``: re-reads the config and says what happened; None where the process
+    cannot (no file to read)."""
+
+    def __init__(self, reload: Callable[[], Awaitable[str]] | None = None) -> None:
+        self.reload_config = reload
+
     @command("clear", uses_model=False, mod_only=True)
     async def clear(self, ctx: Context) -> Reply:
         """!clear
 
         Forget this channel's recent chat (moderators).
         """
-        ctx.core.windows.clear(ctx.line.key)
-        ctx.core.history.clear(ctx.line.key)
+        ctx.host.forget(ctx.line.key)
         return Reply(ctx.line, ReplyKind.NOTICE, "Done: I've forgotten the recent chat here.")
 
     @command("persona", uses_model=False, mod_only=True, arg="The new persona, or reset")
@@ -27,17 +34,17 @@ class ModCommands(Component):
 
         Show or set how the bot behaves in this channel (moderators).
         """
-        core = ctx.core
+        host = ctx.host
         if not ctx.args:
-            return Reply(ctx.line, ReplyKind.NOTICE, f"Persona: {core.persona(ctx.line.scope_key)}")
+            return Reply(ctx.line, ReplyKind.NOTICE, f"Persona: {host.persona(ctx.line.scope_key)}")
         if ctx.args.lower() == "reset":
-            core.set_persona(ctx.line.scope_key, None)
+            host.set_persona(ctx.line.scope_key, None)
             return Reply(ctx.line, ReplyKind.NOTICE, "Persona reset to the default.")
         if len(ctx.args) > MAX_PERSONA:
             return Reply(
                 ctx.line, ReplyKind.NOTICE, f"A persona is at most {MAX_PERSONA} characters."
             )
-        core.set_persona(ctx.line.scope_key, ctx.args)
+        host.set_persona(ctx.line.scope_key, ctx.args)
         return Reply(ctx.line, ReplyKind.NOTICE, "Persona updated for this channel.")
 
     @command("pause", uses_model=False, mod_only=True)
@@ -46,7 +53,7 @@ class ModCommands(Component):
 
         Stop answering model commands in this channel until !resume (moderators).
         """
-        ctx.core.paused.add(ctx.line.scope_key)
+        ctx.host.pause(ctx.line.scope_key, True)
         return Reply(ctx.line, ReplyKind.NOTICE, "Paused. !resume when you want me back.")
 
     @command("resume", uses_model=False, mod_only=True)
@@ -55,7 +62,7 @@ class ModCommands(Component):
 
         Answer again after !pause (moderators).
         """
-        ctx.core.paused.discard(ctx.line.scope_key)
+        ctx.host.pause(ctx.line.scope_key, False)
         return Reply(ctx.line, ReplyKind.NOTICE, "I'm back.")
 
     @command("reload", uses_model=False, mod_only=True)
@@ -64,7 +71,6 @@ class ModCommands(Component):
 
         Re-read the config file and apply the bot's settings (moderators).
         """
-        reloader = ctx.core.reloader
-        if reloader is None:
+        if self.reload_config is None:
             return Reply(ctx.line, ReplyKind.NOTICE, "Reloading isn't available here.")
-        return Reply(ctx.line, ReplyKind.NOTICE, await reloader())
+        return Reply(ctx.line, ReplyKind.NOTICE, await self.reload_config())

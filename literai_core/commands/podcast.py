@@ -5,25 +5,37 @@ to its player page where the web pages are served. One episode at a time, bot-wi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import textwrap
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from ..chat import ChatLine, Media, Reply, ReplyKind
-from ..episode import EpisodeError, write_episode
+from ..episode import EpisodeError
 from ..inference import InferenceError
 from ..limits import Cooldown
-from ..podcast import PodcastPlan, new_episode_id, produce
+from ..podcast import record_episode
 from ..router import Component, Context, command
-from ..summarize import SummaryBudget, SummaryError
+from ..summarize import SummaryError
 
 log = logging.getLogger(__name__)
 MIN_LINES = 3
 
 
 class PodcastCommands(Component):
-    def __init__(self) -> None:
+    """``episodes``: where episodes are written (None: no podcasts here); ``link``: the
+    player page of an episode id, where a web server serves them."""
+
+    def __init__(
+        self,
+        episodes: Path | None = None,
+        link: Callable[[str], str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.episodes = episodes
+        self.link = link
+        self.clock = clock  # wall time: it names the episode
         self.recording: ChatLine | None = None  # the request being recorded
         self._cooldown = Cooldown(0)
 
@@ -33,43 +45,35 @@ class PodcastCommands(Component):
 
         Record a two-host podcast episode about the recent chat (moderators: about a text).
         """
-        core, line = ctx.core, ctx.line
-        s = core.settings.podcast
-        p = core.router.prefix
-        if core.episodes is None:
+        host, line = ctx.host, ctx.line
+        s = host.settings.podcast
+        if self.episodes is None:
             return Reply(line, ReplyKind.NOTICE, "Podcasts aren't set up here.")
-        mod = core.is_mod(line)
+        mod = host.is_mod(line)
         if ctx.args and not mod:
-            return Reply(
-                line,
-                ReplyKind.NOTICE,
-                f"Only moderators can give me a text; {p}podcast alone talks about the chat.",
-            )
+            only = f"Only moderators can give me a text; {host.prefix}podcast alone talks "
+            return Reply(line, ReplyKind.NOTICE, only + "about the chat.")
         if self.recording is not None:
-            return Reply(
-                line,
-                ReplyKind.REFUSED,
-                "I'm already recording an episode — it will be posted when it's done.",
-            )
+            busy = "I'm already recording an episode — it will be posted when it's done."
+            return Reply(line, ReplyKind.REFUSED, busy)
         self._cooldown.seconds = s.cooldown_s
         left = self._cooldown.retry_after(line.scope_key, line.time)
         if left is not None and not mod:
-            return Reply(
-                line, ReplyKind.NOTICE, f"The next episode can start in {left / 60:.0f} min."
-            )
+            wait = f"The next episode can start in {left / 60:.0f} min."
+            return Reply(line, ReplyKind.NOTICE, wait)
         if ctx.args:
             text, title = ctx.args, textwrap.shorten(ctx.args, 60, placeholder="…")
             about = f"“{title}”"
         else:
             since = line.time - s.chat_minutes * 60
-            said = [ln for ln in core.history.lines(line.key) if ln.time >= since]
+            said = [ln for ln in host.history(line.key) if ln.time >= since]
             if len(said) < MIN_LINES:
                 return Reply(line, ReplyKind.NOTICE, "Not much has been said here yet.")
             text = "\n".join(f"{ln.user}: {ln.text}" for ln in said)
             title, about = "What the chat talked about", "the recent chat"
         self._cooldown.hit(line.scope_key, line.time)
         self.recording = line
-        core.spawn(self._record(ctx, title, text), f"podcast for {line.platform} {line.channel}")
+        host.spawn(self._record(ctx, title, text), f"podcast for {line.platform} {line.channel}")
         return Reply(
             line,
             ReplyKind.NOTICE,
@@ -77,47 +81,27 @@ class PodcastCommands(Component):
         )
 
     async def _record(self, ctx: Context, title: str, text: str) -> None:
-        core, line = ctx.core, ctx.line
-        s = core.settings
+        host, line = ctx.host, ctx.line
+        assert self.episodes is not None
         try:
-            budget = SummaryBudget(
-                s.summary.chunk_tokens, s.summary.summary_tokens, s.summary.max_depth
-            )
-            made = await produce(
-                core.inference,
-                title,
-                text,
-                PodcastPlan.from_settings(s.podcast),
-                budget,
-                model=s.podcast.speech_model,
-            )
-            episode_id = new_episode_id(title, time.time())
-            assert core.episodes is not None
-            await asyncio.to_thread(
-                write_episode,
-                core.episodes,
-                episode_id,
-                title,
-                made.wav,
-                made.cues,
-                made.images,
-                made.sections,
+            made = await record_episode(
+                host.inference, title, text, host.settings, self.episodes, now=self.clock()
             )
         except (InferenceError, SummaryError, EpisodeError) as exc:
             sorry = f"Sorry, I couldn't finish the episode: {exc}."
-            await core.announce(Reply(line, ReplyKind.ERROR, sorry))
+            await host.announce(Reply(line, ReplyKind.ERROR, sorry))
             return
         except Exception:
             log.exception("podcast for %s failed", line.channel)
             sorry = "Sorry, something went wrong on my side with the episode."
-            await core.announce(Reply(line, ReplyKind.ERROR, sorry))
+            await host.announce(Reply(line, ReplyKind.ERROR, sorry))
             return
         finally:
             self.recording = None
-        length = made.cues[-1].end if made.cues else 0.0
-        link = core.episode_link(episode_id) if core.episode_link is not None else None
+        length = made.seconds
+        link = self.link(made.episode_id) if self.link is not None else None
         caption = f"🎙️ New episode: {title} ({int(length) // 60}:{int(length) % 60:02d})"
         if link:
             caption += f" — {link}"
         media = Media(made.wav, "audio/wav", "wav", f"Podcast: {title}", link=link)
-        await core.announce(Reply(line, ReplyKind.MEDIA, caption, media=media))
+        await host.announce(Reply(line, ReplyKind.MEDIA, caption, media=media))

@@ -8,14 +8,17 @@ import asyncio
 from ..chat import Reply, ReplyKind
 from ..inference import InferenceError
 from ..router import Component, Context, command
-from ..story import Story, StoryKnobs, next_passage
+from ..story import Story, StoryKnobs, StoryStore, next_passage
 from ..trim import trim_reply
 
 MAX_PREMISE = 300
 
 
 class StoryCommands(Component):
-    def __init__(self) -> None:
+    """``store``: where each channel's story is kept (None: no story mode here)."""
+
+    def __init__(self, store: StoryStore | None = None) -> None:
+        self.store = store
         self._busy: set[str] = set()  # channels with a round being written
 
     @command("story", requires_args=True, arg="start <premise> | next [what happens] | recap | end")
@@ -24,9 +27,9 @@ class StoryCommands(Component):
 
         Write a story together, one passage at a time; steer it with !story next <idea>.
         """
-        core, line = ctx.core, ctx.line
-        p = core.router.prefix
-        store = core.stories
+        host, line = ctx.host, ctx.line
+        p = host.prefix
+        store = self.store
         if store is None:
             return Reply(line, ReplyKind.NOTICE, "Story mode isn't set up here.")
         verb, _, rest = ctx.args.partition(" ")
@@ -43,14 +46,14 @@ class StoryCommands(Component):
             if len(rest) > MAX_PREMISE:
                 too_long = f"A premise is at most {MAX_PREMISE} characters."
                 return Reply(line, ReplyKind.NOTICE, too_long)
-            return await self._round(ctx, key, Story(premise=rest), "")
+            return await self._round(ctx, store, key, Story(premise=rest), "")
         if story is None:
             return Reply(line, ReplyKind.NOTICE, f"No story here yet: {p}story start <premise>")
         if verb == "next":
-            return await self._round(ctx, key, story, rest[:MAX_PREMISE])
+            return await self._round(ctx, store, key, story, rest[:MAX_PREMISE])
         if verb == "recap":
             text = story.summary or story.premise
-            recap = trim_reply(f"So far: {text}", core.settings.max_reply_chars)
+            recap = trim_reply(f"So far: {text}", host.settings.max_reply_chars)
             return Reply(line, ReplyKind.NOTICE, recap)
         if verb == "end":
             await asyncio.to_thread(store.delete, key)
@@ -60,20 +63,21 @@ class StoryCommands(Component):
         usage = f"Usage: {p}story start <premise> | next [idea] | recap | end"
         return Reply(line, ReplyKind.NOTICE, usage)
 
-    async def _round(self, ctx: Context, key: str, story: Story, suggestion: str) -> Reply:
-        core, line = ctx.core, ctx.line
-        assert core.stories is not None
+    async def _round(
+        self, ctx: Context, store: StoryStore, key: str, story: Story, suggestion: str
+    ) -> Reply:
+        host, line = ctx.host, ctx.line
         if key in self._busy:
             return Reply(line, ReplyKind.REFUSED, "The next passage is being written — a moment.")
-        s = core.settings.story
+        s = host.settings.story
         knobs = StoryKnobs.from_settings(s)
         self._busy.add(key)
         try:
-            passage = await next_passage(core.inference, story, knobs, suggestion)
+            passage = await next_passage(host.inference, story, knobs, suggestion)
         except (InferenceError, ValueError) as exc:
             # The round fails out loud and the story is as it was: try again later.
             return Reply(line, ReplyKind.ERROR, f"Sorry, I couldn't write the next passage: {exc}.")
         finally:
             self._busy.discard(key)
-        await asyncio.to_thread(core.stories.put, key, story)
+        await asyncio.to_thread(store.put, key, story)
         return Reply(line, ReplyKind.ANSWER, trim_reply(passage.text, s.max_chars))

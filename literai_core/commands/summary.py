@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
 from ..chat import ChannelKey, ChatLine, Reply, ReplyKind
+from ..host import Host
 from ..inference import InferenceError
 from ..router import Component, Context, command
 from ..summarize import SummaryBudget, SummaryError, summarize
@@ -18,9 +21,17 @@ log = logging.getLogger(__name__)
 MAX_MINUTES = 1440
 MIN_NEW_LINES = 3  # fewer new lines than this since the last recap: nothing to post
 
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
 
 class SummaryCommands(Component):
-    def __init__(self) -> None:
+    """``clock`` and ``sleep`` drive the timed recaps (the adapters' clock: line times
+    come from it); tests pass their own and call ``Recap.run_once``."""
+
+    def __init__(self, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        self.clock = clock
+        self.sleep = sleep
         self.recaps: dict[ChannelKey, asyncio.Task[None]] = {}
 
     @command("summary", arg="How many minutes back (default: the configured span)")
@@ -29,8 +40,8 @@ class SummaryCommands(Component):
 
         Summarize what this channel said in the last minutes.
         """
-        core = ctx.core
-        s = core.settings.summary
+        host = ctx.host
+        s = host.settings.summary
         minutes = s.default_minutes
         if ctx.args:
             try:
@@ -38,25 +49,22 @@ class SummaryCommands(Component):
             except ValueError:
                 minutes = -1
             if not 0 < minutes <= MAX_MINUTES:
-                return Reply(
-                    ctx.line,
-                    ReplyKind.NOTICE,
-                    f"Usage: {core.router.prefix}summary [minutes], 1 to {MAX_MINUTES}.",
-                )
+                usage = f"Usage: {host.prefix}summary [minutes], 1 to {MAX_MINUTES}."
+                return Reply(ctx.line, ReplyKind.NOTICE, usage)
         since = ctx.line.time - minutes * 60
-        lines = [ln for ln in core.history.lines(ctx.line.key) if ln.time >= since]
+        lines = [ln for ln in host.history(ctx.line.key) if ln.time >= since]
         if len(lines) < 3:
             return Reply(ctx.line, ReplyKind.NOTICE, "Not much has been said here yet.")
         transcript = "\n".join(f"{ln.user}: {ln.text}" for ln in lines)
-        budget = SummaryBudget(s.chunk_tokens, s.summary_tokens, s.max_depth)
         span = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
         try:
-            text = await summarize(core.inference, transcript, budget, about="a live chat")
+            budget = SummaryBudget.from_settings(s)
+            text = await summarize(host.inference, transcript, budget, about="a live chat")
         except InferenceError as exc:
             return Reply(ctx.line, ReplyKind.ERROR, f"Sorry, I can't summarize right now: {exc}.")
         except SummaryError as exc:
             return Reply(ctx.line, ReplyKind.ERROR, f"Sorry, I couldn't summarize that: {exc}.")
-        body = trim_reply(text, core.settings.max_reply_chars - len(span) - 12)
+        body = trim_reply(text, host.settings.max_reply_chars - len(span) - 12)
         return Reply(ctx.line, ReplyKind.ANSWER, f"Last {span}: {body}")
 
     @command(
@@ -67,9 +75,9 @@ class SummaryCommands(Component):
 
         Post a summary of this channel's chat every few minutes, or stop (moderators).
         """
-        core, line = ctx.core, ctx.line
-        p = core.router.prefix
-        low = core.settings.summary.recap_min_minutes
+        host, line = ctx.host, ctx.line
+        p = host.prefix
+        low = host.settings.summary.recap_min_minutes
         verb, _, rest = ctx.args.partition(" ")
         verb = verb.lower()
         running = self.recaps.get(line.key)
@@ -91,8 +99,9 @@ class SummaryCommands(Component):
             )
         if running is not None:
             running.cancel()
-        task = core.spawn(self._every(ctx, minutes), f"recap for {line.platform} {line.channel}")
-        self.recaps[line.key] = task
+        recap = Recap(host, line, minutes)
+        job = recap.run(self.clock, self.sleep)
+        self.recaps[line.key] = host.spawn(job, f"recap for {line.platform} {line.channel}")
         return Reply(
             line,
             ReplyKind.NOTICE,
@@ -100,36 +109,56 @@ class SummaryCommands(Component):
             f"new. {p}recap off stops it.",
         )
 
-    async def _every(self, ctx: Context, minutes: float) -> None:
-        """Sleep, then recap the lines that came since the last recap; an error is said
-        once (not every round) until a recap works again."""
-        core, line = ctx.core, ctx.line
-        seen = max((ln.time for ln in core.history.lines(line.key)), default=float("-inf"))
-        failing = False
+
+class Recap:
+    """One channel's timed recap: ``run_once(now)`` posts a summary of what came since
+    the last one (when there is enough); ``run`` does that every ``minutes``. A failure
+    is said once, not every round, until a recap works again."""
+
+    def __init__(self, host: Host, line: ChatLine, minutes: float) -> None:
+        self.host = host
+        self.key = line.key
+        self.channel = _unasked(line)
+        self.minutes = minutes
+        history = host.history(line.key)
+        self.seen = max((ln.time for ln in history), default=float("-inf"))
+        self.failing = False
+
+    async def run(self, clock: Clock, sleep: Sleep) -> None:
         while True:
-            await asyncio.sleep(minutes * 60)
-            s = core.settings.summary
-            lines = [ln for ln in core.history.lines(line.key) if ln.time > seen]
-            said = [ln for ln in lines if ln.user != core.settings.name]
-            if len(said) < MIN_NEW_LINES or line.scope_key in core.paused:
-                continue
-            transcript = "\n".join(f"{ln.user}: {ln.text}" for ln in lines)
-            budget = SummaryBudget(s.chunk_tokens, s.summary_tokens, s.max_depth)
-            try:
-                text = await summarize(core.inference, transcript, budget, about="a live chat")
-            except (InferenceError, SummaryError) as exc:
-                log.warning("recap in %s failed: %s", line.channel, exc)
-                if not failing:
-                    sorry = f"Sorry, I couldn't make this recap: {exc}. I'll try again later."
-                    await core.announce(Reply(_unasked(line), ReplyKind.ERROR, sorry))
-                failing = True
-                continue
-            failing = False
-            seen = lines[-1].time
-            span = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
-            body = trim_reply(text, core.settings.max_reply_chars - len(span) - 20)
-            recap = Reply(_unasked(line), ReplyKind.ANSWER, f"📝 Recap, last {span}: {body}")
-            await core.announce(recap)
+            await sleep(self.minutes * 60)
+            await self.run_once(clock())
+
+    async def run_once(self, now: float) -> Reply | None:
+        """One round; the reply posted, if any."""
+        host = self.host
+        lines = [ln for ln in host.history(self.key) if ln.time > self.seen]
+        said = [ln for ln in lines if ln.user != host.settings.name]
+        if len(said) < MIN_NEW_LINES or host.paused(self.channel.scope_key):
+            return None
+        transcript = "\n".join(f"{ln.user}: {ln.text}" for ln in lines)
+        budget = SummaryBudget.from_settings(host.settings.summary)
+        where = ChatLine(
+            self.channel.platform, self.channel.channel, "", "", now, scope=self.channel.scope
+        )
+        try:
+            text = await summarize(host.inference, transcript, budget, about="a live chat")
+        except (InferenceError, SummaryError) as exc:
+            log.warning("recap in %s failed: %s", where.channel, exc)
+            first, self.failing = not self.failing, True
+            if not first:
+                return None
+            sorry = f"Sorry, I couldn't make this recap: {exc}. I'll try again later."
+            reply = Reply(where, ReplyKind.ERROR, sorry)
+            await host.announce(reply)
+            return reply
+        self.failing = False
+        self.seen = lines[-1].time
+        span = f"{self.minutes:g} minute{'s' if self.minutes != 1 else ''}"
+        body = trim_reply(text, host.settings.max_reply_chars - len(span) - 20)
+        reply = Reply(where, ReplyKind.ANSWER, f"📝 Recap, last {span}: {body}")
+        await host.announce(reply)
+        return reply
 
 
 def _unasked(line: ChatLine) -> ChatLine:

