@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from inference_server.settings import ConfigError
 
-from .config import LiteraiConfig, environment, explain_text, load_config
+from . import redact
+from .config import Environment, LiteraiConfig, environment, explain_text, load_config
 
 
 def _port(text: str) -> int:
@@ -103,7 +104,7 @@ def _load(args: argparse.Namespace) -> LiteraiConfig:
     return load_config(args.config, _overrides(args))
 
 
-def _dispatch(args: argparse.Namespace, config: LiteraiConfig) -> int:
+def _dispatch(args: argparse.Namespace, config: LiteraiConfig, env: Environment) -> int:
     """Run the chosen command; ConfigError and OSError are the caller's to report."""
     if args.cmd == "config":
         print(explain_text() if args.explain else f"literai: {args.config or 'defaults'}: ok")
@@ -115,8 +116,7 @@ def _dispatch(args: argparse.Namespace, config: LiteraiConfig) -> int:
     if args.cmd == "serve":
         from .api import serve
 
-        return asyncio.run(serve(config, environment(config, bots=False)))
-    env = environment(config, bots=args.cmd == "run")
+        return asyncio.run(serve(config, env))
     if args.cmd == "run":
         from .launch import run
 
@@ -137,12 +137,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _load(args)
+        env = Environment()
+        if args.cmd not in ("config", "model"):
+            env = environment(config, bots=args.cmd not in ("serve",))
+        # Before any logging: every record from any library is masked from here on.
+        redact.install(env.secrets())
         logging.basicConfig(
             level=config.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
-        return _dispatch(args, config)
+        return _dispatch(args, config, env)
     except ConfigError as exc:
         print(f"literai: {exc}", file=sys.stderr)
         return 2

@@ -170,19 +170,21 @@ def _required(key: str, name: str, what: str) -> str:
 
 
 def environment(config: LiteraiConfig, *, bots: bool = True) -> Environment:
-    """Read the secrets ``config`` needs (the server's, and with ``bots`` the enabled
-    adapters'), checking what else must be in place; ConfigError names the key."""
+    """Read the secrets ``config`` needs (the server's and the API client's, and with
+    ``bots`` the enabled adapters'), checking what else must be in place; ConfigError
+    names the key."""
     keys = {}
     for alias, model in config.server.models.items():
         if model.engine == "remote" and model.api_key_env:
             where = f"server.models.{alias}.api_key_env"
             keys[alias] = _required(where, model.api_key_env, f"model {alias} needs a key")
-    env = Environment(api_key=env_secret(config.server.api_key_env), model_keys=keys)
+    api_key = env_secret(config.server.api_key_env)
+    client_key = env_secret(config.client.api_key_env)  # the CLI jobs are clients too
     if not bots:
-        return env
+        return Environment(api_key=api_key, client_key=client_key, model_keys=keys)
     return Environment(
-        api_key=env.api_key,
-        client_key=env_secret(config.client.api_key_env),
+        api_key=api_key,
+        client_key=client_key,
         model_keys=keys,
         discord_token=_discord(config),
         twitch=_twitch(config.twitch),

@@ -78,7 +78,10 @@ class LiteraiDiscord(discord.Client):
         if intents is None:  # message content: privileged, enabled in the Developer Portal
             intents = discord.Intents.default()
             intents.message_content = True
-        super().__init__(intents=intents)
+        # Model text never pings anyone: the client default covers every send, edit,
+        # follow-up and interaction response (an edit without allowed_mentions would
+        # otherwise be parsed with Discord's default allowances, @everyone included).
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.core = core
         self.settings = settings
         self.clock = clock
