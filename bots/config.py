@@ -152,10 +152,12 @@ class Environment:
     twitch: Credentials | None = None
     irc_password: str | None = None
     irc_sasl_password: str | None = None
+    web_key: str | None = None  # the overlay and player pages'
 
     def secrets(self) -> list[str]:
         """Every secret value held, for masking (never for showing)."""
         values = [self.api_key, self.client_key, self.discord_token, self.irc_password]
+        values.append(self.web_key)
         values += [self.irc_sasl_password, *self.model_keys.values()]
         if self.twitch is not None:
             values += [self.twitch.client_secret, self.twitch.token, self.twitch.refresh]
@@ -190,6 +192,7 @@ def environment(config: LiteraiConfig, *, bots: bool = True) -> Environment:
         twitch=_twitch(config.twitch),
         irc_password=_irc(config.irc, config.irc.password_env, "password_env"),
         irc_sasl_password=_irc(config.irc, config.irc.sasl_password_env, "sasl_password_env"),
+        web_key=_web(config.web),
     )
 
 
@@ -232,6 +235,22 @@ def _irc(s: IrcSettings, name: str | None, key: str) -> str | None:
     if not s.channels:
         raise ConfigError("irc.channels", "name at least one channel to join")
     return _required(f"irc.{key}", name, "irc is enabled") if name else None
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _web(w: WebSettings) -> str | None:
+    if not w.enabled:
+        return None
+    key = env_secret(w.key_env)
+    if key is None and w.host not in LOOPBACK and not w.host.startswith("127."):
+        raise ConfigError(
+            "web.key_env",
+            f"web.host {w.host} is reachable beyond this machine, so the pages need a key: "
+            f"set {w.key_env} in the environment (or bind web.host to 127.0.0.1)",
+        )
+    return key
 
 
 # -- literai config --explain -----------------------------------------------------------

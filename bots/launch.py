@@ -67,7 +67,7 @@ async def run(
         if config.web.enabled:
             from .web.launch import open_pages
 
-            pages = await open_pages(config.web, data)
+            pages = await open_pages(config, env.web_key)
             stack.push_async_callback(pages.runner.cleanup)
             observers, link = [pages.observe], pages.episode_link
         stories = await asyncio.to_thread(StoryStore, data / "stories.sqlite")

@@ -30,6 +30,9 @@ class ChatLine:
     # The channel whose settings (persona, pause) apply, when it is not ``channel``
     # itself: a Discord thread keeps its own window but follows its parent channel.
     scope: str | None = None
+    # A private conversation (a Discord DM): it never appears anywhere public (the
+    # stream overlay, public pages).
+    private: bool = False
     # The platform's own event (e.g. a discord.Message), for platform commands only.
     # Never part of a line's identity; the core itself does not look at it.
     source: object = field(default=None, compare=False, repr=False)

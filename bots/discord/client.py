@@ -159,6 +159,7 @@ class LiteraiDiscord(discord.Client):
             self.clock(),
             roles_of(author),
             scope=scope_of(channel),
+            private=isinstance(channel, discord.DMChannel) or channel is None,
             source=source,
         )
 

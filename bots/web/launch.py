@@ -9,10 +9,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from literai_core.chat import Reply
+from literai_core.chat import ChannelKey, Reply
 
 from ..api import listen, loopback
-from .settings import WebSettings
+from ..config import LiteraiConfig
+from .access import Access
+from .overlay import ALL, Overlay, overlay_name
 
 
 @dataclass
@@ -25,15 +27,37 @@ class Pages:
     episode_link: Callable[[str], str]
 
 
-async def open_pages(settings: WebSettings, data_dir: Path) -> Pages:
-    from .episodes import Episodes
-    from .overlay import ALL, Overlay
+def stream_channels(config: LiteraiConfig) -> list[str]:
+    """The overlay's channels: ``web.channels``, or else the stream's own (every Twitch
+    channel joined, and the console)."""
+    if config.web.channels:
+        return list(config.web.channels)
+    own = []
+    if config.twitch.enabled:
+        own += [
+            overlay_name(ChannelKey("twitch", login.lower())) for login in config.twitch.channels
+        ]
+    if config.console.enabled:
+        own.append(overlay_name(ChannelKey("console", config.console.channel)))
+    return own
 
-    overlay = Overlay(settings)
-    app = overlay.app()
-    Episodes(data_dir / "episodes").add_routes(app)
+
+async def open_pages(config: LiteraiConfig, key: str | None) -> Pages:
+    from .episodes import Episodes
+
+    settings = config.web
+    access = Access(key)
+    overlay = Overlay(settings, stream_channels(config))
+    app = overlay.app(middlewares=[access.middleware])
+    Episodes(Path(config.data_dir) / "episodes").add_routes(app)
     runner, port = await listen(app, settings.host, settings.port, "web")
     host = loopback(settings.host)
-    print(f"literai: overlay for OBS at http://{host}:{port}/overlay/{ALL}", file=sys.stderr)
+    needs = f"?key=${settings.key_env}" if key else ""  # the variable's name, never its value
+    print(f"literai: overlay for OBS at http://{host}:{port}/overlay/{ALL}{needs}", file=sys.stderr)
     base = (settings.public_url or f"http://{host}:{port}").rstrip("/")
-    return Pages(runner, overlay.observe, lambda episode_id: f"{base}/episodes/{episode_id}/")
+
+    def link(episode_id: str) -> str:
+        token = access.episode_token(episode_id)
+        return f"{base}/episodes/{episode_id}/" + (f"?t={token}" if token else "")
+
+    return Pages(runner, overlay.observe, link)

@@ -21,6 +21,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Collection, Sequence
 from importlib import resources
 from typing import Any
 
@@ -71,9 +72,19 @@ class MediaCache:
 
 
 class Overlay:
-    def __init__(self, settings: WebSettings, clock: Any = time.monotonic) -> None:
+    """``shown``: the overlay names of the channels it shows (the streamer's choice);
+    None: every channel. Private conversations (DMs) never show, whatever it says."""
+
+    def __init__(
+        self,
+        settings: WebSettings,
+        shown: Collection[str] | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
         self.settings = settings
+        self.shown = frozenset(shown) if shown is not None else None
         self.clock = clock
+        self._per_client: dict[str, int] = {}
         self.media = MediaCache(settings.media_cache_bytes)
         self._pages: dict[str, set[asyncio.Queue[tuple[str, dict[str, Any]]]]] = {}
         self.channels: OrderedDict[str, float] = OrderedDict()  # seen, for the index
@@ -84,7 +95,11 @@ class Overlay:
 
     def observe(self, reply: Reply) -> None:
         """ChatCore observer: show this reply on its channel's overlay and on ``all``."""
+        if reply.line.private:
+            return  # a DM: never on the stream
         names = (overlay_name(reply.line.key), ALL)
+        if self.shown is not None and names[0] not in self.shown:
+            return  # not one of the channels the streamer put on the overlay
         self._seen(names[0])
         user = reply.line.user
         if reply.media is not None:
@@ -126,8 +141,8 @@ class Overlay:
 
     # -- HTTP -----------------------------------------------------------------------
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    def app(self, middlewares: Sequence[Any] = ()) -> web.Application:
+        app = web.Application(middlewares=list(middlewares))
         app.router.add_get("/overlay", self._index)
         app.router.add_get("/overlay/{name}", self._overlay)
         app.router.add_get("/overlay/{name}/events", self._events)
@@ -138,12 +153,13 @@ class Overlay:
         name = request.match_info["name"]
         if not _NAME.fullmatch(name):
             raise web.HTTPNotFound(text="no such overlay")
+        if self.shown is not None and name != ALL and name not in self.shown:
+            raise web.HTTPNotFound(text="no such overlay")
         return name
 
     async def _index(self, request: web.Request) -> web.Response:
-        links = "".join(
-            f'<li><a href="/overlay/{name}">{name}</a></li>' for name in reversed(self.channels)
-        )
+        names = sorted(self.shown) if self.shown is not None else reversed(self.channels)
+        links = "".join(f'<li><a href="/overlay/{name}">{name}</a></li>' for name in names)
         body = (
             "<!doctype html><meta charset=utf-8><title>literai overlays</title>"
             "<h1>Overlays</h1><p>Add one as an OBS browser source (1920×1080).</p>"
@@ -161,6 +177,10 @@ class Overlay:
         pages = self._pages.setdefault(name, set())
         if len(pages) >= self.settings.max_viewers:
             raise web.HTTPTooManyRequests(text="too many pages open for this overlay")
+        client = request.remote or ""
+        if self._per_client.get(client, 0) >= self.settings.max_streams_per_client:
+            raise web.HTTPTooManyRequests(text="too many overlay pages open from one address")
+        self._per_client[client] = self._per_client.get(client, 0) + 1
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(QUEUE)
         pages.add(queue)
         try:
@@ -185,6 +205,9 @@ class Overlay:
             pages.discard(queue)
             if not pages:
                 self._pages.pop(name, None)
+            left = self._per_client.pop(client, 1) - 1
+            if left > 0:
+                self._per_client[client] = left
         return sse
 
     async def _file(self, request: web.Request) -> web.Response:

@@ -35,3 +35,19 @@ class WebSettings(Section):
     max_viewers: Annotated[
         int, Field(ge=1, le=1000, description="Open overlay pages per channel.")
     ] = 16
+    max_streams_per_client: Annotated[
+        int,
+        Field(ge=1, le=1000, description="Open overlay event streams per client address."),
+    ] = 4
+    channels: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]] = Field(
+        default_factory=list,
+        description="Overlay names of the channels the overlay shows (e.g. twitch-mychannel, "
+        "discord-123456789, irc-literai). Empty: the stream's own channels (every "
+        "twitch.channels login, and the console). Private conversations (DMs) never show.",
+    )
+    key_env: str = Field(
+        "LITERAI_WEB_KEY",
+        description="Environment variable with the pages' key (open them with ?key=...). "
+        "Required when host is not loopback; episode links posted in chat carry a key "
+        "for that episode only.",
+    )
