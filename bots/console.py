@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from literai_core.chat import ChatLine, Media, Reply
 from literai_core.core import ChatCore
@@ -24,20 +25,34 @@ from .reload import Reloader
 from .stop import Stop
 
 
-def stdin_lines(stream: BinaryIO | None = None, max_pending: int = 64) -> AsyncIterator[str]:
-    """Lines from a blocking stream, read on a daemon thread so the loop never waits
-    and Ctrl-C never hangs on a blocked read. Bounded: the reader waits when full."""
-    source = stream if stream is not None else sys.stdin.buffer
+def stdin_lines(fd: int | None = None, max_pending: int = 64) -> AsyncIterator[str]:
+    """Lines from a blocking file descriptor (stdin by default), read on a daemon thread
+    so the loop never waits and Ctrl-C never hangs on a blocked read. Bounded: the
+    reader waits when full.
+
+    The thread reads the descriptor with ``os.read``, not through ``sys.stdin.buffer``:
+    a daemon thread blocked inside the buffered reader holds its lock, and Python aborts
+    at exit when it cannot take it ("Fatal Python error: _enter_buffered_busy", exit 134
+    on Ctrl-C or SIGTERM with a terminal as stdin)."""
+    source = fd if fd is not None else sys.stdin.fileno()
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=max_pending)
 
+    def put(item: str | None) -> None:
+        asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
     def reader() -> None:
+        pending = b""
         try:
-            for raw in iter(source.readline, b""):
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                asyncio.run_coroutine_threadsafe(queue.put(text), loop).result()
+            while chunk := os.read(source, 65536):
+                pending += chunk
+                *whole, pending = pending.split(b"\n")
+                for raw in whole:
+                    put(raw.decode("utf-8", errors="replace").rstrip("\r"))
+            if pending:
+                put(pending.decode("utf-8", errors="replace").rstrip("\r"))
         except Exception:
-            pass  # at shutdown: treat as end of input
+            pass  # at shutdown, or a closed descriptor: treat as end of input
         finally:
             try:
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop)

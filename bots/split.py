@@ -52,3 +52,36 @@ def split_message(text: str, limit: int = 2000) -> list[str]:
             carry = ""
         parts.append(piece)
     return parts
+
+
+def split_bytes(text: str, max_bytes: int) -> list[str]:
+    """Split one line of text into pieces of at most ``max_bytes`` bytes of UTF-8 (IRC
+    counts bytes, and a CJK character is three), at word boundaries where there are
+    any, never inside a character."""
+    text = " ".join(text.split())
+    parts: list[str] = []
+    while text:
+        if len(text.encode()) <= max_bytes:
+            parts.append(text)
+            break
+        fits, size = 0, 0  # the longest prefix of whole characters within the budget
+        for ch in text:
+            size += len(ch.encode())
+            if size > max_bytes:
+                break
+            fits += 1
+        space = text.rfind(" ", 0, fits + 1)
+        cut = space if space > fits // 4 else max(fits, 1)
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return parts
+
+
+# Twitch treats a message that starts with "/" or "." as a chat command (/me, .ban).
+_COMMAND_START = ("/", ".")
+
+
+def not_a_command(part: str) -> str:
+    """``part`` made safe to send as a message: one that would start with a chat
+    command character gets a zero-width space in front, so it is shown, not run."""
+    return "\u200b" + part if part.lstrip().startswith(_COMMAND_START) else part

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from enum import Enum
 
 log = logging.getLogger(__name__)
+
+# C0 and C1 control characters, DEL, and IRC's formatting codes (bold \x02, colour \x03,
+# reset \x0f, reverse \x16, italic \x1d, strike \x1e, underline \x1f) and CTCP's \x01:
+# everything but newline and tab. A viewer who gets "\x01ACTION waves\x01" echoed by the
+# model must not make the bot send a CTCP, nor "\r\n" start a second protocol line.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Text safe to post anywhere: control and formatting characters removed."""
+    return _CONTROL.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,9 @@ class Media:
     alt: str  # what it says or shows, for captions and screen readers
     link: str | None = None  # a web page that shows it (a podcast episode's player)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alt", clean(self.alt))
+
 
 class ReplyKind(Enum):
     ANSWER = "answer"  # model output
@@ -89,7 +104,7 @@ class Reply:
         self.line = line
         self.kind = kind
         self.media = media
-        self._text: str | None = text
+        self._text: str | None = clean(text)
         self._stream: AsyncIterator[str] | None = None
         self._watchers: list[Watcher] = []
 
@@ -124,7 +139,8 @@ class Reply:
         so_far: list[str] = []
         try:
             async with aclosing(stream) as pieces:  # type: ignore[type-var]
-                async for piece in pieces:
+                async for raw in pieces:
+                    piece = clean(raw)
                     if self._watchers:
                         so_far.append(piece)
                         self._tell("".join(so_far), False)
@@ -145,7 +161,7 @@ class Reply:
 
     def finish(self, text: str, kind: ReplyKind | None = None, media: Media | None = None) -> None:
         """Called by the producer with the final text (and a kind or media, if any)."""
-        self._text = text
+        self._text = clean(text)
         if kind is not None:
             self.kind = kind
         if media is not None:

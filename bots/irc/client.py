@@ -7,6 +7,7 @@ windows live in the core and survive it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -14,13 +15,13 @@ from typing import Any
 
 import pydle
 
-from literai_core.chat import ChatLine, Reply, ReplyKind
+from literai_core.chat import ChatLine, Reply
 from literai_core.core import ChatCore
 from literai_core.router import Component
 
 from ..outbox import Outbox
 from ..pacing import Pacer
-from ..split import split_message
+from ..split import split_bytes, split_message
 from .settings import IrcSettings
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,9 @@ class LiteraiIrc:
                 log.warning("irc: disconnected from %s", s.host)
             except (OSError, pydle.Error) as exc:
                 log.warning("irc: cannot connect to %s:%s: %s", s.host, s.port, exc)
+            except asyncio.CancelledError:  # the process is stopping: say goodbye
+                await self._quit(bot)
+                raise
             finally:
                 self.ready.clear()
                 if bot.connected:
@@ -135,8 +139,16 @@ class LiteraiIrc:
     async def close(self) -> None:
         for outbox in self.outboxes.values():
             outbox.stop()
-        if self.bot is not None and self.bot.connected:
-            await self.bot.quit("bye")
+        if self.bot is not None:
+            await self._quit(self.bot)
+
+    @staticmethod
+    async def _quit(bot: IrcBot) -> None:
+        """QUIT, so the channel sees the bot leave rather than time out; bounded, since
+        a dead connection must not hold the shutdown."""
+        if bot.connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bot.quit("bye"), 2.0)
 
     def reconfigure(self, settings: IrcSettings) -> None:
         """``!reload``: pacing and line length apply now; the server needs a restart."""
@@ -178,6 +190,15 @@ class LiteraiIrc:
         """Post where nobody asked just now (a finished podcast, a timed recap)."""
         await self.deliver(reply.line.channel, reply, None)
 
+    def line_budget(self, channel: str, msgid: str | None) -> int:
+        """Bytes of text that fit one IRC line of 512 with CRLF, as the server relays it:
+        our prefix at its longest (ident 10, host 63), the command, the channel, and the
+        reply tag when there is one."""
+        nick = self.bot.nickname if self.bot is not None else self.settings.nick
+        head = f":{nick}!{'u' * 10}@{'h' * 63} PRIVMSG {channel} :"
+        tag = f"@+draft/reply={msgid} " if msgid else ""
+        return 512 - 2 - len(head.encode()) - len(tag.encode())
+
     async def deliver(self, channel: str, reply: Reply, msgid: str | None) -> None:
         text = await reply.text()
         if reply.media is not None and reply.media.link is not None:
@@ -185,11 +206,15 @@ class LiteraiIrc:
         elif reply.media is not None:
             kind = "🎨" if reply.media.mime.startswith("image/") else "🔊"
             text = f"{kind} that one is for the stream overlay: {reply.media.alt}"
-        limit = self.settings.max_line_chars
         # One line per message: IRC has no newlines inside a message.
-        flat = " ".join(text.split()) if reply.kind is not ReplyKind.MEDIA else text
-        parts = split_message(flat, limit) or []
-        messages = [(part[:limit], msgid if i == 0 else None) for i, part in enumerate(parts)]
+        flat = " ".join(text.split())
+        budget = self.line_budget(channel, msgid)
+        parts = [
+            piece
+            for part in split_message(flat, self.settings.max_line_chars)
+            for piece in split_bytes(part, budget)
+        ]
+        messages = [(part, msgid if i == 0 else None) for i, part in enumerate(parts)]
         box = self.outbox(channel)
         if messages and not box.offer(messages):
             box.offer([(f"{reply.line.user}: busy — try again in a minute.", msgid)])

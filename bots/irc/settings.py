@@ -41,7 +41,13 @@ class IrcSettings(Section):
         int, Field(ge=1, le=500, description="Messages waiting per channel before refusing.")
     ] = 20
     max_line_chars: Annotated[
-        int, Field(ge=50, le=400, description="IRC lines are 512 bytes with the prefix.")
+        int,
+        Field(
+            ge=50,
+            le=400,
+            description="Characters per message at most; each is also split to fit the "
+            "512-byte IRC line (prefix, tags and command included) in UTF-8 bytes.",
+        ),
     ] = 350
     reconnect_delays_s: list[Annotated[float, Field(ge=0, le=3600)]] = Field(
         default_factory=lambda: [1.0, 5.0, 15.0, 60.0, 300.0],

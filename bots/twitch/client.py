@@ -27,7 +27,7 @@ from literai_core.router import Component
 
 from ..outbox import Outbox
 from ..pacing import Pacer
-from ..split import split_message
+from ..split import not_a_command, split_message
 from .settings import Credentials, TwitchSettings
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,7 @@ class LiteraiTwitch(twitchio.Client):
                 else f"{kind} made it, but the stream overlay is off here."
             )[: LIMIT - 1]
         parts = split_message(text, LIMIT) if reply.kind is not ReplyKind.MEDIA else [text]
+        parts = [not_a_command(part) for part in parts]
         if not parts:
             return
         messages = [(part, reply_to if i == 0 else None) for i, part in enumerate(parts)]
