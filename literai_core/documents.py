@@ -28,7 +28,7 @@ def read_document(path: Path, max_bytes: int) -> str:
         )
     suffix = path.suffix.lower()
     if suffix == ".epub":
-        text = _epub_text(path)
+        text = _epub_text(path, max_bytes)
     elif suffix in TEXT_SUFFIXES:
         data = path.read_bytes()
         if b"\x00" in data[:65536]:
@@ -77,30 +77,55 @@ class _Text(html.parser.HTMLParser):
         return "\n\n".join(p for p in paragraphs if p)
 
 
-def _epub_text(path: Path) -> str:
+def _epub_text(path: Path, max_bytes: int) -> str:
     """The chapters of an EPUB in reading order. An EPUB is a zip: META-INF/container.xml
     names the package file, whose spine lists the chapters. Read with the standard
     library: ebooklib, the usual EPUB library, is AGPL-3.0, which this Apache-2.0
-    project cannot take on."""
+    project cannot take on. What is read is bounded by ``max_bytes`` uncompressed (a
+    small zip can inflate to gigabytes), and a chapter the spine lists twice is read once."""
     try:
         with zipfile.ZipFile(path) as z:
-            container = ElementTree.fromstring(z.read("META-INF/container.xml"))
+            budget = _Budget(path, max_bytes)
+            container = ElementTree.fromstring(budget.read(z, "META-INF/container.xml"))
             rootfile = container.find(".//{*}rootfile")
             if rootfile is None:
                 raise KeyError("rootfile")
             opf_path = PurePosixPath(rootfile.attrib["full-path"])
-            opf = ElementTree.fromstring(z.read(str(opf_path)))
+            opf = ElementTree.fromstring(budget.read(z, str(opf_path)))
             manifest = opf.iterfind(".//{*}manifest/{*}item")
             items = {item.attrib["id"]: item.attrib["href"] for item in manifest}
-            chapters = []
+            chapters, seen = [], set()
             for ref in opf.iterfind(".//{*}spine/{*}itemref"):
                 href = items.get(ref.attrib.get("idref", ""))
                 if href is None:
                     continue
                 name = str(opf_path.parent / unquote(href)).removeprefix("./")
+                if name in seen:
+                    continue
+                seen.add(name)
                 parser = _Text()
-                parser.feed(z.read(name).decode("utf-8", "replace"))
+                parser.feed(budget.read(z, name).decode("utf-8", "replace"))
                 chapters.append(parser.text())
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
         raise DocumentError(f"{path}: not a readable EPUB ({type(exc).__name__})") from None
     return "\n\n".join(c for c in chapters if c)
+
+
+class _Budget:
+    """Bytes inflated from a zip, all members together, at most ``max_bytes``: read
+    through a bounded stream, not trusting the sizes the zip declares."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.left = max_bytes
+        self.max_bytes = max_bytes
+
+    def read(self, z: zipfile.ZipFile, name: str) -> bytes:
+        with z.open(name) as member:
+            data = member.read(self.left + 1)
+        if len(data) > self.left:
+            raise DocumentError(
+                f"{self.path}: inflates past {self.max_bytes:,} bytes (bot.summary.max_file_bytes)"
+            )
+        self.left -= len(data)
+        return data

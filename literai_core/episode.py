@@ -129,10 +129,52 @@ async def _spoken(
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """``path`` holds ``data`` whole or is as it was, even after a crash: written
+    beside it, flushed to disk, then renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
+    _durable(tmp, data)
     os.replace(tmp, path)
+    _sync_dir(path.parent)
+
+
+def _durable(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` survive a crash."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def prune_episodes(folder: Path, keep: int, max_bytes: int, *, spare: str = "") -> list[str]:
+    """Delete the oldest episodes until at most ``keep`` remain and together they take
+    at most ``max_bytes`` (``spare``, the one just written, is never deleted); the ids
+    deleted. Folders being written (their names start with a dot) are left alone."""
+    found = []
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if path.is_dir() and not path.name.startswith(".") and (path / "timeline.json").exists():
+            size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+            found.append((path.stat().st_mtime, path.name, size))
+    found.sort()
+    total = sum(size for _, _, size in found)
+    gone: list[str] = []
+    for _, name, size in found:
+        if len(found) - len(gone) <= keep and total <= max_bytes:
+            break
+        if name == spare:
+            continue
+        shutil.rmtree(folder / name, ignore_errors=True)
+        gone.append(name)
+        total -= size
+    return gone
 
 
 def write_episode(
@@ -156,16 +198,18 @@ def write_episode(
         raise EpisodeError(f"episode {episode_id} exists already")
     tmp = Path(tempfile.mkdtemp(prefix=f".{episode_id}-", dir=folder))
     try:
-        (tmp / "audio.wav").write_bytes(wav)
+        _durable(tmp / "audio.wav", wav)
         for name, data in (images or {}).items():
-            (tmp / name).write_bytes(data)
+            _durable(tmp / name, data)
         duration = cues[-1].end if cues else 0.0
         timeline = {"id": episode_id, "title": title, "duration": duration,
                     "sections": sections or [], "lines": [asdict(c) for c in cues]}  # fmt: skip
-        (tmp / "timeline.json").write_text(json.dumps(timeline, indent=1))
+        _durable(tmp / "timeline.json", json.dumps(timeline, indent=1).encode())
         transcript = "\n".join(f"{c.speaker}: {c.text}" for c in cues)
-        (tmp / "transcript.txt").write_text(f"{title}\n\n{transcript}\n")
+        _durable(tmp / "transcript.txt", f"{title}\n\n{transcript}\n".encode())
+        _sync_dir(tmp)
         os.replace(tmp, final)
+        _sync_dir(folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

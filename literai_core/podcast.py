@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .episode import Cue, Line, atomic_write, render, write_episode
+from .episode import Cue, Line, atomic_write, prune_episodes, render, write_episode
 from .inference import Generation, Inference, InferenceError
 from .settings import BotSettings, PodcastSettings
 from .summarize import SummaryBudget, count_tokens, split_chunks, summarize
@@ -321,4 +321,10 @@ async def record_episode(
     folder = await asyncio.to_thread(
         write_episode, episodes, episode_id, title, made.wav, made.cues, made.images, made.sections
     )
+    p = settings.podcast
+    gone = await asyncio.to_thread(
+        prune_episodes, episodes, p.keep_episodes, p.max_total_bytes, spare=episode_id
+    )
+    if gone:
+        log.info("podcast: %d old episode(s) deleted (bot.podcast.keep_episodes)", len(gone))
     return Recorded(episode_id, folder, made.wav, made.cues[-1].end if made.cues else 0.0)

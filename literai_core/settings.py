@@ -36,8 +36,23 @@ class SummarySettings(Section):
     default_minutes: Minutes = Field(15.0, description="!summary with no minutes: this span.")
     recap_min_minutes: Minutes = Field(5.0, description="!recap every N: the smallest N allowed.")
     max_file_bytes: Annotated[
-        int, Field(ge=1000, le=2**31, description="literai summarize: larger files refused.")
+        int,
+        Field(
+            ge=1000,
+            le=2**31,
+            description="literai summarize: larger files refused (an EPUB: also what it "
+            "inflates to).",
+        ),
     ] = 20_000_000
+    max_chunks: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=100,
+            description="!summary and recaps: the most recent chat that fits this many "
+            "chunks is summarized (at most this many model calls plus the combining ones).",
+        ),
+    ] = 4
 
 
 class StorySettings(Section):
@@ -57,6 +72,15 @@ class StorySettings(Section):
     ] = 0.25
     retries: Annotated[int, Field(ge=0, le=5, description="Rewrites of a repetitive passage.")] = 2
     max_chars: Annotated[int, Field(ge=100, le=4000, description="A passage in chat.")] = 900
+    max_passages: Annotated[
+        int,
+        Field(
+            ge=2,
+            le=10_000,
+            description="Passages a story keeps (and checks for repetition); older ones "
+            "live on in its summary.",
+        ),
+    ] = 50
 
 
 class HostSettings(Section):
@@ -108,6 +132,13 @@ class PodcastSettings(Section):
     cooldown_s: Annotated[
         float, Field(ge=0, le=86_400, description="!podcast: per channel, between episodes.")
     ] = 600.0
+    keep_episodes: Annotated[
+        int, Field(ge=1, le=100_000, description="Episodes kept; the oldest go first.")
+    ] = 50
+    max_total_bytes: Annotated[
+        int,
+        Field(ge=1_000_000, le=2**44, description="All episodes' bytes at most; oldest go."),
+    ] = 2_000_000_000
 
 
 class GenerationSettings(Section):

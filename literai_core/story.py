@@ -11,6 +11,7 @@ State lives per channel in SQLite in the data folder, so a story survives a rest
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -71,12 +72,13 @@ class StoryKnobs:
     retries: int = 2
     penalty_step: float = 0.6  # frequency penalty added per retry
     seed: int | None = None  # for reproducible runs (the benchmark)
+    max_passages: int = 50  # kept in the story (older ones live on in its summary)
 
     @classmethod
     def from_settings(cls, s: StorySettings, seed: int | None = None) -> StoryKnobs:
         return cls(
             s.passage_tokens, s.summary_tokens, s.temperature, s.repeat_threshold, s.retries,
-            seed=seed,
+            seed=seed, max_passages=s.max_passages,
         )  # fmt: skip
 
 
@@ -136,7 +138,7 @@ async def next_passage(
         text = await _complete(inference, _continue_messages(story, suggestion, nudge), gen)
         if not text:
             continue
-        score = repetition(text, earlier)
+        score = await asyncio.to_thread(repetition, text, earlier)  # CPU work, off the loop
         if best is None or score < best.repeat:
             best = Passage(text, score, attempt + 1)
         if score <= knobs.repeat_threshold:
@@ -160,6 +162,8 @@ async def next_passage(
         Generation(max_tokens=knobs.summary_tokens, temperature=0.2, seed=knobs.seed),
     )
     story.passages.append(best.text)
+    # Bounded: the summary carries what the oldest passages said.
+    del story.passages[: max(0, len(story.passages) - knobs.max_passages)]
     story.summary = summary or story.summary
     return best
 

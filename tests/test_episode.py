@@ -14,6 +14,7 @@ import openai
 import pytest
 from PIL import Image
 
+import literai_core.episode as episode_module
 from literai_core.episode import Cue, EpisodeError, Line, render, write_episode
 from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.podcast import Host, PodcastPlan, parse_dialogue, produce
@@ -88,14 +89,14 @@ async def test_a_failure_midway_leaves_no_half_episode(
         pass
 
     images = {"a.png": b"png"}
-    original = Path.write_text
+    original = episode_module._durable  # every file of an episode goes through it
 
-    def crash(self: Path, *args: object, **kw: object) -> int:
-        if self.name == "transcript.txt":
+    def crash(path: Path, data: bytes) -> None:
+        if path.name == "transcript.txt":
             raise Boom("disk full")
-        return original(self, *args, **kw)  # type: ignore[arg-type]
+        original(path, data)
 
-    monkeypatch.setattr(Path, "write_text", crash)
+    monkeypatch.setattr(episode_module, "_durable", crash)
     with pytest.raises(Boom):
         write_episode(episodes, "ep-2", "Crash", wav, cues, images)
     monkeypatch.undo()

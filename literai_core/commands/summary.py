@@ -14,7 +14,8 @@ from ..chat import ChannelKey, ChatLine, Reply, ReplyKind
 from ..host import Host
 from ..inference import InferenceError
 from ..router import Component, Context, command
-from ..summarize import SummaryBudget, SummaryError, summarize
+from ..settings import SummarySettings
+from ..summarize import SummaryBudget, SummaryError, count_tokens, split_chunks, summarize
 from ..trim import trim_reply
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class SummaryCommands(Component):
         lines = [ln for ln in host.history(ctx.line.key) if ln.time >= since]
         if len(lines) < 3:
             return Reply(ctx.line, ReplyKind.NOTICE, "Not much has been said here yet.")
-        transcript = "\n".join(f"{ln.user}: {ln.text}" for ln in lines)
+        transcript = recent_transcript(lines, s)
         span = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
         try:
             budget = SummaryBudget.from_settings(s)
@@ -136,7 +137,7 @@ class Recap:
         said = [ln for ln in lines if ln.user != host.settings.name]
         if len(said) < MIN_NEW_LINES or host.paused(self.channel.scope_key):
             return None
-        transcript = "\n".join(f"{ln.user}: {ln.text}" for ln in lines)
+        transcript = recent_transcript(lines, host.settings.summary)
         budget = SummaryBudget.from_settings(host.settings.summary)
         where = ChatLine(
             self.channel.platform, self.channel.channel, "", "", now, scope=self.channel.scope
@@ -159,6 +160,26 @@ class Recap:
         reply = Reply(where, ReplyKind.ANSWER, f"📝 Recap, last {span}: {body}")
         await host.announce(reply)
         return reply
+
+
+def recent_transcript(lines: list[ChatLine], s: SummarySettings) -> str:
+    """The most recent of ``lines`` that fit ``s.max_chunks`` chunks: one message never
+    costs more than that many model calls (plus the combining ones), however long the
+    history."""
+    room = s.max_chunks * s.chunk_tokens
+    kept: list[str] = []
+    for ln in reversed(lines):
+        row = f"{ln.user}: {ln.text}"
+        room -= count_tokens(row) + 1
+        if kept and room < 0:
+            break
+        kept.append(row)
+    kept.reverse()
+    # Chunks are packed at line and sentence boundaries, not filled: drop the oldest
+    # lines until they fit.
+    while len(kept) > 1 and len(split_chunks("\n".join(kept), s.chunk_tokens)) > s.max_chunks:
+        del kept[0]
+    return "\n".join(kept)
 
 
 def _unasked(line: ChatLine) -> ChatLine:
