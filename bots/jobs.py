@@ -36,9 +36,11 @@ class Progress:
 
     def __init__(self, enabled: bool) -> None:
         self.bar = tqdm(total=0, file=sys.stderr, disable=not enabled, leave=False)
+        self.stage: tuple[str, int] | None = None  # a disabled bar keeps no description
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.bar.desc != stage or self.bar.total != total:
+        if self.stage != (stage, total):
+            self.stage = (stage, total)
             self.bar.reset(total)
             self.bar.set_description(stage)
         self.bar.n = done
@@ -61,11 +63,11 @@ async def run_job(
     work: Work[T],
     *,
     progress: bool,
-    failed: Callable[[Exception], str],
+    failed: Callable[[object], str],
 ) -> tuple[int, T | None]:
     """Run ``work`` against the API; (exit code, its result). The pipelines' own errors
-    (inference, summaries, episodes, ``ValueError`` for a model that wrote nothing)
-    become ``failed(exc)`` on stderr and exit 1."""
+    (inference, summaries, episodes, ``ValueError`` for a model that wrote nothing) and
+    the disk's (a full disk) become ``failed(exc)`` on stderr and exit 1."""
     stop = Stop.installed()
     bar = Progress(progress)
     try:
@@ -75,11 +77,12 @@ async def run_job(
             task = asyncio.ensure_future(work(OpenAIInference(client, config.model), bar))
             try:
                 await until(stop, task)
-            except (InferenceError, SummaryError, EpisodeError, ValueError) as exc:
+            except (InferenceError, SummaryError, EpisodeError, ValueError, OSError) as exc:
                 bar.close()
-                print(f"literai: {failed(exc)}", file=sys.stderr)
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                print(f"literai: {failed(why)}", file=sys.stderr)
                 return 1, None
-            if not task.done():
+            if not task.done() or task.cancelled():  # stopped by Ctrl-C or SIGTERM
                 return 130, None
             return 0, task.result()
     finally:

@@ -168,6 +168,11 @@ async def next_passage(
     return best
 
 
+class StoreError(Exception):
+    """The story store cannot be read or written (a full disk, a broken file); ``str()``
+    is one line for chat."""
+
+
 class StoryStore:
     """One story per channel, as JSON rows in SQLite. Calls are quick and made off the
     event loop by the caller (``asyncio.to_thread``)."""
@@ -179,11 +184,16 @@ class StoryStore:
         self._run("CREATE TABLE IF NOT EXISTS stories (channel TEXT PRIMARY KEY, story TEXT)")
 
     def _run(self, sql: str, args: tuple[str, ...] = ()) -> tuple[list[tuple[str]], int]:
-        """Rows and the changed-row count; the connection is closed again at once."""
-        with self._lock, contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db:
-            with db:  # commits
-                cursor = db.execute(sql, args)
-                return cursor.fetchall(), cursor.rowcount
+        """Rows and the changed-row count; the connection is closed again at once. A
+        full disk or a broken file is a StoreError (the transaction is rolled back:
+        what was stored stays as it was)."""
+        try:
+            with self._lock, contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db:
+                with db:  # commits, or rolls back on an error
+                    cursor = db.execute(sql, args)
+                    return cursor.fetchall(), cursor.rowcount
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"the story store failed ({exc})") from None
 
     def get(self, channel: str) -> Story | None:
         rows, _ = self._run("SELECT story FROM stories WHERE channel = ?", (channel,))

@@ -4,13 +4,15 @@ round (literai_core/story.py); the audience steers with ``!story next <what happ
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from ..chat import Reply, ReplyKind
 from ..inference import InferenceError
 from ..router import Component, Context, command
-from ..story import Story, StoryKnobs, StoryStore, next_passage
+from ..story import StoreError, Story, StoryKnobs, StoryStore, next_passage
 from ..trim import trim_reply
 
+log = logging.getLogger(__name__)
 MAX_PREMISE = 300
 
 
@@ -27,14 +29,22 @@ class StoryCommands(Component):
 
         Write a story together, one passage at a time; steer it with !story next <idea>.
         """
-        host, line = ctx.host, ctx.line
-        p = host.prefix
+        line = ctx.line
         store = self.store
         if store is None:
             return Reply(line, ReplyKind.NOTICE, "Story mode isn't set up here.")
+        key = f"{line.platform}:{line.channel}"
+        try:
+            return await self._story(ctx, store, key)
+        except StoreError as exc:  # a full disk: the story is as it was, the bot goes on
+            log.warning("story in %s: %s", key, exc)
+            sorry = "Sorry, I can't keep the story right now (its storage failed)."
+            return Reply(line, ReplyKind.ERROR, sorry)
+
+    async def _story(self, ctx: Context, store: StoryStore, key: str) -> Reply:
+        host, line, p = ctx.host, ctx.line, ctx.host.prefix
         verb, _, rest = ctx.args.partition(" ")
         verb, rest = verb.lower(), rest.strip()
-        key = f"{line.platform}:{line.channel}"
         story = await asyncio.to_thread(store.get, key)
         if verb == "start":
             if not rest:
