@@ -1,1 +1,2 @@
-"""Platform adapters (console now; Discord, Twitch, IRC, web later) and the CLI."""
+"""Platform adapters (console, Discord, Twitch, IRC, the web pages) and the process
+layer: the ``literai`` command, the deployment config, and the lifetimes of what runs."""
