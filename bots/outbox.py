@@ -17,18 +17,24 @@ T = TypeVar("T")  # what each message carries besides its text (e.g. the id it a
 
 
 class Outbox(Generic[T]):
+    """``size`` messages may wait for replies; ``reserve`` more places are kept for
+    notices (a refusal, "chat is busy"), so a refusal always gets out, even when
+    replies have filled the queue; a notice already waiting is not queued twice."""
+
     def __init__(
         self,
         name: str,
         send: Callable[[str, T], Awaitable[None]],
         pacer: Pacer,
         size: int,
+        reserve: int = 2,
     ) -> None:
         self.name = name
         self.pacer = pacer
         self.sent = 0
+        self.reserve = reserve
         self._send = send
-        self._queue: asyncio.Queue[tuple[str, T]] = asyncio.Queue(size)
+        self._queue: asyncio.Queue[tuple[str, T]] = asyncio.Queue(size + reserve)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -41,7 +47,8 @@ class Outbox(Generic[T]):
             self._task = None
 
     def room(self) -> int:
-        return self._queue.maxsize - self._queue.qsize()
+        """Places left for replies (the notices' reserve not counted)."""
+        return max(0, self._queue.maxsize - self.reserve - self._queue.qsize())
 
     def offer(self, messages: list[tuple[str, T]]) -> bool:
         """Queue all of ``messages`` or none of them."""
@@ -50,6 +57,19 @@ class Outbox(Generic[T]):
         for message in messages:
             self._queue.put_nowait(message)
         return True
+
+    def notify(self, text: str, extra: T) -> bool:
+        """Queue a one-line notice: in the reserve if need be, and only once while the
+        same text waits (forty refusals are one). False if even the reserve is full."""
+        if any(waiting == text for waiting, _ in self._pending()):
+            return True  # said already, soon
+        if self._queue.full():
+            return False
+        self._queue.put_nowait((text, extra))
+        return True
+
+    def _pending(self) -> list[tuple[str, T]]:
+        return list(self._queue._queue)  # type: ignore[attr-defined]  # a deque: read only
 
     async def _run(self) -> None:
         while True:

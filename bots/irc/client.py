@@ -15,7 +15,7 @@ from typing import Any
 
 import pydle
 
-from literai_core.chat import ChatLine, Reply
+from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.core import ChatCore
 from literai_core.router import Component
 
@@ -216,5 +216,7 @@ class LiteraiIrc:
         ]
         messages = [(part, msgid if i == 0 else None) for i, part in enumerate(parts)]
         box = self.outbox(channel)
-        if messages and not box.offer(messages):
-            box.offer([(f"{reply.line.user}: busy — try again in a minute.", msgid)])
+        if reply.kind in (ReplyKind.NOTICE, ReplyKind.REFUSED) and len(messages) == 1:
+            box.notify(*messages[0])  # always gets out, said once
+        elif messages and not box.offer(messages):
+            box.notify(f"{reply.line.user}: busy — try again in a minute.", msgid)

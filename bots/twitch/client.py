@@ -193,10 +193,13 @@ class LiteraiTwitch(twitchio.Client):
         parts = [not_a_command(part) for part in parts]
         if not parts:
             return
+        if reply.kind in (ReplyKind.NOTICE, ReplyKind.REFUSED) and len(parts) == 1:
+            channel.outbox.notify(parts[0], reply_to)  # always gets out, said once
+            return
         messages = [(part, reply_to if i == 0 else None) for i, part in enumerate(parts)]
         if not channel.outbox.offer(messages):
             busy = f"@{reply.line.user} chat is busy — try again in a minute."
-            channel.outbox.offer([(busy, reply_to)])
+            channel.outbox.notify(busy, reply_to)
             log.info("twitch: send queue full in %s, refused a reply", channel.login)
 
     def _outbox(self, login: str, user: twitchio.PartialUser) -> Outbox[str | None]:
