@@ -181,6 +181,15 @@ def environment(config: LiteraiConfig, *, bots: bool = True) -> Environment:
             where = f"server.models.{alias}.api_key_env"
             keys[alias] = _required(where, model.api_key_env, f"model {alias} needs a key")
     api_key = env_secret(config.server.api_key_env)
+    serving = not bots or config.client.base_url is None  # this process starts the server
+    if serving and api_key is None and not _is_loopback(config.server.host):
+        if not config.server.allow_no_key:
+            raise ConfigError(
+                "server.api_key_env",
+                f"server.host {config.server.host} is reachable beyond this machine but "
+                f"{config.server.api_key_env} is not set: set a key, bind 127.0.0.1, or set "
+                "server.allow_no_key: true to serve without one",
+            )
     client_key = env_secret(config.client.api_key_env)  # the CLI jobs are clients too
     if not bots:
         return Environment(api_key=api_key, client_key=client_key, model_keys=keys)
@@ -237,14 +246,15 @@ def _irc(s: IrcSettings, name: str | None, key: str) -> str | None:
     return _required(f"irc.{key}", name, "irc is enabled") if name else None
 
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+def _is_loopback(host: str) -> bool:
+    return host in ("::1", "localhost") or host.startswith("127.")
 
 
 def _web(w: WebSettings) -> str | None:
     if not w.enabled:
         return None
     key = env_secret(w.key_env)
-    if key is None and w.host not in LOOPBACK and not w.host.startswith("127."):
+    if key is None and not _is_loopback(w.host):
         raise ConfigError(
             "web.key_env",
             f"web.host {w.host} is reachable beyond this machine, so the pages need a key: "

@@ -255,7 +255,13 @@ class ServerSettings(Section):
     port: Annotated[int, Field(ge=0, le=65535, description="Port; 0 picks a free one.")] = 8080
     api_key_env: str = Field(
         "LITERAI_API_KEY",
-        description="Environment variable holding the optional API key. Unset or empty: no key.",
+        description="Environment variable holding the API key. Unset or empty: no key, "
+        "which is allowed only on loopback unless allow_no_key is set.",
+    )
+    allow_no_key: bool = Field(
+        False,
+        description="Serve beyond loopback (host 0.0.0.0 or an outside address) without an "
+        "API key: anyone who can reach the port may use the models. Off: refuse to start.",
     )
     max_body_bytes: Annotated[
         int, Field(ge=1024, le=64 * 2**20, description="Larger request bodies get 413.")

@@ -100,3 +100,23 @@ def test_environment_reads_only_what_the_enabled_parts_need(
     )  # fmt: skip
     with pytest.raises(ConfigError, match=r"^config error: server\.models\.gpu\.api_key_env: "):
         environment(remote, bots=False)
+
+
+def test_the_server_refuses_to_serve_beyond_loopback_without_a_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LITERAI_API_KEY", raising=False)
+    open_server = LiteraiConfig(server={"host": "0.0.0.0"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^config error: server\.api_key_env: server\.host "):
+        environment(open_server, bots=False)
+    with pytest.raises(ConfigError):
+        environment(open_server)  # literai run starts the same server
+    remote_bot = open_server.model_copy(
+        update={"client": open_server.client.model_copy(update={"base_url": "http://h/v1"})}
+    )
+    assert environment(remote_bot).api_key is None  # it starts no server: nothing to guard
+    allowed = LiteraiConfig(server={"host": "0.0.0.0", "allow_no_key": True})  # type: ignore[arg-type]
+    assert environment(allowed, bots=False).api_key is None
+    assert environment(LiteraiConfig(), bots=False).api_key is None  # loopback: fine
+    monkeypatch.setenv("LITERAI_API_KEY", "a-key")
+    assert environment(open_server, bots=False).api_key == "a-key"
