@@ -26,6 +26,7 @@ from .protocol import (
     CompletionRequest,
     ImageRequest,
     SpeechRequest,
+    error_body,
     parse_body,
     sse,
 )
@@ -92,14 +93,9 @@ async def _answer(request: web.Request, req: Request) -> web.StreamResponse:
         except Exception:
             # Headers are gone: say it in the stream, in OpenAI's shape, then end it.
             log.exception("generation failed mid-stream")
-            error = {
-                "message": "the model failed mid-stream",
-                "type": "server_error",
-                "param": None,
-                "code": None,
-            }
+            error = error_body("the model failed mid-stream", "server_error")
             with contextlib.suppress(ConnectionError):
-                await resp.write(sse({"error": error}) + SSE_DONE)
+                await resp.write(sse(error) + SSE_DONE)
                 await resp.write_eof()
         return resp
 
