@@ -24,6 +24,7 @@ class GatedBackend:
     def __init__(self, fail: bool = False) -> None:
         self.name = "gated"
         self.context_length = 512
+        self.max_parallel = 1
         self.gate = threading.Event()
         self.fail = fail
 

@@ -73,12 +73,13 @@ class CancelToken:
 
 
 class TextBackend(Protocol):
-    """A text model. Methods are blocking and called from worker threads: one, unless
-    the backend has a ``max_parallel`` attribute above 1 (it batches, or forwards to a
-    server that does), in which case ``generate`` runs on that many threads at once."""
+    """A text model. Methods are blocking and called from worker threads: ``generate``
+    runs on ``max_parallel`` threads at once (1 for a backend that runs one generation
+    at a time; more for one that batches, or forwards to a server that does)."""
 
     name: str
     context_length: int
+    max_parallel: int
 
     def load(self) -> None: ...
 

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class LlamaCppBackend:
+    max_parallel = 1  # one llama.cpp context, one generation at a time
+
     def __init__(
         self,
         name: str,
