@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from bench.report import pct, report
 from bench.text import start_server
-from inference_server.model_files import converted_model_path, resolve_model_path
+from inference_server.model_files import converted_model_path, hf_folder, resolve_model_path
 from inference_server.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +183,7 @@ def main() -> int:
     if args.tokens < 2 or args.threads < 1 or args.slots < 1 or args.rounds < 1:
         parser.error("--tokens >= 2, --threads >= 1, --slots >= 1, --rounds >= 1")
 
-    from inference_server.backends.remote import ManagedVllm, hf_folder
+    from inference_server.backends.vllm import ManagedVllm
     from inference_server.models import convert_gguf, export_hf
 
     tmp = Path(tempfile.mkdtemp(prefix="literai-bench-"))

@@ -11,12 +11,12 @@ from pathlib import Path
 from aiohttp import web
 
 from .backends.base import TextBackend
+from .backends.registry import build_backend
 from .engine import Engine, QueueFull
 from .images import ImageService
 from .keys import API_KEY, IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import MediaStore
 from .metrics import ServerMetrics
-from .model_files import resolve_model_path
 from .protocol import ApiError, error_response
 from .routes import setup_routes
 from .serving import OpenAIServing
@@ -94,30 +94,15 @@ def build_backends(
     data_dir: Path | None = None,
     model_keys: Mapping[str, str] | None = None,
 ) -> dict[str, TextBackend]:
-    """Backends from config; raises ConfigError for a model that cannot be found.
-    ``data_dir`` is where converted models live (``literai model convert``);
-    ``model_keys`` are remote engines' keys, by alias."""
-    backends: dict[str, TextBackend] = {}
-    for alias, model in settings.models.items():
-        if model.engine == "llama.cpp":
-            from .backends.batched import BatchedLlamaCpp  # heavy import only when used
-
-            backends[alias] = BatchedLlamaCpp(
-                alias,
-                resolve_model_path(alias, model, data_dir),
-                n_ctx=model.n_ctx,
-                slots=model.slots,
-                n_threads=model.n_threads,
-                n_threads_batch=model.n_threads_batch,
-                n_batch=model.n_batch,
-                prefill_chunk=model.prefill_chunk,
-                flash_attn=model.flash_attn,
-            )
-        else:
-            from .backends.remote import remote_backend
-
-            backends[alias] = remote_backend(alias, model, data_dir, (model_keys or {}).get(alias))
-    return backends
+    """Backends from config, built by their engine's builder (backends/registry.py);
+    raises ConfigError for a model that cannot be found. ``data_dir`` is where converted
+    models live (``literai model convert``); ``model_keys`` are remote engines' keys, by
+    alias."""
+    keys = model_keys or {}
+    return {
+        alias: build_backend(alias, model, data_dir, keys.get(alias))
+        for alias, model in settings.models.items()
+    }
 
 
 def create_app(

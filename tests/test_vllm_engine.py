@@ -23,8 +23,9 @@ from inference_server.backends.base import (
     PromptTooLong,
     SamplingParams,
 )
-from inference_server.backends.remote import ManagedVllm, RemoteOpenAI, hf_folder
-from inference_server.model_files import resolve_model_path
+from inference_server.backends.remote import RemoteOpenAI
+from inference_server.backends.vllm import ManagedVllm
+from inference_server.model_files import hf_folder, resolve_model_path
 from inference_server.models import export_hf
 from inference_server.settings import ModelSettings
 
