@@ -11,11 +11,13 @@ tokens: a chat prompt counts the words of its transcript (``role: content`` line
 the ``assistant:`` cue), an empty raw prompt one token (as a model's BOS).
 
 ``token_delay_s`` paces the words (the wait ends early when the request is cancelled),
-so tests can keep a request running while they look at the server.
+so tests can keep a request running while they look at the server; ``running`` counts
+the generations under way.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from .base import (
@@ -45,6 +47,8 @@ class EchoBackend:
         self.context_length = n_ctx
         self.max_parallel = max_parallel
         self.token_delay_s = token_delay_s
+        self.running = 0  # generations under way, for tests
+        self._lock = threading.Lock()
 
     def load(self) -> None:
         pass  # nothing to load
@@ -57,7 +61,17 @@ class EchoBackend:
     ) -> Iterator[Delta]:
         words, n_prompt, param = _read(prompt)
         max_tokens = token_budget(n_prompt, params.max_tokens, self.context_length, param)
-        return self._words(words, n_prompt, max_tokens, params, cancel)
+        return self._counted(self._words(words, n_prompt, max_tokens, params, cancel))
+
+    def _counted(self, deltas: Iterator[Delta]) -> Iterator[Delta]:
+        """``deltas``, with ``running`` counting this generation until it ends."""
+        with self._lock:
+            self.running += 1
+        try:
+            yield from deltas
+        finally:
+            with self._lock:
+                self.running -= 1
 
     def _words(
         self,
