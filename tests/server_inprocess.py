@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -138,7 +139,7 @@ def _wait_healthy(server: EchoServer) -> None:
     for _ in range(500):
         if httpx.get(server.base_url + "/health", timeout=10).status_code == 200:
             return
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     raise RuntimeError("the in-process server never became healthy")
 
 
