@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from bench.report import pct, report
 from bench.text import start_server
-from inference_server.model_files import converted_model_path, resolve_model_path
+from inference_server.model_files import converted_model_path, hf_folder, resolve_model_path
 from inference_server.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,8 +170,8 @@ def raw_llamacpp(
     return round(statistics.median(rates), 1)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--slots", type=int, default=8, help="literai's batch slots")
@@ -182,62 +182,56 @@ def main() -> int:
     args = parser.parse_args()
     if args.tokens < 2 or args.threads < 1 or args.slots < 1 or args.rounds < 1:
         parser.error("--tokens >= 2, --threads >= 1, --slots >= 1, --rounds >= 1")
+    return args
 
-    from inference_server.backends.remote import ManagedVllm, hf_folder
-    from inference_server.models import convert_gguf, export_hf
 
-    tmp = Path(tempfile.mkdtemp(prefix="literai-bench-"))
-    model = args.model or converted_model_path("smollm2", ROOT / "data")
-    packaged = resolve_model_path("smollm2", ModelSettings())
-    if not model.is_file():
-        model = convert_gguf(packaged, tmp / "model.Q4_0.gguf")
-    results: dict[str, dict[int, dict]] = {}  # type: ignore[type-arg]
-    steps = ["raw llama.cpp", "literai", "llama-cpp-python server"]
-    if not args.no_vllm:
-        steps.append("vLLM CPU")
-    bar = tqdm(steps, desc="engines", file=sys.stderr)
-    for step in bar:
-        bar.set_description(step)
-        if step == "raw llama.cpp":
-            raw = raw_llamacpp(model, args.tokens, args.threads, args.rounds)
-            raw_default = raw_llamacpp(
-                model, args.tokens, args.threads, args.rounds, flash_attn=False
-            )
-        elif step == "literai":
-            proc, base = start_server(args.threads, tmp, model=model, slots=args.slots)
-            try:
-                results[step] = _engine(base + "/v1", "smollm2", args.tokens,
-                                        {"ignore_eos": True}, args.rounds)  # fmt: skip
-            finally:
-                proc.terminate()
-                proc.wait(30)
-        elif step == "llama-cpp-python server":
-            port = _free_port()
-            cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-                   "--model_alias", "smollm2", "--n_ctx", "2048", "--host", "127.0.0.1",
-                   "--port", str(port), "--n_threads", str(args.threads),
-                   "--n_threads_batch", str(args.threads),
-                   "--flash_attn", "true",
-                   # its default cuts a running stream short when the next request comes
-                   "--interrupt_requests", "false"]  # fmt: skip
-            bias = {"logit_bias": {str(t): -100 for t in EOS_IDS}}
-            with _process(cmd, f"http://127.0.0.1:{port}/v1/models", tmp / "llamacpp.log"):
-                results[step] = _engine(f"http://127.0.0.1:{port}/v1", "smollm2", args.tokens,
-                                        bias, args.rounds)  # fmt: skip
-        else:
-            folder = args.hf_folder or hf_folder("smollm2", ROOT / "data")
-            if not (folder / "config.json").is_file():
-                folder = export_hf(packaged, tmp / "hf")
-            vllm = ManagedVllm("smollm2", folder, python=ROOT / ".venv-vllm/bin/python",
-                               log_path=tmp / "vllm.log", max_parallel=16,
-                               threads=args.threads, startup_timeout_s=600)  # fmt: skip
-            vllm.load()
-            try:
-                results[step] = _engine(vllm.base_url, "smollm2", args.tokens,
-                                        {"ignore_eos": True}, args.rounds)  # fmt: skip
-            finally:
-                vllm.close()
+def _served(step: str, args: argparse.Namespace, model: Path, tmp: Path) -> dict[int, dict]:  # type: ignore[type-arg]
+    """Start one server engine (literai, llama-cpp-python's, vLLM), measure it, stop it."""
+    from inference_server.backends.vllm import ManagedVllm
+    from inference_server.models import export_hf
 
+    if step == "literai":
+        proc, base = start_server(args.threads, tmp, model=model, slots=args.slots)
+        try:
+            return _engine(base + "/v1", "smollm2", args.tokens,
+                           {"ignore_eos": True}, args.rounds)  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    if step == "llama-cpp-python server":
+        port = _free_port()
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+               "--model_alias", "smollm2", "--n_ctx", "2048", "--host", "127.0.0.1",
+               "--port", str(port), "--n_threads", str(args.threads),
+               "--n_threads_batch", str(args.threads),
+               "--flash_attn", "true",
+               # its default cuts a running stream short when the next request comes
+               "--interrupt_requests", "false"]  # fmt: skip
+        bias = {"logit_bias": {str(t): -100 for t in EOS_IDS}}
+        with _process(cmd, f"http://127.0.0.1:{port}/v1/models", tmp / "llamacpp.log"):
+            return _engine(f"http://127.0.0.1:{port}/v1", "smollm2", args.tokens,
+                           bias, args.rounds)  # fmt: skip
+    folder = args.hf_folder or hf_folder("smollm2", ROOT / "data")
+    if not (folder / "config.json").is_file():
+        folder = export_hf(resolve_model_path("smollm2", ModelSettings()), tmp / "hf")
+    vllm = ManagedVllm("smollm2", folder, python=ROOT / ".venv-vllm/bin/python",
+                       log_path=tmp / "vllm.log", max_parallel=16,
+                       threads=args.threads, startup_timeout_s=600)  # fmt: skip
+    vllm.load()
+    try:
+        return _engine(vllm.base_url, "smollm2", args.tokens,
+                       {"ignore_eos": True}, args.rounds)  # fmt: skip
+    finally:
+        vllm.close()
+
+
+def _report(
+    args: argparse.Namespace,
+    results: dict[str, dict[int, dict]],  # type: ignore[type-arg]
+    raw: float,
+    raw_default: float,
+    model: Path,
+) -> None:
     print(f"\n{args.tokens} tokens per stream, {args.threads} threads, {os.cpu_count()} cores;"
           f" raw llama.cpp in-process, 1 stream: {raw} tok/s with flash attention as every"
           f" llama.cpp engine here, {raw_default} tok/s without")  # fmt: skip
@@ -261,6 +255,33 @@ def main() -> int:
     if "vLLM CPU" in results:
         fig["ratio_8_vs_vllm"] = round(lit[8]["tok_s"] / results["vLLM CPU"][8]["tok_s"], 3)
     report("", fig, [], model=model.name)
+
+
+def main() -> int:
+    args = _args()
+    from inference_server.models import convert_gguf
+
+    tmp = Path(tempfile.mkdtemp(prefix="literai-bench-"))
+    model = args.model or converted_model_path("smollm2", ROOT / "data")
+    if not model.is_file():
+        model = convert_gguf(
+            resolve_model_path("smollm2", ModelSettings()), tmp / "model.Q4_0.gguf"
+        )
+    results: dict[str, dict[int, dict]] = {}  # type: ignore[type-arg]
+    steps = ["raw llama.cpp", "literai", "llama-cpp-python server"]
+    if not args.no_vllm:
+        steps.append("vLLM CPU")
+    bar = tqdm(steps, desc="engines", file=sys.stderr)
+    for step in bar:
+        bar.set_description(step)
+        if step == "raw llama.cpp":
+            raw = raw_llamacpp(model, args.tokens, args.threads, args.rounds)
+            raw_default = raw_llamacpp(
+                model, args.tokens, args.threads, args.rounds, flash_attn=False
+            )
+        else:
+            results[step] = _served(step, args, model, tmp)
+    _report(args, results, raw, raw_default, model)
     return 0
 
 

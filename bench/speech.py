@@ -79,37 +79,14 @@ def server_streamed(client: openai.OpenAI, fmt: str) -> float:
     return first if first is not None else float("nan")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    if args.runs < 1 or args.threads < 1:
-        parser.error("--runs >= 1 and --threads >= 1")
-    voice = PiperBackend("joe", None, n_threads=args.threads)
-    voice.load()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, base = start_server(args.threads, Path(tmp), speech_threads=args.threads)
-        client = openai.OpenAI(base_url=base + "/v1", api_key="none", max_retries=0)
-        try:
-            raw_run(voice)  # warm both
-            server_full(client)
-            raw, full, pcm, mp3 = [], [], [], []
-            for i in range(args.runs):
-                raw.append(raw_run(voice))
-                full.append(server_full(client))
-                pcm.append(server_streamed(client, "pcm"))
-                mp3.append(server_streamed(client, "mp3"))
-                print(
-                    f"run {i + 1}/{args.runs}: rtf raw {raw[-1][0]:.3f}, server "
-                    f"{full[-1][0]:.3f}; first audio streamed {pcm[-1]:.3f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        finally:
-            proc.terminate()
-            proc.wait(30)
-
+def _report(
+    args: argparse.Namespace,
+    raw: list[tuple[float, float]],
+    full: list[tuple[float, float]],
+    pcm: list[float],
+    mp3: list[float],
+) -> None:
+    """The table and the JSON line, from medians of the runs."""
     med = statistics.median
     fig = {
         "rtf_raw": round(med(r[0] for r in raw), 4),
@@ -141,6 +118,40 @@ def main() -> int:
             }
         )
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if args.runs < 1 or args.threads < 1:
+        parser.error("--runs >= 1 and --threads >= 1")
+    voice = PiperBackend("joe", None, n_threads=args.threads)
+    voice.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base = start_server(args.threads, Path(tmp), speech_threads=args.threads)
+        client = openai.OpenAI(base_url=base + "/v1", api_key="none", max_retries=0)
+        try:
+            raw_run(voice)  # warm both
+            server_full(client)
+            raw, full, pcm, mp3 = [], [], [], []
+            for i in range(args.runs):
+                raw.append(raw_run(voice))
+                full.append(server_full(client))
+                pcm.append(server_streamed(client, "pcm"))
+                mp3.append(server_streamed(client, "mp3"))
+                print(
+                    f"run {i + 1}/{args.runs}: rtf raw {raw[-1][0]:.3f}, server "
+                    f"{full[-1][0]:.3f}; first audio streamed {pcm[-1]:.3f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+    _report(args, raw, full, pcm, mp3)
     return 0
 
 

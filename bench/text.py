@@ -140,26 +140,12 @@ def start_server(
     raise SystemExit("bench: the server never became healthy")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=8)
-    parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--stream-interval-ms",
-        type=int,
-        default=None,
-        help="server.stream_interval_ms for the server run (default: the server's default)",
-    )
-    args = parser.parse_args()
-    if args.runs < 1 or args.max_tokens < 2 or args.threads < 1:
-        parser.error("--runs >= 1, --max-tokens >= 2, --threads >= 1")
-
+def _measure(
+    args: argparse.Namespace, path: Path
+) -> tuple[list[tuple[float, float, int]], list[tuple[float, float, int]]]:
+    """Alternating raw and server runs on the same file: (raw rows, server rows)."""
     import llama_cpp
 
-    # The file the server would load (the Q4_0 copy when `literai model convert` made
-    # it), and both sides load that same file.
-    path = resolve_model_path("smollm2", ModelSettings(), ROOT / "data")
     llm = llama_cpp.Llama(
         model_path=str(path),
         n_ctx=2048,
@@ -189,6 +175,16 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(30)
+    return raw, srv
+
+
+def _report(
+    args: argparse.Namespace,
+    raw: list[tuple[float, float, int]],
+    srv: list[tuple[float, float, int]],
+    path: Path,
+) -> None:
+    """The table and the JSON line, from medians of the runs."""
 
     def med(rows: list[tuple[float, float, int]], k: int) -> float:
         return statistics.median(r[k] for r in rows)
@@ -226,6 +222,28 @@ def main() -> int:
             }
         )
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--stream-interval-ms",
+        type=int,
+        default=None,
+        help="server.stream_interval_ms for the server run (default: the server's default)",
+    )
+    args = parser.parse_args()
+    if args.runs < 1 or args.max_tokens < 2 or args.threads < 1:
+        parser.error("--runs >= 1, --max-tokens >= 2, --threads >= 1")
+
+    # The file the server would load (the Q4_0 copy when `literai model convert` made
+    # it), and both sides load that same file.
+    path = resolve_model_path("smollm2", ModelSettings(), ROOT / "data")
+    raw, srv = _measure(args, path)
+    _report(args, raw, srv, path)
     return 0
 
 

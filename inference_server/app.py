@@ -1,92 +1,32 @@
-"""Assemble the aiohttp app: routes, middlewares, engines that live and die with it."""
+"""Assemble the aiohttp app: backends from config (by engine name, backends/registry.py),
+routes, middlewares (middlewares.py), and the engines and services that live and die
+with it."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
 
 from .backends.base import TextBackend
-from .engine import Engine, QueueFull
+from .backends.registry import build_backend
+from .engine import Engine
 from .images import ImageService
 from .keys import API_KEY, IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import MediaStore
 from .metrics import ServerMetrics
-from .model_files import resolve_model_path
-from .protocol import ApiError, error_response
+from .middlewares import MIDDLEWARES
 from .routes import setup_routes
 from .serving import OpenAIServing
+from .serving_images import ImageServing
+from .serving_speech import SpeechServing
 from .settings import ServerSettings
 from .speech import SpeechService
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure leaves in OpenAI's error shape; a client mistake is never a 500."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return exc.response()
-    except QueueFull as exc:  # any engine's bounded queue: text, speech or images
-        return error_response(
-            429,
-            f"the server is busy ({exc}); try again shortly",
-            "rate_limit_error",
-            code="queue_full",
-        )
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = error_response(exc.status, exc.reason or "error")
-        if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
-    except (asyncio.CancelledError, ConnectionError):
-        raise
-    except Exception:
-        log.exception("internal error on %s %s", request.method, request.path)
-        return error_response(500, "internal server error", type="server_error")
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    key = request.app.get(API_KEY)
-    if key and request.path.startswith("/v1/"):
-        given = request.headers.get("Authorization", "")
-        scheme, _, token = given.partition(" ")
-        # Bytes, not str: compare_digest refuses non-ASCII str (a header may hold anything).
-        sent = token.strip().encode("utf-8", "surrogateescape")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(sent, key.encode("utf-8")):
-            return error_response(
-                401,
-                "missing or incorrect API key (send 'Authorization: Bearer <key>')",
-                code="invalid_api_key",
-            )
-    return await handler(request)
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except asyncio.CancelledError:
-        status = 499  # the client went away
-        raise
-    finally:
-        request.app[METRICS].requests.labels(route, str(status)).inc()
 
 
 def build_backends(
@@ -94,30 +34,15 @@ def build_backends(
     data_dir: Path | None = None,
     model_keys: Mapping[str, str] | None = None,
 ) -> dict[str, TextBackend]:
-    """Backends from config; raises ConfigError for a model that cannot be found.
-    ``data_dir`` is where converted models live (``literai model convert``);
-    ``model_keys`` are remote engines' keys, by alias."""
-    backends: dict[str, TextBackend] = {}
-    for alias, model in settings.models.items():
-        if model.engine == "llama.cpp":
-            from .backends.batched import BatchedLlamaCpp  # heavy import only when used
-
-            backends[alias] = BatchedLlamaCpp(
-                alias,
-                resolve_model_path(alias, model, data_dir),
-                n_ctx=model.n_ctx,
-                slots=model.slots,
-                n_threads=model.n_threads,
-                n_threads_batch=model.n_threads_batch,
-                n_batch=model.n_batch,
-                prefill_chunk=model.prefill_chunk,
-                flash_attn=model.flash_attn,
-            )
-        else:
-            from .backends.remote import remote_backend
-
-            backends[alias] = remote_backend(alias, model, data_dir, (model_keys or {}).get(alias))
-    return backends
+    """Backends from config, built by their engine's builder (backends/registry.py);
+    raises ConfigError for a model that cannot be found. ``data_dir`` is where converted
+    models live (``literai model convert``); ``model_keys`` are remote engines' keys, by
+    alias."""
+    keys = model_keys or {}
+    return {
+        alias: build_backend(alias, model, data_dir, keys.get(alias))
+        for alias, model in settings.models.items()
+    }
 
 
 def create_app(
@@ -130,11 +55,24 @@ def create_app(
     api_key: str | None = None,
 ) -> web.Application:
     """The app; engines load in the background, so /health answers 503 until ready."""
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[metrics_middleware, errors_middleware, auth_middleware],
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=MIDDLEWARES)
     metrics = ServerMetrics()
+    engines = _engines(settings, backends, metrics)
+    app[METRICS] = metrics
+    app[SERVING] = OpenAIServing(engines, metrics, settings.stream_interval_ms)
+    app[SPEECH] = SpeechServing(speech)
+    app[IMAGES] = ImageServing(images)
+    if api_key:  # read from the environment by the process layer, never from a file
+        app[API_KEY] = api_key
+    app[MEDIA] = MediaStore(Path(settings.media.folder), settings.media.max_bytes)
+    setup_routes(app)
+    app.cleanup_ctx.append(_lifetime(engines, speech, images, on_load_error))
+    return app
+
+
+def _engines(
+    settings: ServerSettings, backends: dict[str, TextBackend], metrics: ServerMetrics
+) -> dict[str, Engine]:
     engines = {
         name: Engine(
             backend,
@@ -148,27 +86,27 @@ def create_app(
         metrics.generated_tokens.labels(name).set_function(
             lambda engine=engine: engine.generated_tokens  # type: ignore[misc]
         )
-    app[METRICS] = metrics
-    app[SERVING] = OpenAIServing(engines, metrics, settings.stream_interval_ms)
-    if api_key:  # read from the environment by the process layer, never from a file
-        app[API_KEY] = api_key
-    if speech is not None:
-        app[SPEECH] = speech
-    if images is not None:
-        app[IMAGES] = images
-    app[MEDIA] = MediaStore(Path(settings.media.folder), settings.media.max_bytes)
-    setup_routes(app)
+    return engines
 
-    async def engines_ctx(app: web.Application) -> AsyncIterator[None]:
-        async def load(name: str, engine: Engine) -> None:
-            try:
-                await engine.load()
-            except Exception as exc:
-                engine.load_error = f"model {name!r} failed to load: {exc}"
-                log.error("%s", engine.load_error)
-                if on_load_error is not None:
-                    on_load_error(engine.load_error)
 
+def _lifetime(
+    engines: dict[str, Engine],
+    speech: SpeechService | None,
+    images: ImageService | None,
+    on_load_error: Callable[[str], None] | None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The app's cleanup context: load everything in the background, close it on exit."""
+
+    async def load(name: str, engine: Engine) -> None:
+        try:
+            await engine.load()
+        except Exception as exc:
+            engine.load_error = f"model {name!r} failed to load: {exc}"
+            log.error("%s", engine.load_error)
+            if on_load_error is not None:
+                on_load_error(engine.load_error)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
         loading = [asyncio.create_task(load(n, e)) for n, e in engines.items()]
         if speech is not None:
             loading.append(asyncio.create_task(speech.load()))
@@ -185,8 +123,7 @@ def create_app(
         if images is not None:
             await images.close()
 
-    app.cleanup_ctx.append(engines_ctx)
-    return app
+    return lifetime
 
 
 async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

@@ -82,7 +82,7 @@ class Engine:
         self.ready = False
         self.load_error: str | None = None
         self.generated_tokens = 0  # total, for metrics and cancel tests
-        parallel = max(1, int(getattr(backend, "max_parallel", 1)))
+        parallel = max(1, backend.max_parallel)
         self.parallel = parallel
         self._executor = ThreadPoolExecutor(parallel, thread_name_prefix=f"engine-{backend.name}")
         self._slots = Slots(parallel, max_queue, "requests", on_depth)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .images import ImageService
 from .media import MediaStore
 from .metrics import ServerMetrics
 from .serving import OpenAIServing
-from .speech import SpeechService
+from .serving_images import ImageServing
+from .serving_speech import SpeechServing
 
 SERVING = web.AppKey("serving", OpenAIServing)
 METRICS = web.AppKey("metrics", ServerMetrics)
 API_KEY = web.AppKey("api_key", str)
-SPEECH = web.AppKey("speech", SpeechService)
-IMAGES = web.AppKey("images", ImageService)
+SPEECH = web.AppKey("speech", SpeechServing)
+IMAGES = web.AppKey("images", ImageServing)
 MEDIA = web.AppKey("media", MediaStore)

@@ -1,5 +1,6 @@
 """The OpenAI wire protocol: request models (typed, permissive about extra fields),
-response builders, and the one function that builds every error response."""
+response builders, and the one function that builds every error body (``error_body``:
+JSON responses and the error event of a stream that failed after its headers)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ class ApiError(Exception):
         return error_response(self.status, self.message, self.type, self.param, self.code)
 
 
+def error_body(
+    message: str,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, dict[str, str | None]]:
+    """OpenAI's error object: every error on the wire, JSON or mid-stream, is one of these."""
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
 def error_response(
     status: int,
     message: str,
@@ -46,8 +57,7 @@ def error_response(
     param: str | None = None,
     code: str | None = None,
 ) -> web.Response:
-    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-    return web.json_response(body, status=status)
+    return web.json_response(error_body(message, type, param, code), status=status)
 
 
 class _Wire(BaseModel):

@@ -35,6 +35,8 @@ from inference_server.settings import ModelSettings
 
 from .conftest import Server, literai, start_server, stop_server, write_config
 
+pytestmark = pytest.mark.slow  # the model, in-process and in a subprocess server
+
 SLOTS = 8
 TOPICS = ["a cat", "the sea", "a teletype", "Mars", "a clock", "bread", "rain", "a violin"]
 GREEDY = {"temperature": 0.0, "max_tokens": 48, "extra_body": {"ignore_eos": True}}

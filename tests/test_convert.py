@@ -18,6 +18,8 @@ from inference_server.settings import ModelSettings
 
 from .conftest import LITERAI, write_config
 
+pytestmark = pytest.mark.slow  # the packaged model, and `literai model convert` as a subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 Q4_0 = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0
 

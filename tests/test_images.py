@@ -61,6 +61,7 @@ def _png(data: bytes) -> Image.Image:
     return image
 
 
+@pytest.mark.slow
 def test_b64_images_have_the_size_asked_and_repeat_under_a_seed(images: openai.OpenAI) -> None:
     def make(seed: int, n: int = 2) -> list[bytes]:
         result = images.images.generate(
@@ -86,6 +87,7 @@ def test_b64_images_have_the_size_asked_and_repeat_under_a_seed(images: openai.O
     assert _png(base64.b64decode(wide.data[0].b64_json or "")).size == (128, 64)  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_url_images_are_served_from_the_media_store(images: openai.OpenAI) -> None:
     result = images.images.generate(prompt="a lighthouse", extra_body={"seed": 3})
     url = result.data[0].url  # type: ignore[index]
@@ -100,6 +102,7 @@ def test_url_images_are_served_from_the_media_store(images: openai.OpenAI) -> No
     assert base64.b64decode(again.data[0].b64_json or "") == resp.content  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_models_list_the_image_model_only_where_configured(
     images: openai.OpenAI, client: openai.OpenAI
 ) -> None:
@@ -111,6 +114,7 @@ def test_models_list_the_image_model_only_where_configured(
     assert "server.images.model" in err.value.message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
@@ -136,11 +140,13 @@ def test_bad_image_requests_are_400_naming_the_field(
     assert err.value.param == param
 
 
+@pytest.mark.slow
 def test_unknown_image_model_is_404(images: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         images.images.generate(prompt="a cat", model="dall-e-3")
 
 
+@pytest.mark.slow
 def test_media_names_never_become_paths(image_server: Server) -> None:
     for name in ("..%2F..%2Fetc%2Fpasswd", "%2e%2e", "0" * 32 + ".png", "x.png", "a" * 32 + ".sh"):
         resp = httpx.get(f"{image_server.base_url}/media/{name}")
@@ -166,6 +172,7 @@ def test_media_store_is_content_addressed_and_evicts_oldest_first(tmp_path: Path
     assert not list((tmp_path / "m").glob("*.part"))
 
 
+@pytest.mark.slow
 def test_console_imagine_saves_the_picture(tmp_path: Path, tiny_model: Path) -> None:
     config = write_config(
         tmp_path,
@@ -185,6 +192,7 @@ def test_console_imagine_saves_the_picture(tmp_path: Path, tiny_model: Path) -> 
     assert _png(path.read_bytes()).size == (64, 64)
 
 
+@pytest.mark.slow
 def test_console_imagine_without_an_image_model_says_so_once(tmp_path: Path) -> None:
     config = write_config(
         tmp_path, server={"port": 0, "speech": {"enabled": False}},

@@ -1,7 +1,8 @@
 """Hostile bodies against every route: only 4xx answers, and the server stays up.
 
 Every body is built to be invalid (one broken field, broken JSON or broken bytes), so a
-200 here would itself be a bug.
+200 here would itself be a bug. In-process on the echo engine (tests/server_inprocess.py):
+parsing and refusing happen before any model runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 
 import httpx2 as httpx
 
-from .conftest import API_KEY, Server
+from .server_inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
 
 DEEP = "[" * 50_000 + "]" * 50_000
 BAD_FIELDS: dict[str, list[object]] = {
@@ -52,11 +53,11 @@ BAD_PROMPTS: list[object] = [None, 5, [], [5], ["a", "b"], {"a": 1}, [[]], True]
 def _valid(route: str) -> dict[str, object]:
     if route == "chat":
         return {
-            "model": "smollm2",
+            "model": MODEL,
             "messages": [{"role": "user", "content": "hi"}],
             "max_tokens": 2,
         }
-    return {"model": "smollm2", "prompt": "hi", "max_tokens": 2}
+    return {"model": MODEL, "prompt": "hi", "max_tokens": 2}
 
 
 def _structural(valid: bytes, rng: random.Random) -> list[bytes]:
@@ -76,7 +77,7 @@ def _structural(valid: bytes, rng: random.Random) -> list[bytes]:
         DEEP.encode(),
         valid[:-1] + b', "x": ' + DEEP.encode() + b"}",
         b"{" * 10_000,
-        b'{"model": "smollm2", "model": ' + b"[" * 20_000,
+        b'{"model": "%s", "model": ' % MODEL.encode() + b"[" * 20_000,
         bytes(rng.randrange(256) for _ in range(200)),
     ]
 
@@ -103,11 +104,11 @@ def _bodies(route: str, rng: random.Random, count: int) -> list[bytes]:
     return bodies
 
 
-def test_hostile_bodies_get_only_4xx_and_the_server_stays_up(server: Server) -> None:
+def test_hostile_bodies_get_only_4xx_and_the_server_stays_up(echo_server: EchoServer) -> None:
     rng = random.Random(20261122)
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
     statuses: dict[int, int] = {}
-    with httpx.Client(base_url=server.v1, headers=headers, timeout=30) as http:
+    with httpx.Client(base_url=echo_server.v1, headers=headers, timeout=30) as http:
         for route, path in (("chat", "/chat/completions"), ("completions", "/completions")):
             for body in _bodies(route, rng, 160):
                 resp = http.post(path, content=body)
@@ -123,14 +124,14 @@ def test_hostile_bodies_get_only_4xx_and_the_server_stays_up(server: Server) -> 
         assert resp.status_code == 200
     assert sum(statuses.values()) >= 320, statuses
     assert set(statuses) >= {400, 404}, statuses
-    health = httpx.get(server.base_url + "/health")
+    health = httpx.get(echo_server.base_url + "/health")
     assert health.status_code == 200
 
 
-def test_odd_but_real_client_bytes_are_4xx(server: Server) -> None:
+def test_odd_but_real_client_bytes_are_4xx(echo_server: EchoServer) -> None:
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
-    body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi \ud800"}]}
-    with httpx.Client(base_url=server.v1, timeout=30) as http:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi \ud800"}]}
+    with httpx.Client(base_url=echo_server.v1, timeout=30) as http:
         # A lone surrogate escape is valid JSON but not text a model can read.
         resp = http.post("/chat/completions", content=json.dumps(body), headers=headers)
         assert resp.status_code == 400
@@ -160,4 +161,4 @@ def test_odd_but_real_client_bytes_are_4xx(server: Server) -> None:
             headers={"Authorization": b"Bearer s\xc3\xa9kret\xff"},
         )
         assert resp.status_code == 401
-    assert httpx.get(server.base_url + "/health").status_code == 200
+    assert httpx.get(echo_server.base_url + "/health").status_code == 200

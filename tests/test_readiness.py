@@ -1,6 +1,6 @@
 """/health and 503s while a model loads or after it failed to load.
 
-The real app and HTTP stack in-process, with a scripted backend whose load() waits for
+The real app and HTTP stack in-process, on the echo engine with a load() that waits for
 the test, so "still loading" can be observed deterministically.
 """
 
@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import aiohttp
 import openai
 
 from inference_server.app import create_app, start_server
-from inference_server.backends.base import CancelToken, ChatMessage, Delta, SamplingParams
+from inference_server.backends.echo import EchoBackend
 from inference_server.settings import ServerSettings
 
 
-class GatedBackend:
-    """Loads when the test says so (or fails to); then echoes the prompt's last word."""
+class GatedBackend(EchoBackend):
+    """Loads when the test says so (or fails to); then echoes as the echo engine does."""
 
     def __init__(self, fail: bool = False) -> None:
-        self.name = "gated"
-        self.context_length = 512
+        super().__init__("gated", n_ctx=512)
         self.gate = threading.Event()
         self.fail = fail
 
@@ -32,18 +30,11 @@ class GatedBackend:
         if self.fail:
             raise ValueError("not a GGUF file")
 
-    def generate(
-        self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
-    ) -> Iterator[Delta]:
-        text = prompt if isinstance(prompt, str) else prompt[-1].content
-        yield Delta(text.split()[-1], 1, "stop", prompt_tokens=len(text.split()))
-
-    def close(self) -> None:
-        pass
-
 
 async def _serve(backend: GatedBackend, errors: list[str]):  # type: ignore[no-untyped-def]
-    settings = ServerSettings(default_model="gated", models={"gated": {}}, api_key_env="NO_KEY")  # type: ignore[arg-type]  # fmt: skip
+    settings = ServerSettings.model_validate(
+        {"default_model": "gated", "models": {"gated": {"engine": "echo"}}, "api_key_env": "NO_KEY"}
+    )
     app = create_app(settings, {"gated": backend}, on_load_error=errors.append)
     return await start_server(app, "127.0.0.1", 0)
 
@@ -79,7 +70,7 @@ async def test_503_until_loaded_then_200() -> None:
                 await asyncio.sleep(0.02)
             assert resp.status == 200
             answer = await client.chat.completions.create(
-                model="gated", messages=[{"role": "user", "content": "say banana"}]
+                model="gated", messages=[{"role": "user", "content": "banana"}]
             )
             assert answer.choices[0].message.content == "banana"
             await client.close()

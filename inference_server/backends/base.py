@@ -30,6 +30,26 @@ class PromptTooLong(BadPrompt):
     code = "context_length_exceeded"
 
 
+def token_budget(n_prompt: int, max_tokens: int | None, context_length: int, param: str) -> int:
+    """How many tokens a request may generate: ``max_tokens``, or else all the room its
+    prompt leaves. PromptTooLong (naming ``param``, the prompt's field, or max_tokens)
+    when the prompt, or the prompt plus ``max_tokens``, does not fit the context."""
+    room = context_length - n_prompt
+    if room <= 0:
+        raise PromptTooLong(
+            f"the prompt is {n_prompt} tokens; this model's context is {context_length} tokens",
+            param,
+        )
+    budget = max_tokens if max_tokens is not None else room
+    if budget > room:
+        raise PromptTooLong(
+            f"max_tokens={budget} plus the prompt's {n_prompt} tokens exceeds this "
+            f"model's context of {context_length} tokens",
+            "max_tokens",
+        )
+    return budget
+
+
 @dataclass(frozen=True)
 class ChatMessage:
     role: str
@@ -67,18 +87,23 @@ class CancelToken:
     def cancel(self) -> None:
         self._event.set()
 
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to ``timeout_s``, less if cancelled meanwhile; whether it was."""
+        return self._event.wait(timeout_s)
+
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
 
 
 class TextBackend(Protocol):
-    """A text model. Methods are blocking and called from worker threads: one, unless
-    the backend has a ``max_parallel`` attribute above 1 (it batches, or forwards to a
-    server that does), in which case ``generate`` runs on that many threads at once."""
+    """A text model. Methods are blocking and called from worker threads: ``generate``
+    runs on ``max_parallel`` threads at once (1 for a backend that runs one generation
+    at a time; more for one that batches, or forwards to a server that does)."""
 
     name: str
     context_length: int
+    max_parallel: int
 
     def load(self) -> None: ...
 

@@ -2,10 +2,11 @@
 step each, through llama-cpp-python's low-level API.
 
 One scheduler thread owns the llama.cpp context. Each request's ``generate`` runs on its
-own engine thread: it renders and tokenizes the prompt (llama_cpp_.py's rules, errors
-raised before anything runs), hands the tokens to the scheduler and turns the tokens
-that come back into deltas (stop strings, end of generation, max_tokens, usage: the
-same code as the single-stream backend). Between steps the scheduler:
+own engine thread: it renders and tokenizes the prompt (errors raised before anything
+runs), hands the tokens to the scheduler and turns the tokens that come back into
+deltas (stop strings, end of generation, max_tokens, usage), all with the ``LlamaPrompt``
+it holds (llama_prompt.py: the same code the single-stream backend uses). Between steps
+the scheduler, following the pure policy in batch_policy.py:
 
 - admits waiting requests into free sequence slots, preferring the slot whose cached
   tokens share the longest prefix with the new prompt (the persona's system prompt),
@@ -16,7 +17,8 @@ same code as the single-stream backend). Between steps the scheduler:
   prompt never stalls the streams already running; a prompt's last token goes in a
   step of its own, so its logits do not depend on what the cache held (a seed repeats);
 - decodes it, then samples each sequence that produced logits with that request's own
-  sampler chain (penalties, top-p, temperature, seed; greedy at temperature 0).
+  sampler chain (llama_sampling.py: penalties, top-p, temperature, seed; greedy at
+  temperature 0).
 
 Facts about llama-cpp-python 0.3.36 this relies on: ``n_threads`` applies to one-token
 batches only, every larger step uses ``n_threads_batch`` (both are set); with the
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -38,12 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import llama_sampling
 from .base import BackendError, CancelToken, ChatMessage, Delta, SamplingParams
-from .llama_cpp import LlamaCppBackend, Run, _eog_check
+from .batch_policy import Lane, Plan, choose_slot, plan_step
+from .llama_prompt import LlamaPrompt, Run, open_model
 
 log = logging.getLogger(__name__)
 
-PENALTY_LAST_N = 64  # as llama-cpp-python's high-level sampler (last_n_tokens_size)
 _END = object()
 
 
@@ -62,12 +64,8 @@ class _Seq:
     sampler: Any = None
     done: bool = False  # set by the reader: it stopped reading (stop string, cancel)
 
-    @property
-    def prefilling(self) -> bool:
-        return self.fed < len(self.run.tokens)
 
-
-class BatchedLlamaCpp(LlamaCppBackend):
+class BatchedLlamaCpp:
     """llama.cpp with ``slots`` sequences decoded together; ``generate`` is thread-safe
     and blocks only its own caller."""
 
@@ -84,17 +82,21 @@ class BatchedLlamaCpp(LlamaCppBackend):
         prefill_chunk: int = 128,
         flash_attn: bool = True,
     ) -> None:
+        self.name = name
+        self.context_length = n_ctx  # per sequence
+        self.max_parallel = slots
+        self._path = path
         # The loader's own context only tokenizes; the scheduler has the real one, with
         # the loader's parameters (flash attention included) and its own sizes.
-        super().__init__(
-            name, path, n_ctx=256, n_threads=n_threads, n_batch=8, flash_attn=flash_attn
-        )
-        self.context_length = n_ctx
-        self.max_parallel = slots
-        self._per_slot = n_ctx
+        self._loader_kwargs: dict[str, Any] = {
+            "n_ctx": 256, "n_threads": n_threads, "n_threads_batch": n_threads,
+            "n_batch": 8, "flash_attn": flash_attn,
+        }  # fmt: skip
         self._threads = (n_threads, n_threads_batch or n_threads)
         self._n_batch = max(n_batch, slots)
         self._chunk = prefill_chunk
+        self._llm: Any = None
+        self._prompt: LlamaPrompt | None = None
         self._ctx: Any = None
         self._batch: Any = None
         self._n_vocab = 0
@@ -114,13 +116,12 @@ class BatchedLlamaCpp(LlamaCppBackend):
         import llama_cpp
         from llama_cpp import _internals
 
-        super().load()
-        self.context_length = self._per_slot
-        llm = self._llm
+        llm = self._llm = open_model(self._path, **self._loader_kwargs)
+        self._prompt = LlamaPrompt(llm, self.context_length)
         slots = self.max_parallel
         params = type(llm.context_params).from_buffer_copy(llm.context_params)
         # llama.cpp rounds each sequence's share of a non-unified cache to 256 cells.
-        params.n_ctx = slots * (-(-self._per_slot // 256) * 256)
+        params.n_ctx = slots * (-(-self.context_length // 256) * 256)
         params.n_seq_max = slots
         params.n_batch = params.n_ubatch = self._n_batch
         params.n_threads, params.n_threads_batch = self._threads
@@ -131,17 +132,17 @@ class BatchedLlamaCpp(LlamaCppBackend):
             raise BackendError(f"cannot make a context for {slots} sequences: {exc}") from None
         self._batch = llama_cpp.llama_batch_init(self._n_batch, 0, 1)
         self._n_vocab = llm.n_vocab()
-        is_eog = _eog_check(llm)
-        self._eog = frozenset(t for t in range(self._n_vocab) if is_eog(t))  # once, not per token
+        self._eog = self._prompt.eog_tokens()  # once, not per token
         self._thread = threading.Thread(
             target=self._schedule, name=f"batch-{self.name}", daemon=True
         )
         self._thread.start()
         log.info(
-            "%s: %d sequences of %d tokens, prompt chunks of %d",
+            "loaded %s from %s: %d sequences of %d tokens, prompt chunks of %d",
             self.name,
+            self._path,
             slots,
-            self._per_slot,
+            self.context_length,
             self._chunk,
         )
 
@@ -166,22 +167,26 @@ class BatchedLlamaCpp(LlamaCppBackend):
         if self._ctx is not None:
             self._ctx.close()
             self._ctx = None
-        super().close()
+        self._prompt = None
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
 
     # -- the reader's side (an engine thread per request) ----------------------------
 
     def generate(
         self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
     ) -> Iterator[Delta]:
-        if self._thread is None:
+        rules = self._prompt
+        if self._thread is None or rules is None:
             raise BackendError("model not loaded")
-        seq = _Seq(self._prepare(prompt, params), params, cancel)
+        seq = _Seq(rules.prepare(prompt, params), params, cancel)
         with self._wake:
             if self._closing:
                 raise BackendError("the server is shutting down")
             self._waiting.append(seq)
             self._wake.notify()
-        yield from self._deltas(self._tokens(seq), seq.run, params, cancel)
+        yield from rules.deltas(self._tokens(seq), seq.run, params, cancel)
 
     def _tokens(self, seq: _Seq) -> Iterator[int]:
         try:
@@ -233,7 +238,7 @@ class BatchedLlamaCpp(LlamaCppBackend):
 
     def _admit(self) -> None:
         """Free the slots of sequences whose readers left; fill free slots from the
-        queue, each with the free slot that shares the longest cached prefix."""
+        queue, each with the slot ``choose_slot`` picks, keeping its shared prefix."""
         import llama_cpp
 
         for seq in self._running:
@@ -247,10 +252,8 @@ class BatchedLlamaCpp(LlamaCppBackend):
             if seq.done or seq.cancel.cancelled:
                 continue
             tokens = seq.run.tokens
-            slot = max(free, key=lambda i: _common(self._cached[i], tokens))
-            # Keep the shared prefix's KV; at least one prompt token is fed again, for
-            # the logits of the first new token.
-            keep = min(_common(self._cached[slot], tokens), len(tokens) - 1)
+            choice = choose_slot(free, self._cached, tokens)
+            slot, keep = choice.slot, choice.keep
             memory = llama_cpp.llama_get_memory(self._ctx.ctx)
             if not llama_cpp.llama_memory_seq_rm(memory, slot, keep, -1):
                 keep = 0
@@ -259,47 +262,36 @@ class BatchedLlamaCpp(LlamaCppBackend):
             self.reused_tokens += keep
             seq.slot, seq.fed = slot, keep
             self._running[slot] = seq
-            seq.sampler = self._sampler(seq.params)
-
-    def _sampler(self, params: SamplingParams) -> Any:
-        """The request's own chain, as the single-stream backend samples; None for plain
-        greedy (no penalties), which ``_step`` does as an argmax over the logits: the
-        same token, without copying 49k candidates per sequence per step."""
-        import llama_cpp
-
-        penalties = params.frequency_penalty != 0 or params.presence_penalty != 0
-        if params.temperature <= 0 and not penalties:
-            return None
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        add = llama_cpp.llama_sampler_chain_add
-        if penalties:
-            add(
-                chain,
-                llama_cpp.llama_sampler_init_penalties(
-                    self._n_vocab,
-                    PENALTY_LAST_N,
-                    1.0,
-                    params.frequency_penalty,
-                    params.presence_penalty,
-                ),
-            )
-        if params.temperature <= 0:
-            add(chain, llama_cpp.llama_sampler_init_greedy())
-        else:
-            seed = params.seed if params.seed is not None else random.getrandbits(31)
-            add(chain, llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
-            add(chain, llama_cpp.llama_sampler_init_temp(params.temperature))
-            add(chain, llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        return chain
+            seq.sampler = llama_sampling.sampler_chain(seq.params, self._n_vocab)
 
     def _step(self) -> None:
-        """One decode: every running sequence's next token plus prompt chunks."""
+        """One decode: the batch ``plan_step`` plans, then a token for each sequence
+        that produced logits."""
         import llama_cpp
-        import numpy as np
 
+        running = [s for s in self._running if s is not None]
+        lanes = [Lane(len(s.run.tokens), s.fed) for s in running]
+        plan = plan_step(lanes, self._n_batch, self._chunk)
+        if plan.size == 0:
+            return
+        sampling = self._fill(running, plan)
+        rc = llama_cpp.llama_decode(self._ctx.ctx, self._batch)
+        self.steps += 1
+        if rc != 0:  # 1: no room in the KV cache; negative: an error
+            log.warning("%s: llama_decode returned %d for %d tokens", self.name, rc, plan.size)
+            for seq in running:
+                self._cached[seq.slot] = []
+                self._finish(seq, BackendError(f"the text engine failed to decode (code {rc})"))
+            return
+        for seq, index in sampling:
+            self._sample(seq, index)
+
+    def _fill(self, running: list[_Seq], plan: Plan) -> list[tuple[_Seq, int]]:
+        """Write ``plan`` into the llama.cpp batch; returns (sequence, its logits' batch
+        index) for each sequence whose next token this step computes."""
         batch = self._batch
         batch.n_tokens = 0
-        sampling: list[tuple[_Seq, int]] = []  # (sequence, its logits' batch index)
+        sampling: list[tuple[_Seq, int]] = []
 
         def put(token: int, pos: int, slot: int, logits: bool) -> None:
             i = batch.n_tokens
@@ -310,24 +302,14 @@ class BatchedLlamaCpp(LlamaCppBackend):
             batch.logits[i] = logits
             batch.n_tokens = i + 1
 
-        running = [s for s in self._running if s is not None]
-        for seq in running:  # decoding sequences first: one token each, never starved
-            if not seq.prefilling:
-                put(seq.last, len(self._cached[seq.slot]), seq.slot, True)
-                self._cached[seq.slot].append(seq.last)
-                sampling.append((seq, batch.n_tokens - 1))
-        room = self._n_batch - batch.n_tokens
-        for seq in running:
-            if not seq.prefilling or room <= 0:
-                continue
+        for lane in plan.decode:
+            seq = running[lane]
+            put(seq.last, len(self._cached[seq.slot]), seq.slot, True)
+            self._cached[seq.slot].append(seq.last)
+            sampling.append((seq, batch.n_tokens - 1))
+        for lane, take in plan.prefill:
+            seq = running[lane]
             tokens = seq.run.tokens
-            # The last prompt token always goes in a step of its own (one query row for
-            # its sequence), as it does when a cached prefix covers the rest: the first
-            # token's logits are then computed the same way whatever the cache held, so
-            # a seeded request repeats. (On some CPUs a multi-row attention pass gives
-            # the last row slightly different logits than a one-row pass.)
-            last_alone = 1 if seq.fed == len(tokens) - 1 else len(tokens) - 1 - seq.fed
-            take = min(self._chunk, room, last_alone)
             for k in range(seq.fed, seq.fed + take):
                 last = k == len(tokens) - 1
                 put(tokens[k], k, seq.slot, last)
@@ -335,47 +317,24 @@ class BatchedLlamaCpp(LlamaCppBackend):
                     sampling.append((seq, batch.n_tokens - 1))
             self._cached[seq.slot].extend(tokens[seq.fed : seq.fed + take])
             seq.fed += take
-            room -= take
-        if batch.n_tokens == 0:
-            return
-        rc = llama_cpp.llama_decode(self._ctx.ctx, batch)
-        self.steps += 1
-        if rc != 0:  # 1: no room in the KV cache; negative: an error
-            log.warning("%s: llama_decode returned %d for %d tokens", self.name, rc, batch.n_tokens)
-            for seq in running:
-                self._cached[seq.slot] = []
-                self._finish(seq, BackendError(f"the text engine failed to decode (code {rc})"))
-            return
-        for seq, index in sampling:
-            if seq.sampler is None:  # greedy: the first highest logit, as llama.cpp's
-                row = llama_cpp.llama_get_logits_ith(self._ctx.ctx, index)
-                token = int(np.ctypeslib.as_array(row, shape=(self._n_vocab,)).argmax())
-            else:
-                token = llama_cpp.llama_sampler_sample(seq.sampler, self._ctx.ctx, index)
-            seq.produced += 1
-            seq.last = token
-            seq.out.put(token)
-            ended = token in self._eog and not seq.params.ignore_eos
-            full = len(self._cached[seq.slot]) + 1 >= self._per_slot
-            if ended or seq.produced >= seq.run.max_tokens or full:
-                self._finish(seq)
+        return sampling
+
+    def _sample(self, seq: _Seq, index: int) -> None:
+        """The sequence's next token from the logits at ``index``, handed to its reader;
+        the sequence finishes at end of generation, max_tokens or a full slot."""
+        token = llama_sampling.sample(seq.sampler, self._ctx.ctx, index, self._n_vocab)
+        seq.produced += 1
+        seq.last = token
+        seq.out.put(token)
+        ended = token in self._eog and not seq.params.ignore_eos
+        full = len(self._cached[seq.slot]) + 1 >= self.context_length
+        if ended or seq.produced >= seq.run.max_tokens or full:
+            self._finish(seq)
 
     def _finish(self, seq: _Seq, error: BaseException | None = None) -> None:
         """Take ``seq`` out (its slot is free from the next step) and end its reader."""
-        import llama_cpp
-
         if seq.slot >= 0 and self._running[seq.slot] is seq:
             self._running[seq.slot] = None
-        if seq.sampler is not None:
-            llama_cpp.llama_sampler_free(seq.sampler)
-            seq.sampler = None
+        llama_sampling.free(seq.sampler)
+        seq.sampler = None
         seq.out.put(error if error is not None else _END)
-
-
-def _common(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n

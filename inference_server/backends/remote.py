@@ -1,5 +1,5 @@
-"""vLLM as the text engine: any OpenAI-compatible server by URL (``engine: remote``), or
-a vLLM API server literai starts and stops as a child process (``engine: vllm``).
+"""A remote text engine (``engine: remote``): any OpenAI-compatible server by URL, such
+as a vLLM cluster. Managed vLLM (``backends/vllm.py``) builds on it.
 
 Scale-out (tensor and pipeline parallelism, replicas) is vLLM's job; literai only
 forwards. Requests stream through the official ``openai`` client from the engine's
@@ -10,21 +10,10 @@ keep OpenAI's shape: its 400s are the client's mistakes here too, with its messa
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from ..child_guard import group_members
-from ..model_files import hf_folder
-from ..settings import ConfigError, ModelSettings
+from ..settings import ModelSettings
 from .base import (
     BackendError,
     BadPrompt,
@@ -176,155 +165,17 @@ class RemoteOpenAI:
             yield Delta("", produced, finish_reason=finish or "stop", prompt_tokens=prompt_tokens)
 
 
-class ManagedVllm(RemoteOpenAI):
-    """vLLM's OpenAI API server as a child process in its own virtualenv: started by
-    ``load`` (which waits for its /health), stopped with its whole process group by
-    ``close``. Its output goes to ``log_path``; a crash is reported with that path. It
-    runs under ``inference_server.child_guard``, which stops the group if literai dies
-    without closing it."""
-
-    def __init__(
-        self,
-        name: str,
-        folder: Path,
-        *,
-        python: Path,
-        log_path: Path,
-        max_parallel: int = 8,
-        max_model_len: int = 2048,
-        kv_cache_gib: float = 1.0,
-        startup_timeout_s: float = 300.0,
-        extra_args: list[str] | None = None,
-        threads: int | None = None,
-    ) -> None:
-        super().__init__(name, "http://127.0.0.1:0/v1", name, max_parallel=max_parallel)
-        self.folder = folder
-        self.python = python
-        self.log_path = log_path
-        self.max_model_len = max_model_len
-        self.kv_cache_gib = kv_cache_gib
-        self.startup_timeout_s = startup_timeout_s
-        self.extra_args = extra_args or []
-        self.threads = threads or os.cpu_count() or 1
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def command(self, port: int) -> list[str]:
-        return [
-            str(self.python), "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(self.folder), "--served-model-name", self.name,
-            "--host", "127.0.0.1", "--port", str(port),
-            "--max-model-len", str(self.max_model_len),
-            "--max-num-seqs", str(self.max_parallel),
-            *self.extra_args,
-        ]  # fmt: skip
-
-    def load(self) -> None:
-        port = _free_port()
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        env = {
-            **os.environ,
-            "VLLM_CPU_KVCACHE_SPACE": f"{self.kv_cache_gib:g}",
-            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
-            "VLLM_CPU_OMP_THREADS_BIND": f"0-{self.threads - 1}",
-            "VLLM_NO_USAGE_STATS": "1",
-            "HF_HUB_OFFLINE": "1",
-        }
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        # Through the guard: if literai dies without closing, vLLM goes too.
-        guard = [sys.executable, "-m", "inference_server.child_guard", str(os.getpid()), "--"]
-        with open(self.log_path, "ab") as log_file:
-            self.proc = subprocess.Popen(
-                [*guard, *self.command(port)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # its own process group: close() stops all of it
-            )
-        log.info("%s: starting vLLM (pid %d), log in %s", self.name, self.proc.pid, self.log_path)
-        deadline = time.monotonic() + self.startup_timeout_s
-        health = self.base_url.removesuffix("/v1") + "/health"
-        while True:
-            code = self.proc.poll()
-            if code is not None:
-                self.close()  # what it may have started (its engine core) goes too
-                raise BackendError(
-                    f"vLLM exited with code {code} while starting; see {self.log_path}: "
-                    f"{_tail(self.log_path)}"
-                )
-            try:
-                with urllib.request.urlopen(health, timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                self.close()
-                raise BackendError(
-                    f"vLLM did not become healthy in {self.startup_timeout_s:g} s; "
-                    f"see {self.log_path}"
-                )
-            time.sleep(0.5)
-        super().load()
-
-    def generate(
-        self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
-    ) -> Iterator[Delta]:
-        try:
-            yield from super().generate(prompt, params, cancel)
-        except BackendError as exc:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise BackendError(
-                    f"vLLM has stopped (exit code {self.proc.returncode}); see {self.log_path}"
-                ) from exc
-            raise
-
-    def close(self) -> None:
-        super().close()
-        proc, self.proc = self.proc, None
-        if proc is not None:  # even when the leader has died: its engine core may not have
-            _stop_group(proc, 20.0)
-
-
-def remote_backend(
-    alias: str, model: ModelSettings, data_dir: Path | None, api_key: str | None = None
-) -> RemoteOpenAI:
-    """The backend for ``engine: remote`` (``api_key``: its key, read by the process
-    layer) or ``engine: vllm``; ConfigError for what is missing (vLLM's virtualenv, the
-    model folder)."""
-    key = f"server.models.{alias}"
-    if model.engine == "remote":
-        assert model.url is not None  # the settings validator makes sure
-        secret = api_key
-        return RemoteOpenAI(
-            alias,
-            model.url,
-            model.served_model or alias,
-            secret,
-            max_parallel=model.slots,
-            context_length=model.n_ctx,
-        )
-    data = data_dir if data_dir is not None else Path("data")
-    folder = Path(model.hf_folder).expanduser() if model.hf_folder else hf_folder(alias, data)
-    if not (folder / "config.json").is_file():
-        raise ConfigError(
-            f"{key}.hf_folder",
-            f"no Hugging Face model folder at {folder} (make one with: literai model export-hf)",
-        )
-    python = Path(model.vllm_python).expanduser()
-    if not python.is_file():
-        raise ConfigError(f"{key}.vllm_python", f"{python} not found (run scripts/vllm-env.sh)")
-    return ManagedVllm(
+def remote_openai(alias: str, model: ModelSettings, api_key: str | None = None) -> RemoteOpenAI:
+    """The backend for ``engine: remote``; ``api_key`` is its key, read by the process
+    layer from the variable ``model.api_key_env`` names."""
+    assert model.url is not None  # the settings validator makes sure
+    return RemoteOpenAI(
         alias,
-        folder,
-        python=python,
-        log_path=data / "logs" / f"vllm-{alias}.log",
+        model.url,
+        model.served_model or alias,
+        api_key,
         max_parallel=model.slots,
-        max_model_len=model.n_ctx,
-        kv_cache_gib=model.vllm_kv_cache_gib,
-        startup_timeout_s=model.startup_timeout_s,
-        extra_args=model.vllm_args,
-        threads=model.n_threads,
+        context_length=model.n_ctx,
     )
 
 
@@ -337,55 +188,3 @@ def _message(exc: Any) -> str:
         if isinstance(body.get("message"), str):
             return str(body["message"])[:500]
     return str(getattr(exc, "message", exc))[:500]
-
-
-def _stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
-    """SIGTERM to the child's process group, SIGKILL to what is left after ``grace_s``;
-    the group is empty on return (vLLM's engine core outlives its parent otherwise)."""
-    group = proc.pid
-    _signal_group(group, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while group_members(group) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = group_members(group)
-    if left:
-        log.warning("vLLM (group %d) ignored SIGTERM for %g s; killing it", group, grace_s)
-        # multiprocessing's resource tracker unlinks the shared memory (vLLM: hundreds of
-        # MB in /dev/shm) of processes that die without doing so: kill the others first
-        # and give it a moment to notice.
-        for pid, command in left:
-            if "multiprocessing.resource_tracker" not in command:
-                _kill(pid)
-        deadline = time.monotonic() + 5.0
-        while group_members(group) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the tracker exits once it has cleaned up
-        _signal_group(group, signal.SIGKILL)
-    proc.wait()
-
-
-def _signal_group(group: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(group, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(text[-lines:])[-600:]

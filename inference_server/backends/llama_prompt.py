@@ -1,0 +1,185 @@
+"""What both llama.cpp engines do around the model itself: open the GGUF, render a
+request's prompt (the model's chat template, with control-token texts in messages
+defused), tokenize it and check that it fits, and turn the generated tokens back into
+text deltas (stop strings, end of generation, max_tokens, usage).
+
+The single-stream engine (llama_cpp.py) and the batched one (batched.py) each hold a
+``LlamaPrompt``; neither inherits from the other. Its methods are blocking; the batched
+engine calls them from several request threads at once, and they only read the model
+(template, tokenize, detokenize). llama_cpp is imported when a model is opened.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    BackendError,
+    BadPrompt,
+    CancelToken,
+    ChatMessage,
+    Delta,
+    FinishReason,
+    SamplingParams,
+    token_budget,
+)
+from .stops import StopMatcher
+
+log = logging.getLogger(__name__)
+
+
+def open_model(path: Path, **kwargs: Any) -> Any:
+    """A ``llama_cpp.Llama`` for ``path``; BackendError when llama.cpp cannot load it."""
+    import llama_cpp
+
+    try:
+        return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+    except (ValueError, RuntimeError) as exc:
+        raise BackendError(f"cannot load {path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Run:
+    """A request ready to run: its prompt tokens, its token budget, its stop strings."""
+
+    tokens: list[int]
+    max_tokens: int
+    stops: tuple[str, ...]
+
+
+class LlamaPrompt:
+    """A loaded model's prompt and text rules; ``context_length`` is what one request
+    may use (a batched engine's share of its context, per sequence)."""
+
+    def __init__(self, llm: Any, context_length: int) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.llm = llm
+        self.context_length = context_length
+        self._formatter: Any = None
+        template = llm.metadata.get("tokenizer.chat_template")
+        if template:
+            model = llm._model
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(model.token_eos()),
+                bos_token=model.token_get_text(model.token_bos()),
+            )
+        self.control_texts = control_token_texts(llm)
+        self.is_eog = eog_check(llm)
+
+    # -- prompts ---------------------------------------------------------------------
+
+    def render(self, prompt: str | list[ChatMessage]) -> tuple[str, tuple[str, ...], bool]:
+        """(prompt text, extra stops, whether the text already has its special tokens)."""
+        if isinstance(prompt, str):
+            return prompt, (), False
+        # Message text is data: a viewer typing "<|im_end|>" must not close the turn.
+        messages = [{"role": m.role, "content": self.defuse(m.content)} for m in prompt]
+        if self._formatter is None:  # a GGUF without a chat template: a plain transcript
+            text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+            return text, ("\nuser:",), False
+        try:
+            rendered = self._formatter(messages=messages)
+        except Exception as exc:  # jinja2 errors: e.g. roles that must alternate
+            raise BadPrompt(
+                f"the messages do not fit this model's chat template: {exc}", "messages"
+            ) from None
+        stop = rendered.stop
+        stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        return rendered.prompt, stops, bool(rendered.added_special)
+
+    def defuse(self, text: str) -> str:
+        """``text`` with every control token's text broken by a zero-width space."""
+        for special in self.control_texts:
+            if special in text:
+                text = text.replace(special, special[0] + "\u200b" + special[1:])
+        return text
+
+    def prepare(self, prompt: str | list[ChatMessage], params: SamplingParams) -> Run:
+        """Render and tokenize; raise the client's mistakes before anything runs."""
+        llm = self.llm
+        text, template_stops, has_specials = self.render(prompt)
+        param = "prompt" if isinstance(prompt, str) else "messages"
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadPrompt("the text contains invalid Unicode (a lone surrogate)", param) from None
+        tokens = llm.tokenize(data, add_bos=not has_specials, special=True)
+        if not tokens:  # an empty prompt on a model that adds no BOS: start from BOS
+            bos = llm.token_bos()
+            if bos < 0:
+                raise BadPrompt("the prompt is empty", param)
+            tokens = [bos]
+        max_tokens = token_budget(len(tokens), params.max_tokens, self.context_length, param)
+        return Run(tokens, max_tokens, params.stop + template_stops)
+
+    # -- generated tokens ------------------------------------------------------------
+
+    def deltas(
+        self, tokens: Iterator[int], run: Run, params: SamplingParams, cancel: CancelToken
+    ) -> Iterator[Delta]:
+        """Generated tokens as text deltas: stop strings held back and cut, end of
+        generation and max_tokens applied; the final delta carries finish and usage."""
+        llm = self.llm
+        stops = StopMatcher(run.stops)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        n_prompt = len(run.tokens)
+        produced = 0
+        hit = False
+        finish: FinishReason = "length"
+        pending = ""
+        for token in tokens:
+            if cancel.cancelled:
+                return
+            if self.is_eog(token) and not params.ignore_eos:
+                finish = "stop"
+                break
+            produced += 1
+            piece = decoder.decode(llm.detokenize([token], special=False))
+            emit, hit = stops.feed(piece)
+            pending += emit
+            if hit:
+                finish = "stop"
+                break
+            if produced >= run.max_tokens:
+                break
+            if pending:
+                yield Delta(pending, produced, prompt_tokens=n_prompt)
+                pending = ""
+        if not cancel.cancelled:
+            if not hit:  # ended by EOS or length: what was held back was not a stop
+                pending += stops.feed(decoder.decode(b"", final=True))[0] + stops.flush()
+            yield Delta(pending, produced, finish_reason=finish, prompt_tokens=n_prompt)
+
+    def eog_tokens(self) -> frozenset[int]:
+        """Every end-of-generation token of the vocabulary, for a set lookup per token."""
+        return frozenset(t for t in range(self.llm.n_vocab()) if self.is_eog(t))
+
+
+def eog_check(llm: Any) -> Callable[[int], bool]:
+    """llama.cpp's end-of-generation test (EOS, EOT, <|im_end|> ...)."""
+    import llama_cpp
+
+    vocab = llm._model.vocab
+    return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
+
+def control_token_texts(llm: Any) -> list[str]:
+    """Texts of the model's control tokens (``<|im_end|>`` ...), longest first."""
+    import llama_cpp
+
+    model = llm._model
+    vocab = model.vocab
+    texts = set()
+    for token in range(llm.n_vocab()):
+        if llama_cpp.llama_vocab_get_attr(vocab, token) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL:
+            text = model.token_get_text(token)
+            if len(text) > 1:
+                texts.add(text)
+    return sorted(texts, key=len, reverse=True)
