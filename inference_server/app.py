@@ -18,7 +18,7 @@ from .images import ImageService
 from .keys import API_KEY, IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import MediaStore
 from .metrics import ServerMetrics
-from .middlewares import MIDDLEWARES
+from .middlewares import MIDDLEWARES, browser_guard
 from .routes import setup_routes
 from .serving import OpenAIServing
 from .serving_images import ImageServing
@@ -55,7 +55,11 @@ def create_app(
     api_key: str | None = None,
 ) -> web.Application:
     """The app; engines load in the background, so /health answers 503 until ready."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=MIDDLEWARES)
+    guard = browser_guard(settings.host, settings.allowed_hosts, settings.allowed_origins)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[*MIDDLEWARES[:2], guard, *MIDDLEWARES[2:]],
+    )
     metrics = ServerMetrics()
     engines = _engines(settings, backends, metrics)
     app[METRICS] = metrics

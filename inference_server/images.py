@@ -7,7 +7,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from .backends.base import BackendError
+from .backends.base import BackendError, CancelToken
 from .backends.images import DiffusersBackend, ImageJob
 from .engine import Slots
 from .settings import ImageSettings
@@ -44,14 +44,24 @@ class ImageService:
         self._executor.shutdown(wait=True)
 
     async def generate(self, job: ImageJob) -> list[bytes]:
+        """PNGs for ``job``. Cancelled (the client left), the work stops after the step
+        in progress; the slot is free once the worker thread is really done."""
         if not self.ready:
             raise ImagesUnavailable(self.error or "the image model is still loading")
         await self._slots.acquire()
+        cancel = CancelToken()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self.backend.generate, job, cancel)
+        future.add_done_callback(self._done)
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self.backend.generate, job)
+            return await asyncio.shield(future)
         finally:
-            self._slots.release()
+            cancel.cancel()
+
+    def _done(self, future: asyncio.Future[list[bytes]]) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved: a cancelled job's abort is expected
+        self._slots.release()
 
 
 def build_images(settings: ImageSettings) -> ImageService | None:

@@ -7,6 +7,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -81,3 +82,38 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 MIDDLEWARES = (metrics_middleware, errors_middleware, auth_middleware)  # outermost first
+
+
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def browser_guard(host: str, allowed_hosts: list[str], allowed_origins: list[str]) -> Any:
+    """Refuse what a web page in a browser could make of this server: a request whose
+    Host is not this server's own name (DNS rebinding: evil.example resolving to
+    127.0.0.1) or that carries an Origin not allowed (a page's no-cors POST). The
+    official clients send no Origin; /health stays open for probes."""
+    loopback = host.startswith("127.") or host in _LOOPBACK_NAMES
+    hosts = {h.lower() for h in allowed_hosts} | (set(_LOOPBACK_NAMES) if loopback else set())
+    any_host = not allowed_hosts and not loopback
+    origins = {o.rstrip("/").lower() for o in allowed_origins}
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/health":
+            return await handler(request)
+        name = (request.host or "").lower()
+        name = name.rsplit(":", 1)[0] if not name.endswith("]") else name
+        if not any_host and name not in hosts and name.strip("[]") not in hosts:
+            return error_response(
+                403, "this server does not answer to that Host name", code="host_not_allowed"
+            )
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/").lower() not in origins:
+            return error_response(
+                403,
+                "requests from web pages are refused (server.allowed_origins)",
+                code="origin_not_allowed",
+            )
+        return await handler(request)
+
+    return guard

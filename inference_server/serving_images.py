@@ -105,6 +105,12 @@ class ImageServing:
                 param="model",
                 code="model_not_found",
             )
+        if req.steps is not None and req.steps > s.max_steps:
+            raise ApiError(
+                400,
+                f"invalid value for 'steps': at most {s.max_steps} on this server",
+                param="steps",
+            )
         size = req.size if req.size not in (None, "auto") else s.default_size
         width, height = _size(size, s.max_side)
         return ImageJob(

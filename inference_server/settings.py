@@ -222,6 +222,9 @@ class ImageSettings(Section):
         int, Field(ge=64, le=4096, description="Largest width or height a request may ask.")
     ] = 1024
     steps: Annotated[int, Field(ge=1, le=150, description="Default inference steps.")] = 2
+    max_steps: Annotated[
+        int, Field(ge=1, le=150, description="Steps a request may ask for at most (cost).")
+    ] = 8
     guidance_scale: Annotated[
         float, Field(ge=0, le=30, description="Default classifier-free guidance (0: off).")
     ] = 0.0
@@ -262,6 +265,17 @@ class ServerSettings(Section):
         False,
         description="Serve beyond loopback (host 0.0.0.0 or an outside address) without an "
         "API key: anyone who can reach the port may use the models. Off: refuse to start.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header names the API answers to. Empty: any when bound beyond "
+        "loopback, else only 127.0.0.1, localhost and ::1 (a web page that rebinds its "
+        "own name to 127.0.0.1 is refused).",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (e.g. http://127.0.0.1:8090) whose pages may call the "
+        "API. Empty: none; a request that carries an Origin header is refused.",
     )
     max_body_bytes: Annotated[
         int, Field(ge=1024, le=64 * 2**20, description="Larger request bodies get 413.")

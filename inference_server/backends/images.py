@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import ImageSettings
-from .base import BackendError
+from .base import BackendError, CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,10 @@ class ImageJob:
     seed: int | None
 
 
+class Cancelled(Exception):
+    """The request was cancelled mid-generation."""
+
+
 class DiffusersBackend:
     def __init__(self, settings: ImageSettings) -> None:
         assert settings.model is not None
@@ -33,6 +37,7 @@ class DiffusersBackend:
         self.name = settings.name
         self._pipe: Any = None
         self._torch: Any = None
+        self.steps_run = 0  # steps of the last generation (tests: cancel stops work)
 
     def load(self) -> None:
         try:
@@ -71,9 +76,18 @@ class DiffusersBackend:
         self._device = device
         log.info("loaded image model %s on %s", s.model, device)
 
-    def generate(self, job: ImageJob) -> list[bytes]:
-        """PNG bytes, one per image. Blocking: call from a worker thread."""
+    def generate(self, job: ImageJob, cancel: CancelToken | None = None) -> list[bytes]:
+        """PNG bytes, one per image. Blocking: call from a worker thread. ``cancel`` is
+        checked after every step: a request whose client left stops its work there."""
         torch = self._torch
+        self.steps_run = 0
+
+        def step_end(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> Any:
+            self.steps_run += 1
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            return kwargs
+
         generator = None
         if job.seed is not None:
             generator = torch.Generator(device=self._device).manual_seed(job.seed)
@@ -86,6 +100,7 @@ class DiffusersBackend:
                 num_inference_steps=job.steps,
                 guidance_scale=job.guidance,
                 generator=generator,
+                callback_on_step_end=step_end,
             )
         out = []
         for image in result.images:

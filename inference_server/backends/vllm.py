@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -72,8 +73,13 @@ class ManagedVllm(RemoteOpenAI):
     def load(self) -> None:
         port = _free_port()
         self.base_url = f"http://127.0.0.1:{port}/v1"
+        # A scrubbed environment: the child gets what it needs to run, never literai's
+        # secrets (API keys, chat tokens); and a random key of its own, so nothing else
+        # on this machine can use it behind literai's back.
+        self._key = secrets.token_urlsafe(24)
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if _passes(k)},
+            "VLLM_API_KEY": self._key,
             "VLLM_CPU_KVCACHE_SPACE": f"{self.kv_cache_gib:g}",
             "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
             "VLLM_CPU_OMP_THREADS_BIND": f"0-{self.threads - 1}",
@@ -201,6 +207,30 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+# What the vLLM child may inherit: how to run programs and find libraries, locale and
+# temporary folders, the GPUs, and vLLM's, torch's and Hugging Face's own variables.
+_PASS = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "SSL_CERT_FILE",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
+_PASS_PREFIXES = ("VLLM_", "CUDA_", "NVIDIA_", "HF_", "TORCH", "OMP_", "MKL_", "NCCL_")
+
+
+def _passes(name: str) -> bool:
+    return name in _PASS or (name.startswith(_PASS_PREFIXES) and name != "VLLM_API_KEY")
 
 
 def _free_port() -> int:
