@@ -10,6 +10,7 @@ keep OpenAI's shape: its 400s are the client's mistakes here too, with its messa
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -117,7 +118,7 @@ class RemoteOpenAI:
             if isinstance(prompt, str):
                 stream = client.completions.create(prompt=prompt, **args)
             else:
-                messages = [{"role": m.role, "content": m.content} for m in prompt]
+                messages = [{"role": m.role, "content": defuse(m.content)} for m in prompt]
                 stream = client.chat.completions.create(messages=messages, **args)
         except openai.BadRequestError as exc:
             message = _message(exc)
@@ -163,6 +164,20 @@ class RemoteOpenAI:
             raise BackendError(f"the {self.name} server failed mid-answer: {exc}") from None
         if not cancel.cancelled:
             yield Delta("", produced, finish_reason=finish or "stop", prompt_tokens=prompt_tokens)
+
+
+# Chat-template control tokens written as text (ChatML's <|im_start|>, Llama's <s> and
+# [INST], Gemma's turn markers): the embedded engine knows its model's exact tokens
+# (llama_prompt.py); for a server elsewhere these look-alikes are defused the same way,
+# so message text is data on every engine and cannot open or close a turn.
+_CONTROL_TOKEN = re.compile(
+    r"<\|[^<>|\s]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>",
+    re.IGNORECASE,
+)
+
+
+def defuse(text: str) -> str:
+    return _CONTROL_TOKEN.sub(lambda m: m.group(0)[0] + "\u200b" + m.group(0)[1:], text)
 
 
 def remote_openai(alias: str, model: ModelSettings, api_key: str | None = None) -> RemoteOpenAI:
