@@ -31,7 +31,7 @@ from bots.discord.settings import DiscordSettings
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
-from tests.fake_discord import Action, FakeDiscord
+from tests.kit.fake_discord import Action, FakeDiscord
 
 REFUSALS = ("slow down", "busy", "Sorry")
 

@@ -34,7 +34,7 @@ from literai_core.chat import ChatLine, Reply
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
-from tests.fake_twitch import BOT_REFRESH, BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, FakeTwitch, Sent
+from tests.kit.fake_twitch import BOT_REFRESH, BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, FakeTwitch, Sent
 
 REFUSALS = ("slow down", "busy")
 FLOOD = 2000

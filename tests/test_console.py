@@ -11,7 +11,7 @@ import pytest
 
 from bots.config import load_config
 
-from .conftest import LITERAI, ROOT, literai, write_config
+from .kit.server import LITERAI, ROOT, literai, write_config
 
 CONSOLE = {"user_cooldown_s": 0, "channel_cooldown_s": 0}
 

@@ -19,9 +19,9 @@ from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.podcast import Host, PodcastPlan, parse_dialogue, produce
 from literai_core.summarize import SummaryBudget
 
-from .conftest import API_KEY, Server, literai, write_config
-from .test_core import ScriptedInference
-from .test_discord_voice import tone
+from .kit.media import colour_of, picture, png_of, tone
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, Server, literai, write_config
 
 SCRIPT = [
     Line("Ada", "Welcome to the show. Today: a teletype that prints tomorrow.", 0),
@@ -176,7 +176,7 @@ class Counting(ScriptedInference):
 
     async def image(self, prompt: str, *, size: str) -> bytes:
         self.drawn.append(prompt)
-        return b"\x89PNG drawn for " + prompt.encode()
+        return picture(prompt, size)
 
     async def speech(self, text: str, *, voice: str, model: str) -> bytes:
         if len(self.spoken) + 1 == self.fail_at:
@@ -203,7 +203,8 @@ async def test_a_stopped_podcast_resumes_where_it_stopped(tmp_path: Path) -> Non
     assert again.calls == [] and again.drawn == []  # script and image from the work folder
     assert again.spoken == [c.text for c in cues][2:]  # only the lines not yet spoken
     assert [c.speaker for c in cues] == ["Ada", "Bob", "Ada", "Bob", "Ada", "Bob"]
-    assert made.images == {"section-0.png": b"\x89PNG drawn for A lamp-lit teletype"}
+    assert made.images == {"section-0.png": picture("A lamp-lit teletype", "512x512")}
+    assert png_of(made.images["section-0.png"]) == ((512, 512), colour_of("A lamp-lit teletype"))
     assert made.sections == [
         {"section": 0, "summary": "A short text.", "prompt": "A lamp-lit teletype",
          "image": "section-0.png", "source": "image model"}

@@ -16,13 +16,15 @@ import pytest
 
 from bots.irc.client import LiteraiIrc
 from bots.irc.settings import IrcSettings
+from literai_core.chat import ChannelKey
 from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
 from literai_core.settings import BotSettings
 
-from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
-from .ircd import Ircd, IrcPeer, ircd, start_ircd  # noqa: F401  (ircd: a fixture)
-from .test_core import ScriptedInference
+from .kit.ircd import Ircd, IrcPeer, start_ircd
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, LITERAI, ROOT, Server, write_config
+from .kit.waiting import until
 
 CHANNEL = "#teletype"
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=2000)  # type: ignore[call-arg]
@@ -53,7 +55,7 @@ async def stop_bot(bot: LiteraiIrc, task: asyncio.Task[None]) -> None:
 
 
 @pytest.fixture
-async def op(ircd: Ircd) -> AsyncIterator[IrcPeer]:  # noqa: F811
+async def op(ircd: Ircd) -> AsyncIterator[IrcPeer]:
     """The first to join gets operator status: a moderator."""
     peer = IrcPeer(ircd, "chanop")
     await peer.connect()
@@ -63,7 +65,7 @@ async def op(ircd: Ircd) -> AsyncIterator[IrcPeer]:  # noqa: F811
 
 
 async def test_ask_is_answered_by_the_real_model_as_a_tagged_reply(
-    ircd: Ircd,  # noqa: F811
+    ircd: Ircd,
     op: IrcPeer,
     server: Server,
 ) -> None:
@@ -79,7 +81,7 @@ async def test_ask_is_answered_by_the_real_model_as_a_tagged_reply(
     assert reply.tags.get("+draft/reply")  # threaded to the question
 
 
-async def test_long_replies_are_split_to_lines_and_paced(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+async def test_long_replies_are_split_to_lines_and_paced(ircd: Ircd, op: IrcPeer) -> None:
     long = "The teletype prints one careful line at a time, with a bell at the end. " * 12
     bot, task = await start_bot(
         ircd,
@@ -105,7 +107,7 @@ async def test_long_replies_are_split_to_lines_and_paced(ircd: Ircd, op: IrcPeer
     assert all(times[i + 2] - times[i] >= 1.4 for i in range(len(times) - 2)), gaps
 
 
-async def test_operators_are_moderators_and_others_are_not(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+async def test_operators_are_moderators_and_others_are_not(ircd: Ircd, op: IrcPeer) -> None:
     viewer = IrcPeer(ircd, "viewer")
     await viewer.connect()
     await viewer.join(CHANNEL)
@@ -120,7 +122,7 @@ async def test_operators_are_moderators_and_others_are_not(ircd: Ircd, op: IrcPe
         await viewer.close()
 
 
-async def test_a_down_model_server_gets_a_polite_line(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+async def test_a_down_model_server_gets_a_polite_line(ircd: Ircd, op: IrcPeer) -> None:
     async with openai.AsyncOpenAI(
         base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0
     ) as api:
@@ -148,7 +150,7 @@ async def test_the_bot_reconnects_after_the_server_restarts_and_keeps_its_window
         await peer.connect()
         await peer.join(CHANNEL)
         await peer.say(CHANNEL, "the teletype is warming up")
-        await asyncio.sleep(0.3)
+        await until(lambda: bool(bot.core.windows.lines(ChannelKey("irc", CHANNEL))))
         first.stop()  # the network goes away
         await peer.close()
         second = start_ircd(tmp_path / "b", port=first.port)  # and comes back
@@ -170,8 +172,7 @@ async def test_the_bot_reconnects_after_the_server_restarts_and_keeps_its_window
 
 
 async def _reconnected(bot: LiteraiIrc) -> None:
-    while bot.connects < 2:  # noqa: ASYNC110  (a counter, not an event)
-        await asyncio.sleep(0.1)
+    await until(lambda: bot.connects >= 2)  # a counter, not an event
     await bot.ready.wait()
 
 
@@ -180,7 +181,7 @@ def _from_bot(peer: IrcPeer) -> list[Any]:
 
 
 async def test_literai_run_joins_irc_with_its_password_from_the_environment(
-    ircd: Ircd,  # noqa: F811
+    ircd: Ircd,
     op: IrcPeer,
     server: Server,
     tmp_path: Any,

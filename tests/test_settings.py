@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from bots.config import LiteraiConfig, environment, explain, load_config
-from inference_server.settings import ConfigError
 from bots.twitch.settings import Credentials
+from inference_server.settings import ConfigError
 
 
 def _models(model: type[BaseModel] = LiteraiConfig) -> Iterator[type[BaseModel]]:

@@ -13,8 +13,9 @@ from literai_core.core import ChatCore
 from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.story import Story, StoryKnobs, StoryStore, distinct, next_passage, repetition
 
-from .conftest import API_KEY, Server, literai, write_config
-from .test_core import ScriptedInference, bot_settings
+from .kit.chat import bot_settings
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, Server, literai, write_config
 
 FIRST = "Mara found the teletype humming in the dark station, its paper curling onto the floor."
 VARIED = "At dawn a courier rode in from Harwick with a sealed letter for the stationmaster."

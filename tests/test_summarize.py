@@ -19,8 +19,8 @@ from literai_core.summarize import (
     summarize,
 )
 
-from .conftest import API_KEY, Server, literai, write_config
-from .test_core import ScriptedInference
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, Server, literai, write_config
 
 STORY = "\n\n".join(
     f"Chapter {n}. The teletype in the station at Harwick printed {n * 3} lines before "

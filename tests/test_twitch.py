@@ -21,8 +21,7 @@ from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
 from literai_core.settings import BotSettings
 
-from .conftest import API_KEY, Server, literai_run, write_config
-from .fake_twitch import (
+from .kit.fake_twitch import (
     BOT_ID,
     BOT_REFRESH,
     BOT_TOKEN,
@@ -31,8 +30,9 @@ from .fake_twitch import (
     CLIENT_SECRET,
     FakeTwitch,
 )
-from .test_core import ScriptedInference
-from .waiting import until
+from .kit.scripted import MADE, ScriptedInference
+from .kit.server import API_KEY, Server, literai_run, write_config
+from .kit.waiting import until
 
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0)  # type: ignore[call-arg]
 GOOD = Credentials(CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, BOT_REFRESH)
@@ -159,7 +159,7 @@ async def test_a_down_model_server_gets_a_polite_reply(twitch: FakeTwitch) -> No
 
 
 async def test_media_goes_to_the_overlay_and_chat_gets_a_short_line(twitch: FakeTwitch) -> None:
-    client, task = await run_bot(twitch, ScriptedInference(["RIFFdata"], ["PNG"]), overlay=True)
+    client, task = await run_bot(twitch, ScriptedInference(MADE, MADE), overlay=True)
     try:
         await twitch.chat("!say hello stream")
         await twitch.chat("!imagine a teletype", user_id="5", login="artist")
