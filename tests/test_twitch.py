@@ -21,6 +21,7 @@ from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
 from literai_core.settings import BotSettings
 
+from .kit.clock import FakeClock
 from .kit.fake_twitch import (
     BOT_ID,
     BOT_REFRESH,
@@ -56,13 +57,16 @@ async def run_bot(
     bot: BotSettings = BOT,
     credentials: Credentials = GOOD,
     overlay: bool = False,
+    clock: FakeClock | None = None,
     **settings: Any,
 ) -> tuple[LiteraiTwitch, asyncio.Task[None]]:
+    timing: dict[str, Any] = {} if clock is None else {"clock": clock, "sleep": clock.sleep}
     client = LiteraiTwitch(
         ChatCore(bot, inference),
         TwitchSettings(channels=["streamer"], **settings),
         credentials,
         overlay=overlay,
+        **timing,
     )
     task = asyncio.create_task(
         client.start(with_adapter=False, load_tokens=False, save_tokens=False)
@@ -106,19 +110,27 @@ async def test_long_replies_split_at_500_on_words_and_the_queue_keeps_the_rate(
     long = "The teletype prints one careful line at a time. " * 30  # ~1,500 characters
     bot = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
     inference = ScriptedInference([long], [long])
-    client, task = await run_bot(twitch, inference, bot=bot, messages_per_30s=4)
+    clock = FakeClock()  # the outbox's pacing runs on it: time passes when the test says
+    client, task = await run_bot(twitch, inference, bot=bot, messages_per_30s=4, clock=clock)
     try:
         first = await twitch.chat("!ask tell me everything")
-        await twitch.chat("!ask and again", user_id="4145995", login="another")
-        await until(lambda: len(twitch.sent) >= 4)
-        await asyncio.sleep(1.0)
+        second = await twitch.chat("!ask and again", user_id="4145995", login="another")
+        await until(lambda: len(twitch.sent) >= 4 and bool(clock.sleeping))
+        assert len(twitch.sent) == 4  # 4 per 30 s: the rest waits its turn
+        wake = clock.now + 30  # a window after the first send
+        assert clock.sleeping == [wake]
+        clock.advance(29.9)
+        assert clock.sleeping == [wake] and len(twitch.sent) == 4  # still waiting
+        clock.advance_to(wake)
+        await until(lambda: len(twitch.sent) == 6)
     finally:
         await stop_bot(client, task)
-    assert len(twitch.sent) == 4  # 4 per 30 s: the rest waits its turn
     assert all(len(s.text) <= 500 for s in twitch.sent)
     assert twitch.sent[0].reply_to == first and twitch.sent[1].reply_to is None
-    joined = " ".join(s.text for s in twitch.sent[:3])
-    assert " ".join(joined.split()) == " ".join(long.split())  # no word cut or lost
+    assert twitch.sent[3].reply_to == second
+    for reply in (twitch.sent[:3], twitch.sent[3:]):
+        joined = " ".join(s.text for s in reply)
+        assert " ".join(joined.split()) == " ".join(long.split())  # no word cut or lost
     assert all(not s.text.startswith(" ") for s in twitch.sent)
 
 

@@ -57,9 +57,9 @@ async def run_bot(
     intents: discord.Intents | None = None,
     **settings: Any,
 ) -> tuple[LiteraiDiscord, asyncio.Task[None]]:
-    """The bot logged in to the fake and ready. ``clock``: its time (default: the real
-    one)."""
-    timing: dict[str, Any] = {} if clock is None else {"clock": clock}
+    """The bot logged in to the fake and ready. ``clock``: its time and its pacers'
+    sleeps (default: the real ones)."""
+    timing: dict[str, Any] = {} if clock is None else {"clock": clock, "sleep": clock.sleep}
     client = LiteraiDiscord(
         ChatCore(bot, inference, components),
         DiscordSettings(**settings),
