@@ -41,6 +41,7 @@ from .kit.server import API_KEY, Server, literai_run, write_config
 from .kit.waiting import until
 
 
+@pytest.mark.slow
 async def test_ask_is_answered_by_the_real_model_in_a_reply(
     fake: FakeDiscord, server: Server
 ) -> None:
@@ -115,6 +116,7 @@ async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> 
     ]
 
 
+@pytest.mark.slow
 async def test_speech_arrives_as_an_attachment(fake: FakeDiscord, server: Server) -> None:
     async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
         client, task = await run_bot(fake, OpenAIInference(api, "smollm2"))
@@ -203,6 +205,7 @@ async def test_a_thread_has_its_own_window_and_its_parents_persona(fake: FakeDis
     assert answered.channel_id == THREAD_ID
 
 
+@pytest.mark.slow
 async def test_a_rejected_token_is_one_line_and_an_exit_code(
     fake: FakeDiscord, server: Server, tmp_path: Path
 ) -> None:

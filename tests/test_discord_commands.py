@@ -278,6 +278,7 @@ async def test_direct_messages_get_a_window_per_user(chat: Chat, fake: FakeDisco
 # ------------------------------------------------------------------------------------ real model
 
 
+@pytest.mark.slow
 async def test_the_real_model_answers_through_discord(
     chat: Chat, fake: FakeDiscord, server: Server
 ) -> None:

@@ -5,6 +5,7 @@ interaction's response, notices private to the member, files on the response."""
 from __future__ import annotations
 
 import openai
+import pytest
 
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
@@ -77,6 +78,7 @@ async def test_slash_notices_are_private_and_roles_are_checked(fake: FakeDiscord
     assert [a.content for a in responses if not a.flags & EPHEMERAL] == ["defer"]
 
 
+@pytest.mark.slow
 async def test_slash_say_attaches_the_audio_to_the_response(
     fake: FakeDiscord, server: Server
 ) -> None:

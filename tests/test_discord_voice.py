@@ -63,6 +63,7 @@ def texts(fake: FakeDiscord) -> list[str]:
     return [a.content for a in fake.actions if a.kind == "send"]
 
 
+@pytest.mark.slow
 async def test_say_is_played_in_voice_and_decodes_to_the_same_length(
     fake: FakeDiscord, server: Server, udp: VoiceServer
 ) -> None:

@@ -37,6 +37,7 @@ def seconds(wav: bytes) -> float:
         return w.getnframes() / w.getframerate()
 
 
+@pytest.mark.slow
 async def test_two_voices_gaps_and_a_timeline_that_matches_the_audio(
     server: Server, tmp_path: Path
 ) -> None:
@@ -128,6 +129,7 @@ def test_parse_dialogue_takes_named_lines_or_alternates_sentences() -> None:
     assert parse_dialogue(prose, hosts, 2) == alternating
 
 
+@pytest.mark.slow
 def test_literai_podcast_makes_a_whole_episode_with_the_real_models(tmp_path: Path) -> None:
     doc = tmp_path / "the_harwick_teletype.md"
     doc.write_text(STORY_TEXT)

@@ -28,6 +28,8 @@ from .kit.scripted import ScriptedInference
 from .kit.server import API_KEY, LITERAI, ROOT, Server, write_config
 from .kit.waiting import until
 
+pytestmark = pytest.mark.slow  # a real InspIRCd for every test
+
 CHANNEL = "#teletype"
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=2000)  # type: ignore[call-arg]
 

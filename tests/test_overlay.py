@@ -81,6 +81,7 @@ async def wait_log(page: Page, what: str, count: int = 1, limit_s: float = 20) -
     return await page.evaluate("window.literaiLog")  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 async def test_overlay_shows_captions_images_and_plays_speech_in_order(
     overlay: tuple[Overlay, str], page: Page
 ) -> None:
@@ -153,6 +154,7 @@ async def test_overlay_http_edges(overlay: tuple[Overlay, str]) -> None:
         await until(lambda: ov._pages == {})  # a closed page is forgotten
 
 
+@pytest.mark.slow
 async def test_literai_run_serves_the_overlay_with_the_console_bots_replies(
     tmp_path: Path,
 ) -> None:
@@ -198,6 +200,7 @@ async def test_literai_run_serves_the_overlay_with_the_console_bots_replies(
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 async def test_episode_player_follows_the_timeline_when_seeking(tmp_path: Path, page: Page) -> None:
     """An episode written by literai_core.episode, played in Chromium: seek, and the
     line and the section's image that belong to that moment show."""

@@ -11,10 +11,13 @@ import json
 from pathlib import Path
 
 import aiohttp
+import pytest
 from PIL import Image
 
 from .kit.server import LITERAI, ROOT, write_config
 from .kit.tiny_diffusion import build_tiny_pipeline
+
+pytestmark = pytest.mark.slow  # literai run with the real models
 
 TOPIC = (
     "The Harwick teletype printed tomorrow's news. The clerk Mara read that a storm "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openai
+import pytest
 
 from literai_core.chat import ChatLine, ReplyKind
 from literai_core.commands import default_components
@@ -97,6 +98,7 @@ async def test_story_commands_persist_and_errors_never_enter_the_story(tmp_path:
     assert StoryStore(tmp_path / "stories.sqlite").get("twitch:#main") is None
 
 
+@pytest.mark.slow
 async def test_a_story_with_the_real_model(tmp_path: Path, server: Server) -> None:
     async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
         core = _core(tmp_path, OpenAIInference(api, "smollm2"))
@@ -109,6 +111,7 @@ async def test_a_story_with_the_real_model(tmp_path: Path, server: Server) -> No
         assert " ".join(kept.split()).startswith(shown[:40])  # chat shows it trimmed
 
 
+@pytest.mark.slow
 def test_literai_story_writes_rounds_and_refuses_bad_arguments(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot={"story": {"passage_tokens": 40, "summary_tokens": 30}})
     done = literai("story", "A teletype in a lighthouse.", "--rounds", "2", "--config", str(config))

@@ -85,6 +85,7 @@ async def stop_bot(client: LiteraiTwitch, task: asyncio.Task[None]) -> None:
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
 
 
+@pytest.mark.slow
 async def test_ask_is_answered_by_the_real_model_as_a_threaded_reply(
     twitch: FakeTwitch, server: Server
 ) -> None:
@@ -227,6 +228,7 @@ async def test_a_bad_bot_token_fails_setup(twitch: FakeTwitch) -> None:
         await run_bot(twitch, ScriptedInference(), credentials=bad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("secret", "token", "said"),
     [
@@ -264,6 +266,7 @@ async def test_bad_credentials_are_one_line_and_an_exit_code(
     assert secret not in err and token not in err
 
 
+@pytest.mark.slow
 async def test_missing_credentials_are_named_in_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, twitch={"enabled": True, "channels": ["streamer"]})
     env = {"TWITCH_CLIENT_ID": CLIENT_ID, "TWITCH_BOT_TOKEN": ""}
