@@ -31,15 +31,9 @@ from bots.discord.settings import DiscordSettings
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
-from tests.fake_discord import Action, FakeDiscord
+from tests.kit.fake_discord import Action, FakeDiscord
 
 REFUSALS = ("slow down", "busy", "Sorry")
-
-
-def _max_per_5s(actions: list[Action]) -> int:
-    """Sends plus edits (what Discord's 5 per 5 s counts; reactions are apart)."""
-    times = sorted(a.at for a in actions if a.kind in ("send", "edit"))
-    return max((sum(1 for t in times if s <= t < s + 5) for s in times), default=0)
 
 
 async def burst(base_url: str, users: int, spread_s: float) -> dict[str, object]:
@@ -52,26 +46,41 @@ async def burst(base_url: str, users: int, spread_s: float) -> dict[str, object]
         client = LiteraiDiscord(ChatCore(bot, OpenAIInference(api, "smollm2")), DiscordSettings())
         task = asyncio.create_task(client.start("test-token"))
         await asyncio.wait_for(client.ready_event.wait(), 30)
-        asked: dict[str, float] = {}
-        for i in range(users):
-            mid = await fake.user_says(
-                f"!ask what is your favourite thing about teletypes, number {i}?",
-                user_id=str(1100000000000001000 + i),
-                name=f"viewer{i}",
-            )
-            asked[mid] = time.monotonic()
-            await asyncio.sleep(spread_s / users)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            reacted = {a.message_id for a in fake.actions if a.kind == "react"}
-            finals = _finals(fake.actions)
-            if all(m in reacted or finals.get(m) for m in asked):
-                break
-            await asyncio.sleep(0.2)
+        asked = await _ask(fake, users, spread_s)
+        await _wait_for_answers(fake, asked, 180)
         await client.close()
         await asyncio.wait_for(task, 10)
     await fake.stop()
+    return _figures(fake, asked)
 
+
+async def _ask(fake: FakeDiscord, users: int, spread_s: float) -> dict[str, float]:
+    """One !ask from each of ``users`` viewers, spread evenly over ``spread_s``; when
+    each was asked, by message id."""
+    asked: dict[str, float] = {}
+    for i in range(users):
+        mid = await fake.user_says(
+            f"!ask what is your favourite thing about teletypes, number {i}?",
+            user_id=str(1100000000000001000 + i),
+            name=f"viewer{i}",
+        )
+        asked[mid] = time.monotonic()
+        await asyncio.sleep(spread_s / users)
+    return asked
+
+
+async def _wait_for_answers(fake: FakeDiscord, asked: dict[str, float], limit_s: float) -> None:
+    """Until every command has a final reply or a ⏳ reaction (or the time is up)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        reacted = {a.message_id for a in fake.actions if a.kind == "react"}
+        finals = _finals(fake.actions)
+        if all(m in reacted or finals.get(m) for m in asked):
+            return
+        await asyncio.sleep(0.2)
+
+
+def _figures(fake: FakeDiscord, asked: dict[str, float]) -> dict[str, object]:
     first_send = {a.reference: a for a in fake.actions if a.kind == "send" and a.reference}
     reacted = {a.message_id for a in fake.actions if a.kind == "react"}
     finals = _finals(fake.actions)
@@ -98,7 +107,8 @@ async def burst(base_url: str, users: int, spread_s: float) -> dict[str, object]
         "first_text_ms_p50": round(pct(first_ms, 0.5)),
         "first_text_ms_p95": round(pct(first_ms, 0.95)),
         "full_reply_ms_p95": round(pct(full_ms, 0.95)),
-        "max_actions_per_5s": _max_per_5s(fake.actions),
+        # Sends plus edits: what Discord's 5 per 5 s counts (reactions are apart).
+        "max_actions_per_5s": fake.max_per_5s(("send", "edit")),
         "answered": answered,
         "refused": refused,
         "dropped": dropped,

@@ -15,7 +15,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -23,13 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx2 as httpx
 import numpy as np
 import openai
-import yaml
 
 from inference_server.model_files import resolve_model_path
 from inference_server.settings import ModelSettings, ServerSettings
+from tests.kit.server import start_server as launch
+from tests.kit.server import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = [
@@ -96,8 +95,7 @@ def start_server(
 ) -> tuple[subprocess.Popen[str], str]:
     """literai's server as a subprocess on a free port; (process, base URL) once healthy.
     ``model``: the GGUF it loads (default: what the server picks in ./data); ``slots``:
-    sequences it batches (default: the config's)."""
-    config = tmp / "bench.yaml"
+    sequences it batches (default: the config's). Started by the tests' launcher."""
     settings: dict[str, object] = {"n_threads": threads}
     if model is not None:
         settings["path"] = str(model)
@@ -112,32 +110,11 @@ def start_server(
         server["speech"] = {"n_threads": speech_threads}
     if interval_ms is not None:
         server["stream_interval_ms"] = interval_ms
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "server": server,
-                "log_level": "warning",
-            }
-        )
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bots.cli", "serve", "--config", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    match = re.search(r"on (http://[0-9.]+:\d+)/v1", proc.stdout.readline())
-    if not match:
-        proc.kill()
-        raise SystemExit("bench: the server did not start")
-    base = match.group(1)
-    for _ in range(600):
-        if httpx.get(base + "/health").status_code == 200:
-            return proc, base
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("bench: the server never became healthy")
+    try:
+        started = launch(write_config(tmp, server=server), capture_stderr=False)
+    except RuntimeError as exc:
+        raise SystemExit(f"bench: {exc}") from None
+    return started.proc, started.base_url
 
 
 def _measure(

@@ -34,7 +34,14 @@ from literai_core.chat import ChatLine, Reply
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
-from tests.fake_twitch import BOT_REFRESH, BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, FakeTwitch, Sent
+from tests.kit.fake_twitch import (
+    BOT_REFRESH,
+    BOT_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeTwitch,
+    Sent,
+)
 
 REFUSALS = ("slow down", "busy")
 FLOOD = 2000
@@ -74,45 +81,61 @@ async def burst(base_url: str, rate: int, seconds: float, asks: int) -> dict[str
             client.start(with_adapter=False, load_tokens=False, save_tokens=False)
         )
         await asyncio.wait_for(fake.subscribed.wait(), 30)
-
         total = int(rate * seconds)
-        every = max(1, total // asks)
-        asked: dict[str, float] = {}
-        start = time.monotonic()
-        for i in range(total):
-            n = i // every
-            if i % every == every // 2 and n < asks:
-                text, user = f"!ask what do you like about teletypes, {n}?", f"asker{n}"
-            else:
-                text, user = f"chat line {i}: the paper tape is {i % 7} inches long", f"v{i % 37}"
-            uid = str(5000 + zlib.crc32(user.encode()) % 10_000)
-            mid = await fake.chat(text, user_id=uid, login=user)
-            if text.startswith("!ask"):
-                asked[mid] = time.monotonic()
-            await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
-
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            replied = {s.reply_to for s in fake.sent}
-            if all(m in replied for m in asked):
-                break
-            await asyncio.sleep(0.2)
-
-        # Phase two: a flood of plain lines, as fast as they can be pushed.
-        before = core.handled
-        t0 = time.monotonic()
-        for i in range(FLOOD):
-            await fake.chat(f"flood line {i}", user_id="9", login="flooder")
-        for _ in range(12_000):  # up to 120 s
-            if core.handled >= before + FLOOD:
-                break
-            await asyncio.sleep(0.01)
-        ingest = (core.handled - before) / (time.monotonic() - t0)
-
+        asked = await _chat(fake, rate, total, asks)
+        await _wait_for_replies(fake, asked, 240)
+        ingest = await _flood(fake, core)  # phase two
         await client.close()
         await asyncio.gather(task, return_exceptions=True)
     await fake.stop()
+    return _figures(fake, asked, ingest, total)
 
+
+async def _chat(fake: FakeTwitch, rate: int, total: int, asks: int) -> dict[str, float]:
+    """``total`` chat lines at ``rate`` a second, ``asks`` of them !ask spread among
+    them; when each !ask was sent, by message id."""
+    every = max(1, total // asks)
+    asked: dict[str, float] = {}
+    start = time.monotonic()
+    for i in range(total):
+        n = i // every
+        if i % every == every // 2 and n < asks:
+            text, user = f"!ask what do you like about teletypes, {n}?", f"asker{n}"
+        else:
+            text, user = f"chat line {i}: the paper tape is {i % 7} inches long", f"v{i % 37}"
+        uid = str(5000 + zlib.crc32(user.encode()) % 10_000)
+        mid = await fake.chat(text, user_id=uid, login=user)
+        if text.startswith("!ask"):
+            asked[mid] = time.monotonic()
+        await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
+    return asked
+
+
+async def _wait_for_replies(fake: FakeTwitch, asked: dict[str, float], limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        replied = {s.reply_to for s in fake.sent}
+        if all(m in replied for m in asked):
+            return
+        await asyncio.sleep(0.2)
+
+
+async def _flood(fake: FakeTwitch, core: CountingCore) -> float:
+    """A flood of plain lines, as fast as they can be pushed: lines handled a second."""
+    before = core.handled
+    t0 = time.monotonic()
+    for i in range(FLOOD):
+        await fake.chat(f"flood line {i}", user_id="9", login="flooder")
+    for _ in range(12_000):  # up to 120 s
+        if core.handled >= before + FLOOD:
+            break
+        await asyncio.sleep(0.01)
+    return (core.handled - before) / (time.monotonic() - t0)
+
+
+def _figures(
+    fake: FakeTwitch, asked: dict[str, float], ingest: float, total: int
+) -> dict[str, object]:
     first = {}
     for s in fake.sent:
         if s.reply_to and s.reply_to not in first:

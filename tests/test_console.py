@@ -11,7 +11,7 @@ import pytest
 
 from bots.config import load_config
 
-from .conftest import LITERAI, ROOT, literai, write_config
+from .kit.server import LITERAI, ROOT, literai, write_config
 
 CONSOLE = {"user_cooldown_s": 0, "channel_cooldown_s": 0}
 
@@ -26,6 +26,7 @@ def _replies(stdout: str) -> list[str]:
     return [line.removeprefix("literai: ") for line in lines[1:]]
 
 
+@pytest.mark.slow
 def test_console_answers_gpt2_ask_and_explains_bad_commands(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot=CONSOLE)
     stdin = "\n".join(
@@ -49,6 +50,7 @@ def test_console_answers_gpt2_ask_and_explains_bad_commands(tmp_path: Path) -> N
     assert help_line.startswith("!gpt2 [text] — ")
 
 
+@pytest.mark.slow
 def test_console_say_saves_real_speech(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot=CONSOLE, data_dir=str(tmp_path / "data"))
     done = _run(config, "!say hello chat, this is the teletype speaking.\n")
@@ -62,6 +64,7 @@ def test_console_say_saves_real_speech(tmp_path: Path) -> None:
     assert 1.0 < seconds < 8.0
 
 
+@pytest.mark.slow
 def test_console_teletype_prints_the_same_lines(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot=CONSOLE)
     done = _run(config, "!help\n", "--teletype", "--cps", "5000", "--user", "ada")
@@ -73,6 +76,7 @@ def test_console_teletype_prints_the_same_lines(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_console_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot=CONSOLE)
     proc = subprocess.Popen(
@@ -91,6 +95,7 @@ def test_console_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_console_with_the_server_down_answers_politely(tmp_path: Path) -> None:
     # A bot pointed at a server that is not there: it must say so, not crash.
     config = write_config(
@@ -105,6 +110,7 @@ def test_console_with_the_server_down_answers_politely(tmp_path: Path) -> None:
     assert help_line.startswith("Commands:")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("yaml_text", "expected"),
     [
@@ -145,6 +151,7 @@ def test_bad_config_is_one_line(tmp_path: Path, yaml_text: str, expected: str) -
         assert expected in done.stderr
 
 
+@pytest.mark.slow
 def test_bad_flags_and_missing_config_file(tmp_path: Path) -> None:
     cases = [
         (["serve", "--port", "abc"], "not a port number"),
@@ -160,6 +167,7 @@ def test_bad_flags_and_missing_config_file(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_corrupt_model_file_is_a_one_line_error(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"this is not a gguf file" * 100)
@@ -170,6 +178,7 @@ def test_corrupt_model_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     import socket
 
@@ -184,6 +193,7 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     assert f"server.port: cannot listen on 127.0.0.1:{port}" in done.stderr
 
 
+@pytest.mark.slow
 def test_discord_enabled_without_a_token_is_a_one_line_error(tmp_path: Path) -> None:
     config = write_config(tmp_path, discord={"enabled": True, "token_env": "LITERAI_TEST_NO_TOKEN"})
     done = literai("run", "--config", str(config))

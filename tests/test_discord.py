@@ -1,5 +1,7 @@
 """The real discord.py client against a local fake of Discord's gateway and REST: the
-calls the bot really makes (sends, paced edits, splits, files) are what is asserted."""
+calls the bot really makes (sends, paced edits, splits, files) are what is asserted.
+Slash commands are in test_discord_slash.py, what each command does for whom in
+test_discord_commands.py, voice in test_discord_voice.py."""
 
 from __future__ import annotations
 
@@ -24,35 +26,34 @@ from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
 
-from .conftest import API_KEY, Server, literai_run, write_config
-from .discord_helpers import BOT
-from .discord_helpers import run_bot as _run_bot
-from .discord_helpers import stop_bot as _stop
-from .discord_helpers import until as _until
-from .fake_discord import CHANNEL_ID, EPHEMERAL, THREAD_ID, Action, FakeDiscord, fixture
-from .test_core import ScriptedInference
-from .test_discord_voice import tone
-
-MODS = "1100000000000000050"  # a role with Manage Server
-
-
-def _max_per_5s(actions: list[Action]) -> int:
-    times = sorted(a.at for a in actions)
-    return max((sum(1 for t in times if s <= t < s + 5) for s in times), default=0)
+from .kit.discord_helpers import BOT, run_bot, settled, stop_bot
+from .kit.fake_discord import (
+    CHANNEL_ID,
+    MODS_ROLE_ID,
+    MUTED_ROLE_ID,
+    THREAD_ID,
+    FakeDiscord,
+    fixture,
+)
+from .kit.media import tone
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, Server, literai_run, write_config
+from .kit.waiting import until
 
 
+@pytest.mark.slow
 async def test_ask_is_answered_by_the_real_model_in_a_reply(
     fake: FakeDiscord, server: Server
 ) -> None:
     async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
-        client, task = await _run_bot(fake, OpenAIInference(api, "smollm2"))
+        client, task = await run_bot(fake, OpenAIInference(api, "smollm2"))
         try:
             asked = await fake.user_says("!ask what is a teletype?")
-            await _until(
+            await until(
                 lambda: any(a.content and not a.content.endswith("…") for a in fake.actions)
             )
         finally:
-            await _stop(client, task)
+            await stop_bot(client, task)
     first = fake.actions[0]
     assert first.kind == "send" and first.channel_id == CHANNEL_ID
     assert first.reference == asked  # threads to the asking message
@@ -69,16 +70,18 @@ async def test_long_streamed_answers_are_paced_and_split(fake: FakeDiscord) -> N
             self, messages: Any, gen: Any, *, user: Any = None
         ) -> AsyncIterator[str]:
             for piece in pieces:
+                # A model that takes its time: the edit interval under test runs on the
+                # event loop's own time (post.py takes no clock), so real time passes.
                 await asyncio.sleep(0.05)
                 yield piece
 
-    client, task = await _run_bot(fake, Slow(), edit_interval_s=0.5)
+    client, task = await run_bot(fake, Slow(), edit_interval_s=0.5)
     try:
         await fake.user_says("!ask tell me a long story")
-        await _until(lambda: sum(a.kind == "send" for a in fake.actions) >= 2, 90)
-        await asyncio.sleep(0.5)
+        await until(lambda: sum(a.kind == "send" for a in fake.actions) >= 2, 90)
+        await settled(client, fake)  # the final edits too
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     sends = [a for a in fake.actions if a.kind == "send"]
     edits = [a for a in fake.actions if a.kind == "edit"]
     # max_reply_chars 4000: two messages, the first grown by paced edits.
@@ -88,11 +91,11 @@ async def test_long_streamed_answers_are_paced_and_split(fake: FakeDiscord) -> N
     assert all(not p.endswith("…") and p.endswith(".") for p in final_parts)
     gaps = [b.at - a.at for a, b in itertools.pairwise(edits)]
     assert all(g >= 0.45 for g in gaps[:-1]), gaps  # the last edit is the final one
-    assert _max_per_5s(fake.actions) <= 5
+    assert fake.max_per_5s() <= 5
 
 
 async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> None:
-    client, task = await _run_bot(
+    client, task = await run_bot(
         fake,
         ScriptedInference(),
         block_users=["1100000000000000666"],
@@ -101,12 +104,11 @@ async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> 
     try:
         await fake.user_says("!help", bot=True, name="otherbot")
         await fake.user_says("!help", user_id="1100000000000000666", name="troll")
-        await fake.user_says("!help", roles=["1100000000000000051"], name="muted")
+        await fake.user_says("!help", roles=[MUTED_ROLE_ID], name="muted")
         await fake.user_says("!help", name="fan")
-        await _until(lambda: len(fake.actions) >= 1)
-        await asyncio.sleep(0.5)
+        await settled(client, fake)  # all four handled: one answered
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     assert [a.content for a in fake.actions] == [
         "Commands: !ask !gpt2 !help !imagine !join !leave !podcast !say !skip !stop !story "
         "!summary. "
@@ -114,14 +116,15 @@ async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> 
     ]
 
 
+@pytest.mark.slow
 async def test_speech_arrives_as_an_attachment(fake: FakeDiscord, server: Server) -> None:
     async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
-        client, task = await _run_bot(fake, OpenAIInference(api, "smollm2"))
+        client, task = await run_bot(fake, OpenAIInference(api, "smollm2"))
         try:
             await fake.user_says("!say hello discord")
-            await _until(lambda: bool(fake.actions))
+            await until(lambda: bool(fake.actions))
         finally:
-            await _stop(client, task)
+            await stop_bot(client, task)
     (action,) = fake.actions
     assert action.content == "🔊 hello discord"
     ((name, data),) = action.files
@@ -132,12 +135,12 @@ async def test_a_down_model_server_gets_a_polite_reply(fake: FakeDiscord) -> Non
     async with openai.AsyncOpenAI(
         base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0
     ) as api:
-        client, task = await _run_bot(fake, OpenAIInference(api, "smollm2"))
+        client, task = await run_bot(fake, OpenAIInference(api, "smollm2"))
         try:
             await fake.user_says("!ask anyone home?")
-            await _until(lambda: any("Sorry" in a.content for a in fake.actions))
+            await until(lambda: any("Sorry" in a.content for a in fake.actions))
         finally:
-            await _stop(client, task)
+            await stop_bot(client, task)
     assert "the model server is unreachable" in fake.actions[-1].content
 
 
@@ -149,13 +152,13 @@ async def test_a_wrong_token_fails_login(fake: FakeDiscord) -> None:
 
 
 async def test_manage_server_members_are_moderators(fake: FakeDiscord) -> None:
-    client, task = await _run_bot(fake, ScriptedInference())
+    client, task = await run_bot(fake, ScriptedInference())
     try:
         await fake.user_says("!clear", name="viewer")
-        await fake.user_says("!clear", name="mod", roles=["1100000000000000050"])  # Mods
-        await _until(lambda: len(fake.actions) >= 2)
+        await fake.user_says("!clear", name="mod", roles=[MODS_ROLE_ID])  # Mods
+        await until(lambda: len(fake.actions) >= 2)
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     assert sorted(a.content for a in fake.actions) == [
         "Done: I've forgotten the recent chat here.",
         "Only moderators can use !clear.",
@@ -171,106 +174,28 @@ async def test_a_refused_command_gets_a_reaction_not_a_message(fake: FakeDiscord
     await asyncio.wait_for(client.ready_event.wait(), 30)
     try:
         await fake.user_says("!ask one?")
-        await _until(lambda: any(a.content == "Sure." for a in fake.actions))
+        await until(lambda: any(a.content == "Sure." for a in fake.actions))
         second = await fake.user_says("!ask two?")
-        await _until(lambda: any(a.kind == "react" for a in fake.actions))
+        await until(lambda: any(a.kind == "react" for a in fake.actions))
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     react = next(a for a in fake.actions if a.kind == "react")
     assert react.message_id == second and react.content == "⏳"
     assert sum(a.kind == "send" for a in fake.actions) == 1
 
 
-async def test_slash_commands_are_registered_with_described_options(fake: FakeDiscord) -> None:
-    client, task = await _run_bot(fake, ScriptedInference())
-    await _stop(client, task)
-    by_name = {c["name"]: c for c in fake.commands}
-    assert {"ask", "gpt2", "help", "say", "imagine", "join", "leave", "clear"} <= set(by_name)
-    (question,) = by_name["ask"]["options"]
-    assert question == {
-        "type": 3,
-        "name": "question",
-        "description": "Your question",
-        "required": True,
-    }
-    assert by_name["say"]["options"][0]["required"] is False
-    assert by_name["join"]["options"] == []
-    assert int(by_name["clear"]["default_member_permissions"]) == 32  # Manage Server
-    assert by_name["ask"]["default_member_permissions"] is None
-
-
-async def test_slash_ask_defers_then_streams_into_the_response(fake: FakeDiscord) -> None:
-    long = "The teletype hums and prints. " * 80  # ~2,400 characters: two messages
-    client, task = await _run_bot(fake, ScriptedInference([w + " " for w in long.split()]))
-    try:
-        await fake.user_slash("ask", {"question": "what is a teletype?"})
-        await _until(lambda: sum(a.kind == "send" for a in fake.actions) == 1, 15)
-        await asyncio.sleep(0.3)
-    finally:
-        await _stop(client, task)
-    kinds = [a.kind for a in fake.actions]
-    assert kinds[0] == "respond" and fake.actions[0].content == "defer"
-    assert not fake.actions[0].flags & EPHEMERAL  # the answer is for everyone
-    edits = [a for a in fake.actions if a.kind == "edit"]
-    assert edits and all(e.message_id == fake.actions[0].message_id for e in edits)
-    follow = next(a for a in fake.actions if a.kind == "send")
-    final = edits[-1].content + "\n" + follow.content
-    assert len(edits[-1].content) <= 2000 and not edits[-1].content.endswith("…")
-    assert " ".join(final.split()) == " ".join(long.split())[: len(" ".join(final.split()))]
-    assert _max_per_5s(fake.actions) <= 5
-
-
-async def test_slash_notices_are_private_and_roles_are_checked(fake: FakeDiscord) -> None:
-    bot = BotSettings(user_cooldown_s=60, channel_cooldown_s=0)  # type: ignore[call-arg]
-    client, task = await _run_bot(fake, ScriptedInference(["Sure."]), bot=bot)
-    try:
-        await fake.user_slash("help")
-        await fake.user_slash("clear")
-        await fake.user_slash("clear", roles=["1100000000000000050"])  # Mods: Manage Server
-        await fake.user_slash("ask", {"question": "one?"})
-        await _until(lambda: any(a.content == "Sure." for a in fake.actions))
-        await fake.user_slash("ask", {"question": "two?"})  # on cooldown
-        await _until(lambda: sum(a.kind == "respond" for a in fake.actions) == 5)
-    finally:
-        await _stop(client, task)
-    responses = [a for a in fake.actions if a.kind == "respond"]
-    private = [a.content for a in responses if a.flags & EPHEMERAL]
-    assert private[0].startswith("Commands: !ask")
-    assert private[1] == "Only moderators can use !clear."
-    assert private[2] == "Done: I've forgotten the recent chat here."
-    assert private[3].startswith("@viewer slow down")
-    assert [a.content for a in responses if not a.flags & EPHEMERAL] == ["defer"]
-
-
-async def test_slash_say_attaches_the_audio_to_the_response(
-    fake: FakeDiscord, server: Server
-) -> None:
-    async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
-        client, task = await _run_bot(fake, OpenAIInference(api, "smollm2"))
-        try:
-            await fake.user_slash("say", {"text": "hello from a slash command"})
-            await _until(lambda: any(a.files for a in fake.actions))
-        finally:
-            await _stop(client, task)
-    respond, edit = fake.actions
-    assert respond.kind == "respond" and respond.content == "defer"
-    assert edit.kind == "edit" and edit.content == "🔊 hello from a slash command"
-    ((name, data),) = edit.files
-    assert name == "speech.wav" and data[:4] == b"RIFF"
-
-
 async def test_a_thread_has_its_own_window_and_its_parents_persona(fake: FakeDiscord) -> None:
     inference = ScriptedInference(["Ok."], ["Arr."])
-    client, task = await _run_bot(fake, inference)
+    client, task = await run_bot(fake, inference)
     try:
-        await fake.user_says("!persona You are a pirate.", name="mod", roles=[MODS])
+        await fake.user_says("!persona You are a pirate.", name="mod", roles=[MODS_ROLE_ID])
         await fake.user_says("a line in the channel")
         await fake.user_says("!ask hello?", channel_id=THREAD_ID)
-        await _until(lambda: any(a.content == "Ok." for a in fake.actions))
+        await until(lambda: any(a.content == "Ok." for a in fake.actions))
         await fake.user_says("!ask and you?", dm=True)
-        await _until(lambda: any(a.content == "Arr." for a in fake.actions))
+        await until(lambda: any(a.content == "Arr." for a in fake.actions))
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     in_thread, in_dm = (c.messages or [] for c in inference.calls)
     assert in_thread[0]["content"] == "You are a pirate."
     assert not any("a line in the channel" in m["content"] for m in in_thread)
@@ -280,6 +205,7 @@ async def test_a_thread_has_its_own_window_and_its_parents_persona(fake: FakeDis
     assert answered.channel_id == THREAD_ID
 
 
+@pytest.mark.slow
 async def test_a_rejected_token_is_one_line_and_an_exit_code(
     fake: FakeDiscord, server: Server, tmp_path: Path
 ) -> None:
@@ -303,7 +229,7 @@ async def test_reload_applies_new_settings_and_refuses_a_bad_file(
     path = write_config(tmp_path, bot={"user_cooldown_s": 0, "channel_cooldown_s": 0})
     config = load_config(path)
     reloader = Reloader(lambda: load_config(path), config)
-    client, task = await _run_bot(
+    client, task = await run_bot(
         fake, ScriptedInference(), bot=config.bot, components=default_components(reload=reloader)
     )
     reloader.appliers += [
@@ -312,25 +238,25 @@ async def test_reload_applies_new_settings_and_refuses_a_bad_file(
     ]
     try:
         await fake.user_says("!reload")  # not a moderator
-        await _until(lambda: len(fake.actions) == 1)
+        await until(lambda: len(fake.actions) == 1)
         write_config(
             tmp_path,
             bot={"prefix": "?", "user_cooldown_s": 0, "channel_cooldown_s": 0},
             discord={"block_users": ["1100000000000000666"]},
             server={"port": 8123},
         )
-        await fake.user_says("!reload", name="mod", roles=[MODS])
-        await _until(lambda: len(fake.actions) == 2)
+        await fake.user_says("!reload", name="mod", roles=[MODS_ROLE_ID])
+        await until(lambda: len(fake.actions) == 2)
         await fake.user_says("?help", user_id="1100000000000000666", name="troll")
         await fake.user_says("?help", name="fan")
-        await _until(lambda: len(fake.actions) == 3)
+        await until(lambda: len(fake.actions) == 3)
         path.write_text("bot: {prefix: '!!!!'}\n")
-        await fake.user_says("?reload", name="mod", roles=[MODS])
-        await _until(lambda: len(fake.actions) == 4)
+        await fake.user_says("?reload", name="mod", roles=[MODS_ROLE_ID])
+        await until(lambda: len(fake.actions) == 4)
         await fake.user_says("?help", name="fan")  # still "?": nothing changed
-        await _until(lambda: len(fake.actions) == 5)
+        await until(lambda: len(fake.actions) == 5)
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     said = [a.content for a in fake.actions]
     assert said[0] == "Only moderators can use !reload."
     assert said[1] == "Config reloaded. A restart is needed for: server."
@@ -342,16 +268,16 @@ async def test_reload_applies_new_settings_and_refuses_a_bad_file(
 
 async def test_a_dropped_gateway_is_resumed_and_the_window_survives(fake: FakeDiscord) -> None:
     inference = ScriptedInference(["It prints."])
-    client, task = await _run_bot(fake, inference)
+    client, task = await run_bot(fake, inference)
     try:
         await fake.user_says("the teletype is warming up")
-        await asyncio.sleep(0.2)
+        await settled(client, fake)  # in the window before the connection drops
         await fake.drop_connection()
         await asyncio.wait_for(fake.identified.wait(), 30)
         await fake.user_says("!ask what is warming up?")
-        await _until(lambda: any(a.content == "It prints." for a in fake.actions))
+        await until(lambda: any(a.content == "It prints." for a in fake.actions))
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     assert fake.connections == 2 and fake.resumed == [fixture("ready")["session_id"]]
     (call,) = inference.calls
     assert any("the teletype is warming up" in m["content"] for m in call.messages or [])
@@ -362,7 +288,7 @@ async def test_an_announced_episode_is_re_encoded_to_fit_and_big_images_are_left
 ) -> None:
     """A finished podcast is posted unasked; a WAV over the upload limit goes up as Ogg
     Opus (real ffmpeg), and what cannot be made to fit is named, not dropped silently."""
-    client, task = await _run_bot(fake, ScriptedInference(), max_upload_bytes=100_000)
+    client, task = await run_bot(fake, ScriptedInference(), max_upload_bytes=100_000)
     wav = tone(8.0)  # ~350 kB of WAV
     where = ChatLine("discord", CHANNEL_ID, "", "", 0.0)
     episode = Media(wav, "audio/wav", "wav", "Podcast: Tape", link="http://x/episodes/tape/")
@@ -373,9 +299,9 @@ async def test_an_announced_episode_is_re_encoded_to_fit_and_big_images_are_left
                   media=episode)
         )  # fmt: skip
         assert await client.core.announce(Reply(where, ReplyKind.MEDIA, "🎨 huge", media=picture))
-        await _until(lambda: len(fake.actions) == 2)
+        await until(lambda: len(fake.actions) == 2)
     finally:
-        await _stop(client, task)
+        await stop_bot(client, task)
     posted, left_out = fake.actions
     assert posted.content == "🎙️ New episode: Tape — http://x/episodes/tape/"
     ((name, data),) = posted.files

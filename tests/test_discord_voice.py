@@ -4,11 +4,8 @@ decodes what arrives. Commands come through the fake gateway like any message.""
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
-import struct
-import wave
 from collections.abc import Iterator
 
 import discord
@@ -19,13 +16,14 @@ from bots.discord.client import LiteraiDiscord
 from literai_core.inference import Generation, OpenAIInference
 from literai_core.settings import BotSettings
 
-from .conftest import API_KEY, Server
-from .discord_helpers import run_bot as _run_bot
-from .discord_helpers import stop_bot as _stop
-from .discord_helpers import until as _until
-from .fake_discord import GUILD_ID, FakeDiscord
-from .fake_voice import SILENCE, CapturingVoiceClient, Packet, VoiceServer
-from .test_core import Call, ScriptedInference
+from .kit.discord_helpers import run_bot as _run_bot
+from .kit.discord_helpers import stop_bot as _stop
+from .kit.discord_helpers import until as _until
+from .kit.fake_discord import GUILD_ID, FakeDiscord
+from .kit.fake_voice import SILENCE, CapturingVoiceClient, Packet, VoiceServer
+from .kit.media import tone, wav_seconds
+from .kit.scripted import Call, ScriptedInference
+from .kit.server import API_KEY, Server
 
 GUILD = int(GUILD_ID)
 
@@ -37,26 +35,6 @@ def udp() -> Iterator[VoiceServer]:
     yield server
     CapturingVoiceClient.server = None
     server.close()
-
-
-def wav_seconds(data: bytes) -> float:
-    with wave.open(io.BytesIO(data)) as w:
-        return w.getnframes() / w.getframerate()
-
-
-def tone(seconds: float, rate: int = 22050) -> bytes:
-    """A 440 Hz sine as WAV: known length, clearly not silence."""
-    n = int(seconds * rate)
-    frames = b"".join(
-        struct.pack("<h", int(12000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(n)
-    )
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames)
-    return out.getvalue()
 
 
 def decode(packets: list[Packet]) -> tuple[float, float]:
@@ -85,6 +63,7 @@ def texts(fake: FakeDiscord) -> list[str]:
     return [a.content for a in fake.actions if a.kind == "send"]
 
 
+@pytest.mark.slow
 async def test_say_is_played_in_voice_and_decodes_to_the_same_length(
     fake: FakeDiscord, server: Server, udp: VoiceServer
 ) -> None:

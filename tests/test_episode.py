@@ -20,9 +20,9 @@ from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.podcast import Host, PodcastPlan, parse_dialogue, produce
 from literai_core.summarize import SummaryBudget
 
-from .conftest import API_KEY, Server, literai, write_config
-from .test_core import ScriptedInference
-from .test_discord_voice import tone
+from .kit.media import colour_of, picture, png_of, tone
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, Server, literai, write_config
 
 SCRIPT = [
     Line("Ada", "Welcome to the show. Today: a teletype that prints tomorrow.", 0),
@@ -38,6 +38,7 @@ def seconds(wav: bytes) -> float:
         return w.getnframes() / w.getframerate()
 
 
+@pytest.mark.slow
 async def test_two_voices_gaps_and_a_timeline_that_matches_the_audio(
     server: Server, tmp_path: Path
 ) -> None:
@@ -129,6 +130,7 @@ def test_parse_dialogue_takes_named_lines_or_alternates_sentences() -> None:
     assert parse_dialogue(prose, hosts, 2) == alternating
 
 
+@pytest.mark.slow
 def test_literai_podcast_makes_a_whole_episode_with_the_real_models(tmp_path: Path) -> None:
     doc = tmp_path / "the_harwick_teletype.md"
     doc.write_text(STORY_TEXT)
@@ -177,7 +179,7 @@ class Counting(ScriptedInference):
 
     async def image(self, prompt: str, *, size: str) -> bytes:
         self.drawn.append(prompt)
-        return b"\x89PNG drawn for " + prompt.encode()
+        return picture(prompt, size)
 
     async def speech(self, text: str, *, voice: str, model: str) -> bytes:
         if len(self.spoken) + 1 == self.fail_at:
@@ -204,7 +206,8 @@ async def test_a_stopped_podcast_resumes_where_it_stopped(tmp_path: Path) -> Non
     assert again.calls == [] and again.drawn == []  # script and image from the work folder
     assert again.spoken == [c.text for c in cues][2:]  # only the lines not yet spoken
     assert [c.speaker for c in cues] == ["Ada", "Bob", "Ada", "Bob", "Ada", "Bob"]
-    assert made.images == {"section-0.png": b"\x89PNG drawn for A lamp-lit teletype"}
+    assert made.images == {"section-0.png": picture("A lamp-lit teletype", "512x512")}
+    assert png_of(made.images["section-0.png"]) == ((512, 512), colour_of("A lamp-lit teletype"))
     assert made.sections == [
         {"section": 0, "summary": "A short text.", "prompt": "A lamp-lit teletype",
          "image": "section-0.png", "source": "image model"}

@@ -5,7 +5,6 @@ moderators, reconnecting, and a polite line when the model server is down."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -16,20 +15,27 @@ import pytest
 
 from bots.irc.client import LiteraiIrc
 from bots.irc.settings import IrcSettings
+from bots.outbox import Outbox
+from bots.split import split_message
+from literai_core.chat import ChannelKey
 from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
 from literai_core.settings import BotSettings
 
-from .conftest import API_KEY, LITERAI, ROOT, Server, write_config
-from .ircd import Ircd, IrcPeer, ircd, start_ircd  # noqa: F401  (ircd: a fixture)
-from .test_core import ScriptedInference
+from .kit.clock import FakeClock
+from .kit.ircd import Ircd, IrcPeer, start_ircd
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, LITERAI, ROOT, Server, write_config
+from .kit.waiting import until
+
+pytestmark = pytest.mark.slow  # a real InspIRCd for every test
 
 CHANNEL = "#teletype"
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=2000)  # type: ignore[call-arg]
 
 
 async def start_bot(
-    server: Ircd, inference: Inference, **settings: Any
+    server: Ircd, inference: Inference, *, clock: FakeClock | None = None, **settings: Any
 ) -> tuple[LiteraiIrc, asyncio.Task[None]]:
     values: dict[str, Any] = {
         "host": server.host,
@@ -40,7 +46,10 @@ async def start_bot(
         "reconnect_delays_s": [0.5],
     }
     values.update(settings)
-    bot = LiteraiIrc(ChatCore(BOT, inference), IrcSettings(**values), password=server.password)
+    timing: dict[str, Any] = {} if clock is None else {"clock": clock, "sleep": clock.sleep}
+    bot = LiteraiIrc(
+        ChatCore(BOT, inference), IrcSettings(**values), password=server.password, **timing
+    )
     task = asyncio.create_task(bot.run())
     await asyncio.wait_for(bot.ready.wait(), 30)
     return bot, task
@@ -53,7 +62,7 @@ async def stop_bot(bot: LiteraiIrc, task: asyncio.Task[None]) -> None:
 
 
 @pytest.fixture
-async def op(ircd: Ircd) -> AsyncIterator[IrcPeer]:  # noqa: F811
+async def op(ircd: Ircd) -> AsyncIterator[IrcPeer]:
     """The first to join gets operator status: a moderator."""
     peer = IrcPeer(ircd, "chanop")
     await peer.connect()
@@ -63,7 +72,7 @@ async def op(ircd: Ircd) -> AsyncIterator[IrcPeer]:  # noqa: F811
 
 
 async def test_ask_is_answered_by_the_real_model_as_a_tagged_reply(
-    ircd: Ircd,  # noqa: F811
+    ircd: Ircd,
     op: IrcPeer,
     server: Server,
 ) -> None:
@@ -79,33 +88,51 @@ async def test_ask_is_answered_by_the_real_model_as_a_tagged_reply(
     assert reply.tags.get("+draft/reply")  # threaded to the question
 
 
-async def test_long_replies_are_split_to_lines_and_paced(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+async def test_long_replies_are_split_to_lines_and_paced(ircd: Ircd, op: IrcPeer) -> None:
+    """Flood control on the bot's own clock: time passes only when the test moves it,
+    so each line's send time is exact and nothing waits for real time."""
     long = "The teletype prints one careful line at a time, with a bell at the end. " * 12
+    expected = split_message(" ".join(long.split()), 200)
+    clock = FakeClock()
     bot, task = await start_bot(
         ircd,
         ScriptedInference([long]),
+        clock=clock,
         messages_per_window=2,
         window_s=1.5,
         max_line_chars=200,
     )
+    sent_at: list[float] = []  # the clock's time when each line went out
     try:
         await op.say(CHANNEL, "!ask tell me everything")
-        loop = asyncio.get_running_loop()
-        times = []
-        for n in range(1, 6):
-            await op.wait_for(lambda ln, n=n: len(_from_bot(op)) >= n, 30)
-            times.append(loop.time())
+        box = await _outbox(bot)
+        while len(sent_at) < len(expected):
+            # Sent so far: all arrived, and the pacer waits for the window (or is done).
+            await until(
+                lambda: (
+                    len(_from_bot(op)) == box.sent
+                    and (bool(clock.sleeping) or box.sent == len(expected))
+                )
+            )
+            sent_at += [clock.now] * (box.sent - len(sent_at))
+            if clock.sleeping:
+                assert clock.sleeping[0] - clock.now <= 1.5
+                clock.advance_to(clock.sleeping[0])
     finally:
         await stop_bot(bot, task)
     lines = [ln.params[1] for ln in _from_bot(op)]
-    assert all(len(x) <= 200 for x in lines)
-    assert " ".join(" ".join(lines).split()) == " ".join(long.split())[: len(" ".join(lines))]
-    # Flood control: never more than 2 lines in any 1.5 s.
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert all(times[i + 2] - times[i] >= 1.4 for i in range(len(times) - 2)), gaps
+    assert lines == expected and all(len(x) <= 200 for x in lines)
+    # Flood control: never more than 2 lines in any 1.5 s, and no longer wait than that.
+    assert all(sent_at[i + 2] - sent_at[i] >= 1.5 for i in range(len(sent_at) - 2)), sent_at
+    assert sent_at == [1000.0 + 1.5 * (i // 2) for i in range(len(expected))], sent_at
 
 
-async def test_operators_are_moderators_and_others_are_not(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+async def _outbox(bot: LiteraiIrc) -> Outbox[str | None]:
+    await until(lambda: CHANNEL in bot.outboxes)
+    return bot.outboxes[CHANNEL]
+
+
+async def test_operators_are_moderators_and_others_are_not(ircd: Ircd, op: IrcPeer) -> None:
     viewer = IrcPeer(ircd, "viewer")
     await viewer.connect()
     await viewer.join(CHANNEL)
@@ -120,7 +147,7 @@ async def test_operators_are_moderators_and_others_are_not(ircd: Ircd, op: IrcPe
         await viewer.close()
 
 
-async def test_a_down_model_server_gets_a_polite_line(ircd: Ircd, op: IrcPeer) -> None:  # noqa: F811
+async def test_a_down_model_server_gets_a_polite_line(ircd: Ircd, op: IrcPeer) -> None:
     async with openai.AsyncOpenAI(
         base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0
     ) as api:
@@ -148,7 +175,7 @@ async def test_the_bot_reconnects_after_the_server_restarts_and_keeps_its_window
         await peer.connect()
         await peer.join(CHANNEL)
         await peer.say(CHANNEL, "the teletype is warming up")
-        await asyncio.sleep(0.3)
+        await until(lambda: bool(bot.core.windows.lines(ChannelKey("irc", CHANNEL))))
         first.stop()  # the network goes away
         await peer.close()
         second = start_ircd(tmp_path / "b", port=first.port)  # and comes back
@@ -170,8 +197,7 @@ async def test_the_bot_reconnects_after_the_server_restarts_and_keeps_its_window
 
 
 async def _reconnected(bot: LiteraiIrc) -> None:
-    while bot.connects < 2:  # noqa: ASYNC110  (a counter, not an event)
-        await asyncio.sleep(0.1)
+    await until(lambda: bot.connects >= 2)  # a counter, not an event
     await bot.ready.wait()
 
 
@@ -180,7 +206,7 @@ def _from_bot(peer: IrcPeer) -> list[Any]:
 
 
 async def test_literai_run_joins_irc_with_its_password_from_the_environment(
-    ircd: Ircd,  # noqa: F811
+    ircd: Ircd,
     op: IrcPeer,
     server: Server,
     tmp_path: Any,

@@ -5,7 +5,6 @@ to its end one clip after another, and the page fades out when idle."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -15,7 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from PIL import Image
 from playwright.async_api import Page, async_playwright
 
 from bots.web.episodes import Episodes
@@ -26,10 +24,12 @@ from literai_core.core import ChatCore
 from literai_core.episode import Cue, Line, render, write_episode
 from literai_core.podcast import title_card
 
-from .conftest import LITERAI, ROOT, write_config
-from .loopback import serve
-from .test_core import ScriptedInference, bot_settings
-from .test_discord_voice import tone
+from .kit.chat import bot_settings
+from .kit.loopback import serve
+from .kit.media import picture, tone
+from .kit.scripted import ScriptedInference
+from .kit.server import LITERAI, ROOT, write_config
+from .kit.waiting import until
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [
@@ -50,9 +50,7 @@ class MediaInference(ScriptedInference):
         return tone(float(text.split()[-1]))
 
     async def image(self, prompt: str, *, size: str) -> bytes:
-        out = io.BytesIO()
-        Image.new("RGB", (64, 48), (200, 80, 30)).save(out, "PNG")
-        return out.getvalue()
+        return picture(prompt, "64x48")
 
 
 @pytest.fixture
@@ -83,6 +81,7 @@ async def wait_log(page: Page, what: str, count: int = 1, limit_s: float = 20) -
     return await page.evaluate("window.literaiLog")  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 async def test_overlay_shows_captions_images_and_plays_speech_in_order(
     overlay: tuple[Overlay, str], page: Page
 ) -> None:
@@ -152,10 +151,10 @@ async def test_overlay_http_edges(overlay: tuple[Overlay, str]) -> None:
             assert (await first.content.readline()).startswith(b"event: hello")
             async with http.get(base + "/overlay/all/events") as second:
                 assert second.status == 429
-        await asyncio.sleep(0.1)
-        assert ov._pages == {}  # a closed page is forgotten
+        await until(lambda: ov._pages == {})  # a closed page is forgotten
 
 
+@pytest.mark.slow
 async def test_literai_run_serves_the_overlay_with_the_console_bots_replies(
     tmp_path: Path,
 ) -> None:
@@ -201,6 +200,7 @@ async def test_literai_run_serves_the_overlay_with_the_console_bots_replies(
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 async def test_episode_player_follows_the_timeline_when_seeking(tmp_path: Path, page: Page) -> None:
     """An episode written by literai_core.episode, played in Chromium: seek, and the
     line and the section's image that belong to that moment show."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openai
+import pytest
 
 from literai_core.chat import ChatLine, ReplyKind
 from literai_core.commands import default_components
@@ -13,8 +14,9 @@ from literai_core.core import ChatCore
 from literai_core.inference import InferenceError, OpenAIInference
 from literai_core.story import Story, StoryKnobs, StoryStore, distinct, next_passage, repetition
 
-from .conftest import API_KEY, Server, literai, write_config
-from .test_core import ScriptedInference, bot_settings
+from .kit.chat import bot_settings
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, Server, literai, write_config
 
 FIRST = "Mara found the teletype humming in the dark station, its paper curling onto the floor."
 VARIED = "At dawn a courier rode in from Harwick with a sealed letter for the stationmaster."
@@ -96,6 +98,7 @@ async def test_story_commands_persist_and_errors_never_enter_the_story(tmp_path:
     assert StoryStore(tmp_path / "stories.sqlite").get("twitch:#main") is None
 
 
+@pytest.mark.slow
 async def test_a_story_with_the_real_model(tmp_path: Path, server: Server) -> None:
     async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
         core = _core(tmp_path, OpenAIInference(api, "smollm2"))
@@ -108,6 +111,7 @@ async def test_a_story_with_the_real_model(tmp_path: Path, server: Server) -> No
         assert " ".join(kept.split()).startswith(shown[:40])  # chat shows it trimmed
 
 
+@pytest.mark.slow
 def test_literai_story_writes_rounds_and_refuses_bad_arguments(tmp_path: Path) -> None:
     config = write_config(tmp_path, bot={"story": {"passage_tokens": 40, "summary_tokens": 30}})
     done = literai("story", "A teletype in a lighthouse.", "--rounds", "2", "--config", str(config))

@@ -19,8 +19,8 @@ from literai_core.summarize import (
     summarize,
 )
 
-from .conftest import API_KEY, Server, literai, write_config
-from .test_core import ScriptedInference
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, Server, literai, write_config
 
 STORY = "\n\n".join(
     f"Chapter {n}. The teletype in the station at Harwick printed {n * 3} lines before "
@@ -91,6 +91,7 @@ async def test_an_inference_error_is_raised_not_summarized() -> None:
         await summarize(failing, " \n ")
 
 
+@pytest.mark.slow
 async def test_the_real_model_summarizes_a_long_text_in_rounds(server: Server) -> None:
     async with openai.AsyncOpenAI(base_url=server.v1, api_key=API_KEY, max_retries=0) as api:
         stages: list[str] = []
@@ -122,6 +123,7 @@ def _epub(path: Path) -> None:
     epub.write_epub(str(path), book)
 
 
+@pytest.mark.slow
 def test_literai_summarize_reads_text_and_epub_with_the_real_model(tmp_path: Path) -> None:
     story = tmp_path / "story.md"
     story.write_text("# The Harwick Teletype\n\n" + STORY)
@@ -136,6 +138,7 @@ def test_literai_summarize_reads_text_and_epub_with_the_real_model(tmp_path: Pat
         assert count_tokens(done.stdout) < count_tokens(STORY) / 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "content", "said"),
     [

@@ -21,8 +21,8 @@ from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
 from literai_core.settings import BotSettings
 
-from .conftest import API_KEY, Server, literai_run, write_config
-from .fake_twitch import (
+from .kit.clock import FakeClock
+from .kit.fake_twitch import (
     BOT_ID,
     BOT_REFRESH,
     BOT_TOKEN,
@@ -31,8 +31,9 @@ from .fake_twitch import (
     CLIENT_SECRET,
     FakeTwitch,
 )
-from .test_core import ScriptedInference
-from .waiting import until
+from .kit.scripted import MADE, ScriptedInference
+from .kit.server import API_KEY, Server, literai_run, write_config
+from .kit.waiting import until
 
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0)  # type: ignore[call-arg]
 GOOD = Credentials(CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, BOT_REFRESH)
@@ -56,13 +57,16 @@ async def run_bot(
     bot: BotSettings = BOT,
     credentials: Credentials = GOOD,
     overlay: bool = False,
+    clock: FakeClock | None = None,
     **settings: Any,
 ) -> tuple[LiteraiTwitch, asyncio.Task[None]]:
+    timing: dict[str, Any] = {} if clock is None else {"clock": clock, "sleep": clock.sleep}
     client = LiteraiTwitch(
         ChatCore(bot, inference),
         TwitchSettings(channels=["streamer"], **settings),
         credentials,
         overlay=overlay,
+        **timing,
     )
     task = asyncio.create_task(
         client.start(with_adapter=False, load_tokens=False, save_tokens=False)
@@ -81,6 +85,7 @@ async def stop_bot(client: LiteraiTwitch, task: asyncio.Task[None]) -> None:
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
 
 
+@pytest.mark.slow
 async def test_ask_is_answered_by_the_real_model_as_a_threaded_reply(
     twitch: FakeTwitch, server: Server
 ) -> None:
@@ -106,19 +111,27 @@ async def test_long_replies_split_at_500_on_words_and_the_queue_keeps_the_rate(
     long = "The teletype prints one careful line at a time. " * 30  # ~1,500 characters
     bot = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
     inference = ScriptedInference([long], [long])
-    client, task = await run_bot(twitch, inference, bot=bot, messages_per_30s=4)
+    clock = FakeClock()  # the outbox's pacing runs on it: time passes when the test says
+    client, task = await run_bot(twitch, inference, bot=bot, messages_per_30s=4, clock=clock)
     try:
         first = await twitch.chat("!ask tell me everything")
-        await twitch.chat("!ask and again", user_id="4145995", login="another")
-        await until(lambda: len(twitch.sent) >= 4)
-        await asyncio.sleep(1.0)
+        second = await twitch.chat("!ask and again", user_id="4145995", login="another")
+        await until(lambda: len(twitch.sent) >= 4 and bool(clock.sleeping))
+        assert len(twitch.sent) == 4  # 4 per 30 s: the rest waits its turn
+        wake = clock.now + 30  # a window after the first send
+        assert clock.sleeping == [wake]
+        clock.advance(29.9)
+        assert clock.sleeping == [wake] and len(twitch.sent) == 4  # still waiting
+        clock.advance_to(wake)
+        await until(lambda: len(twitch.sent) == 6)
     finally:
         await stop_bot(client, task)
-    assert len(twitch.sent) == 4  # 4 per 30 s: the rest waits its turn
     assert all(len(s.text) <= 500 for s in twitch.sent)
     assert twitch.sent[0].reply_to == first and twitch.sent[1].reply_to is None
-    joined = " ".join(s.text for s in twitch.sent[:3])
-    assert " ".join(joined.split()) == " ".join(long.split())  # no word cut or lost
+    assert twitch.sent[3].reply_to == second
+    for reply in (twitch.sent[:3], twitch.sent[3:]):
+        joined = " ".join(s.text for s in reply)
+        assert " ".join(joined.split()) == " ".join(long.split())  # no word cut or lost
     assert all(not s.text.startswith(" ") for s in twitch.sent)
 
 
@@ -159,7 +172,7 @@ async def test_a_down_model_server_gets_a_polite_reply(twitch: FakeTwitch) -> No
 
 
 async def test_media_goes_to_the_overlay_and_chat_gets_a_short_line(twitch: FakeTwitch) -> None:
-    client, task = await run_bot(twitch, ScriptedInference(["RIFFdata"], ["PNG"]), overlay=True)
+    client, task = await run_bot(twitch, ScriptedInference(MADE, MADE), overlay=True)
     try:
         await twitch.chat("!say hello stream")
         await twitch.chat("!imagine a teletype", user_id="5", login="artist")
@@ -215,6 +228,7 @@ async def test_a_bad_bot_token_fails_setup(twitch: FakeTwitch) -> None:
         await run_bot(twitch, ScriptedInference(), credentials=bad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("secret", "token", "said"),
     [
@@ -252,6 +266,7 @@ async def test_bad_credentials_are_one_line_and_an_exit_code(
     assert secret not in err and token not in err
 
 
+@pytest.mark.slow
 async def test_missing_credentials_are_named_in_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, twitch={"enabled": True, "channels": ["streamer"]})
     env = {"TWITCH_CLIENT_ID": CLIENT_ID, "TWITCH_BOT_TOKEN": ""}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
@@ -72,6 +72,7 @@ class LiteraiDiscord(discord.Client):
         settings: DiscordSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         voice_cls: type[discord.VoiceClient] = discord.VoiceClient,
         intents: discord.Intents | None = None,
     ) -> None:
@@ -85,6 +86,7 @@ class LiteraiDiscord(discord.Client):
         self.core = core
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep  # the pacers' waits, on ``clock``'s time
         self._pacers: dict[int, Pacer] = {}
         self.ready_event = asyncio.Event()
         self.voice: Voice | None = None
@@ -145,7 +147,9 @@ class LiteraiDiscord(discord.Client):
     def pacer(self, channel_id: int) -> Pacer:
         pacer = self._pacers.get(channel_id)
         if pacer is None:
-            pacer = self._pacers[channel_id] = Pacer(self.settings.actions_per_5s, 5.0)
+            pacer = self._pacers[channel_id] = Pacer(
+                self.settings.actions_per_5s, 5.0, self.clock, self.sleep
+            )
         return pacer
 
     def line(

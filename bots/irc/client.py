@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pydle
@@ -88,12 +88,14 @@ class LiteraiIrc:
         password: str | None = None,
         sasl_password: str | None = None,
         clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.core = core
         self.settings = settings
         self.password = password
         self.sasl_password = sasl_password
         self.clock = clock or time.monotonic
+        self.sleep = sleep or asyncio.sleep  # the outboxes' pacing waits, on ``clock``'s time
         self.bot: IrcBot | None = None
         self.outboxes: dict[str, Outbox[str | None]] = {}
         self.connects = 0
@@ -171,7 +173,7 @@ class LiteraiIrc:
                 else:
                     await bot.message(channel, text)
 
-            pacer = Pacer(s.messages_per_window, s.window_s)
+            pacer = Pacer(s.messages_per_window, s.window_s, self.clock, self.sleep)
             box = self.outboxes[key] = Outbox(f"irc {channel}", send, pacer, s.send_queue)
             box.start()
         return box

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import twitchio
 import twitchio.eventsub.websockets
@@ -87,6 +87,7 @@ class LiteraiTwitch(twitchio.Client):
         *,
         overlay: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(
             client_id=credentials.client_id,
@@ -97,6 +98,7 @@ class LiteraiTwitch(twitchio.Client):
         self.settings = settings
         self.overlay = overlay
         self.clock = clock
+        self.sleep = sleep  # the outboxes' pacing waits, on ``clock``'s time
         self._credentials = credentials
         self.channels: dict[str, Channel] = {}  # broadcaster id -> channel
         self.ready_event = asyncio.Event()
@@ -217,5 +219,5 @@ class LiteraiTwitch(twitchio.Client):
                     sent.dropped_message or sent.dropped_code,
                 )
 
-        pacer = Pacer(self.settings.messages_per_30s, WINDOW_S)
+        pacer = Pacer(self.settings.messages_per_30s, WINDOW_S, self.clock, self.sleep)
         return Outbox(f"twitch {login}", send, pacer, self.settings.send_queue)

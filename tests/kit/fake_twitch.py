@@ -1,7 +1,7 @@
 """A small fake of Twitch on loopback: id.twitch.tv (tokens, validate, refresh), the
 Helix calls the bot makes, and the EventSub WebSocket. Enough for the real twitchio 3
 to log in, subscribe to chat and send messages. Payloads follow Twitch's documented
-examples (fixtures in tests/fixtures/twitch/)."""
+examples (fixtures in tests/kit/fixtures/twitch/)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """A small fake of Discord's gateway and REST API on loopback, enough for the real
 discord.py to log in, receive messages and send, edit and upload. Payloads follow the
-shapes in Discord's API documentation (fixtures in tests/fixtures/discord/)."""
+shapes in Discord's API documentation (fixtures in tests/kit/fixtures/discord/). Tests
+play the people: members with roles (and a role's permissions), other bots, DMs, slash
+commands; what the bot did comes back as ``actions`` (every REST call) and ``posted()``
+(each message as it finally reads)."""
 
 from __future__ import annotations
 
@@ -8,54 +11,50 @@ import asyncio
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from .discord_shapes import (
+    ADMINISTRATOR,
+    BOT_ID,
+    CHANNEL_ID,
+    EPHEMERAL,
+    GUILD_ID,
+    MANAGE_GUILD,
+    MODS_ROLE_ID,
+    MUTED_ROLE_ID,
+    THREAD_ID,
+    VIEWER_ID,
+    VOICE_CHANNEL_ID,
+    Action,
+    Posted,
+    fixture,
+)
+from .discord_shapes import json_response as _json
+from .fake_discord_slash import SlashInteractions
 from .loopback import LoopbackFake
 
-FIXTURES = Path(__file__).parent / "fixtures" / "discord"
-GUILD_ID = "1100000000000000001"
-CHANNEL_ID = "1100000000000000002"
-VOICE_CHANNEL_ID = "1100000000000000003"
-THREAD_ID = "1100000000000000004"  # a thread in CHANNEL_ID
-BOT_ID = "1100000000000000009"
-VIEWER_ID = "1100000000000000100"  # sits in VOICE_CHANNEL_ID (guild_create voice_states)
-EPHEMERAL = 1 << 6
+__all__ = [
+    "ADMINISTRATOR",
+    "BOT_ID",
+    "CHANNEL_ID",
+    "EPHEMERAL",
+    "GUILD_ID",
+    "MANAGE_GUILD",
+    "MODS_ROLE_ID",
+    "MUTED_ROLE_ID",
+    "THREAD_ID",
+    "VIEWER_ID",
+    "VOICE_CHANNEL_ID",
+    "Action",
+    "FakeDiscord",
+    "Posted",
+    "fixture",
+]
 
 
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    # discord.py checks the content type exactly.
-    return web.Response(
-        body=json.dumps(data).encode(),
-        status=status,
-        headers={"Content-Type": "application/json"},
-    )
-
-
-@dataclass
-class Action:
-    """One REST call the bot made: a send or an edit."""
-
-    # "send", "edit", "react" (content: the emoji; message_id: the one reacted to), or
-    # "respond" (an interaction's initial response: "defer" or its content).
-    kind: str
-    channel_id: str
-    message_id: str
-    content: str
-    at: float
-    files: list[tuple[str, bytes]] = field(default_factory=list)
-    reference: str | None = None
-    flags: int = 0
-
-
-class FakeDiscord(LoopbackFake):
+class FakeDiscord(SlashInteractions, LoopbackFake):
     def __init__(self) -> None:
         super().__init__()
         self.actions: list[Action] = []
@@ -68,6 +67,9 @@ class FakeDiscord(LoopbackFake):
         self.connections = 0
         self.resumed: list[str] = []  # session ids the bot resumed
         self._interactions: dict[str, dict[str, Any]] = {}  # token -> interaction
+        self.seq = 0  # the last gateway event's sequence number
+        self._dms: dict[str, str] = {}  # user id -> their DM channel's id
+        self._taken = 0  # sends already handed out by take()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v10/users/@me", self._me)
@@ -126,7 +128,23 @@ class FakeDiscord(LoopbackFake):
 
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
         assert self._ws is not None
-        await self._ws.send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+        self.seq = next(self._seq)
+        await self._ws.send_json({"op": 0, "t": event, "s": self.seq, "d": data})
+
+    async def add_role(self, name: str, permissions: int = 0) -> str:
+        """A new role in the guild (GUILD_ROLE_CREATE); its id, for ``roles=``."""
+        role = fixture("guild_create")["roles"][0] | {
+            "id": str(next(self._ids)),
+            "name": name,
+            "permissions": str(permissions),
+            "position": 3,
+        }
+        await self._dispatch("GUILD_ROLE_CREATE", {"guild_id": GUILD_ID, "role": role})
+        return str(role["id"])
+
+    def dm_channel(self, user_id: str) -> str:
+        """The id of the DM channel between the bot and ``user_id``."""
+        return self._dms.setdefault(user_id, str(next(self._ids)))
 
     async def user_says(
         self,
@@ -136,11 +154,13 @@ class FakeDiscord(LoopbackFake):
         name: str = "viewer",
         bot: bool = False,
         roles: list[str] | None = None,
-        channel_id: str = CHANNEL_ID,
+        channel_id: str | None = None,
         dm: bool = False,
     ) -> str:
-        """A MESSAGE_CREATE from a member in the test channel (or another channel, or a
-        DM); returns its id."""
+        """A MESSAGE_CREATE from a member in the test channel (or another channel, or
+        their DM with the bot); returns its id."""
+        if channel_id is None:
+            channel_id = self.dm_channel(user_id) if dm else CHANNEL_ID
         message = fixture("message_create")
         message["id"] = str(next(self._ids))
         message["content"] = content
@@ -184,10 +204,38 @@ class FakeDiscord(LoopbackFake):
         self._messages[message["id"]] = message
         ref = (payload.get("message_reference") or {}).get("message_id")
         ref = None if ref is None else str(ref)  # discord.py sends the id as a number
+        alts = [a.get("description") for a in payload.get("attachments") or []]
         self.actions.append(
-            Action("send", cid, message["id"], message["content"], time.monotonic(), files, ref)
-        )
+            Action(
+                "send", cid, message["id"], message["content"], time.monotonic(), files, ref,
+                alts=alts,
+            )
+        )  # fmt: skip
         return _json(message)
+
+    def posted(self) -> list[Posted]:
+        """Every message the bot sent, in order, each with its final text."""
+        return [
+            Posted(a.message_id, a.channel_id, self._messages[a.message_id]["content"],
+                   a.reference, a.files, a.alts)
+            for a in self.actions
+            if a.kind == "send"
+        ]  # fmt: skip
+
+    def take(self) -> list[Posted]:
+        """The messages sent since the last ``take``."""
+        posted = self.posted()
+        taken, self._taken = posted[self._taken :], len(posted)
+        return taken
+
+    def max_per_5s(self, kinds: tuple[str, ...] | None = None) -> int:
+        """The most actions (of ``kinds``, default all) in any 5 s: Discord's window."""
+        times = sorted(a.at for a in self.actions if kinds is None or a.kind in kinds)
+        return max((sum(1 for t in times if s <= t < s + 5) for s in times), default=0)
+
+    def reactions(self, message_id: str) -> list[str]:
+        """The emoji the bot put on a message."""
+        return [a.content for a in self.actions if a.kind == "react" and a.message_id == message_id]
 
     async def _react(self, request: web.Request) -> web.Response:
         cid, mid = request.match_info["cid"], request.match_info["mid"]
@@ -203,32 +251,6 @@ class FakeDiscord(LoopbackFake):
         self.actions.append(Action("edit", cid, mid, message["content"], time.monotonic()))
         return _json(message)
 
-    async def user_slash(
-        self,
-        name: str,
-        options: dict[str, str] | None = None,
-        *,
-        user_id: str = VIEWER_ID,
-        user_name: str = "viewer",
-        roles: list[str] | None = None,
-    ) -> str:
-        """An INTERACTION_CREATE for the slash command ``name``; returns its token."""
-        interaction = fixture("interaction_create")
-        interaction["id"] = str(next(self._ids))
-        interaction["token"] = f"token-{interaction['id']}"
-        registered = {c["name"]: c["id"] for c in self.commands}
-        interaction["data"].update(
-            id=registered.get(name, "0"),
-            name=name,
-            options=[{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()],
-        )
-        member = interaction["member"]
-        member["user"].update(id=user_id, username=user_name, global_name=user_name)
-        member["roles"] = roles or []
-        self._interactions[interaction["token"]] = interaction
-        await self._dispatch("INTERACTION_CREATE", interaction)
-        return interaction["token"]
-
     async def _payload(
         self, request: web.Request
     ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
@@ -243,90 +265,6 @@ class FakeDiscord(LoopbackFake):
             else:
                 files.append((part.filename or "", await part.read()))  # type: ignore[union-attr]
         return payload, files
-
-    async def _register(self, request: web.Request) -> web.Response:
-        commands = await request.json()
-        app = request.match_info["app"]
-        self.commands = [
-            c | {"id": str(next(self._ids)), "application_id": app, "version": "1"}
-            for c in commands
-        ]
-        return _json(self.commands)
-
-    def _hook_message(self, token: str, content: str, files: list[tuple[str, bytes]]) -> Any:
-        cid = self._interactions[token]["channel_id"]
-        message = self._message(cid, content, self._attachments(files))
-        message["interaction_token"] = token
-        self._messages[message["id"]] = message
-        return message
-
-    async def _callback(self, request: web.Request) -> web.Response:
-        token, iid = request.match_info["token"], request.match_info["iid"]
-        payload, files = await self._payload(request)
-        kind, data = payload["type"], payload.get("data") or {}
-        message = self._hook_message(token, data.get("content") or "", files)
-        self._messages[f"original:{token}"] = message
-        flags = int(data.get("flags") or 0)
-        self.actions.append(
-            Action(
-                "respond",
-                message["channel_id"],
-                message["id"],
-                "defer" if kind == 5 else message["content"],
-                time.monotonic(),
-                files,
-                flags=flags,
-            )
-        )
-        return _json(
-            {
-                "interaction": {
-                    "id": iid,
-                    "type": 2,
-                    "response_message_id": message["id"],
-                    "response_message_loading": kind == 5,
-                    "response_message_ephemeral": bool(flags & EPHEMERAL),
-                },
-                "resource": {"type": kind, "message": message},
-            }
-        )
-
-    async def _followup(self, request: web.Request) -> web.Response:
-        token = request.match_info["token"]
-        payload, files = await self._payload(request)
-        message = self._hook_message(token, payload.get("content") or "", files)
-        self.actions.append(
-            Action(
-                "send",
-                message["channel_id"],
-                message["id"],
-                message["content"],
-                time.monotonic(),
-                files,
-                flags=int(payload.get("flags") or 0),
-            )
-        )
-        return _json(message)
-
-    async def _edit_hook(self, request: web.Request) -> web.Response:
-        token, mid = request.match_info["token"], request.match_info["mid"]
-        payload, files = await self._payload(request)
-        key = f"original:{token}" if mid == "@original" else mid
-        message = self._messages[key]
-        message["content"] = payload.get("content", message["content"])
-        if files:
-            message["attachments"] = self._attachments(files)
-        self.actions.append(
-            Action(
-                "edit",
-                message["channel_id"],
-                message["id"],
-                message["content"],
-                time.monotonic(),
-                files,
-            )
-        )
-        return _json(message)
 
     def _attachments(self, files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
         return [
