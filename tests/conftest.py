@@ -1,7 +1,6 @@
 """Fixtures that start the real server (a subprocess on a free loopback port, the real
 SmolLM2 model) and hand tests the official openai client; the fake Discord and the real
-IRC server as fixtures. The launcher and its names live in tests/kit/server.py and are
-re-exported here for the test modules that import them from conftest."""
+IRC server as fixtures. Everything else tests share is in the kit (tests/kit/)."""
 
 from __future__ import annotations
 
@@ -13,37 +12,9 @@ import pytest
 from .kit.discord_chat import chat  # a fixture: members talking to the bot on it
 from .kit.discord_helpers import fake  # a fixture: the fake Discord
 from .kit.ircd import ircd  # a fixture: a real InspIRCd
-from .kit.server import (
-    API_KEY,
-    LITERAI,
-    ROOT,
-    SERVER_SLOTS,
-    Server,
-    literai,
-    literai_run,
-    start_server,
-    stop_server,
-    write_config,
-)
+from .kit.server import API_KEY, SERVER_SLOTS, Server, start_server, stop_server, write_config
 
-__all__ = [
-    "API_KEY",
-    "LITERAI",
-    "ROOT",
-    "SERVER_SLOTS",
-    "Server",
-    "chat",
-    "client",
-    "fake",
-    "ircd",
-    "lenient_client",
-    "literai",
-    "literai_run",
-    "server",
-    "start_server",
-    "stop_server",
-    "write_config",
-]
+__all__ = ["chat", "client", "fake", "ircd", "lenient_client", "server"]
 
 
 @pytest.fixture(scope="session")

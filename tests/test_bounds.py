@@ -20,7 +20,7 @@ from literai_core.settings import SummarySettings
 from literai_core.story import Story, StoryKnobs, next_passage
 from literai_core.summarize import count_tokens, split_chunks
 
-from .test_core import ScriptedInference
+from .kit.scripted import ScriptedInference
 
 
 def test_one_summary_costs_at_most_max_chunks_however_long_the_history() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .kit.server import ROOT
 
 pytestmark = pytest.mark.slow  # real processes, killed and waited for
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LITERAI, ROOT, write_config
+from .kit.server import LITERAI, ROOT, write_config
 
 pytestmark = pytest.mark.slow
 

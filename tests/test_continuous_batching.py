@@ -33,7 +33,7 @@ from inference_server.model_files import resolve_model_path
 from inference_server.models import convert_gguf
 from inference_server.settings import ModelSettings
 
-from .conftest import Server, literai, start_server, stop_server, write_config
+from .kit.server import Server, literai, start_server, stop_server, write_config
 
 pytestmark = pytest.mark.slow  # the model, in-process and in a subprocess server
 

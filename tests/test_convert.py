@@ -16,7 +16,7 @@ from inference_server.model_files import converted_model_path, resolve_model_pat
 from inference_server.models import ConvertError, convert_gguf
 from inference_server.settings import ModelSettings
 
-from .conftest import LITERAI, write_config
+from .kit.server import LITERAI, write_config
 
 pytestmark = pytest.mark.slow  # the packaged model, and `literai model convert` as a subprocess
 

@@ -22,8 +22,9 @@ from literai_core.commands import default_components
 from literai_core.core import ChatCore
 from literai_core.story import StoryStore
 
-from .conftest import API_KEY, LITERAI, ROOT, Server, start_server, stop_server, write_config
-from .test_core import ScriptedInference, bot_settings
+from .kit.chat import bot_settings
+from .kit.scripted import ScriptedInference
+from .kit.server import API_KEY, LITERAI, ROOT, Server, start_server, stop_server, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from PIL import Image
 
 from inference_server.media import MediaStore
 
-from .conftest import LITERAI, ROOT, Server, start_server, stop_server, write_config
-from .tiny_diffusion import build_tiny_pipeline
+from .kit.server import LITERAI, ROOT, Server, start_server, stop_server, write_config
+from .kit.tiny_diffusion import build_tiny_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import random
 
 import httpx2 as httpx
 
-from .server_inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
+from .kit.inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
 
 DEEP = "[" * 50_000 + "]" * 50_000
 BAD_FIELDS: dict[str, list[object]] = {

@@ -14,7 +14,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from .server_inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
+from .kit.inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
 
 MSG = [{"role": "user", "content": "Name three colours, please."}]
 MSG_PROMPT_TOKENS = 6  # "user: Name three colours, please." and "assistant:"

@@ -25,7 +25,7 @@ from inference_server.backends.base import (
 )
 from inference_server.backends.echo import EchoBackend
 
-from .server_inprocess import (  # noqa: F401
+from .kit.inprocess import (  # noqa: F401
     API_KEY,
     MODEL,
     SLOTS,

@@ -18,7 +18,7 @@ from inference_server.backends.base import (
 )
 from inference_server.backends.remote import RemoteOpenAI
 
-from .server_inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
+from .kit.inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
 
 LABEL = f'model="{MODEL}"'
 

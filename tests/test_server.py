@@ -12,7 +12,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from .conftest import Server
+from .kit.server import Server
 
 pytestmark = pytest.mark.slow  # the model, in a subprocess
 

@@ -17,8 +17,8 @@ from inference_server.backends.images import DiffusersBackend, ImageJob
 from inference_server.images import ImageService
 from inference_server.settings import ImageSettings
 
-from .server_inprocess import MODEL, echo_settings, serve
-from .tiny_diffusion import build_tiny_pipeline
+from .kit.inprocess import MODEL, echo_settings, serve
+from .kit.tiny_diffusion import build_tiny_pipeline
 
 
 def _post(url: str, **headers: str) -> httpx.Response:

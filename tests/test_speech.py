@@ -13,7 +13,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from .conftest import API_KEY, Server
+from .kit.server import API_KEY, Server
 
 pytestmark = pytest.mark.slow  # the subprocess server with Piper, espeak-ng and ffmpeg
 

@@ -9,7 +9,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from .conftest import Server, start_server, stop_server, write_config
+from .kit.server import Server, start_server, stop_server, write_config
 
 pytestmark = pytest.mark.slow  # a subprocess server
 

@@ -21,7 +21,7 @@ from inference_server.model_files import hf_folder, resolve_model_path
 from inference_server.models import export_hf
 from inference_server.settings import ModelSettings
 
-from .conftest import ROOT, Server, start_server, stop_server, write_config
+from .kit.server import ROOT, Server, start_server, stop_server, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]  # every test here starts vLLM
 

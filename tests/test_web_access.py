@@ -22,7 +22,7 @@ from inference_server.settings import ConfigError
 from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.episode import Cue, write_episode
 
-from .waiting import until
+from .kit.waiting import until
 
 KEY = "overlay-key-for-tests"
 

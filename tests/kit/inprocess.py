@@ -5,7 +5,7 @@ async ones (aiohttp, ``AsyncOpenAI``) talk to it over real loopback HTTP, as the
 to ``literai serve``.
 
 A test module registers the ``echo_server`` fixture by importing it:
-``from .server_inprocess import echo_server_fixture  # noqa: F401``.
+``from .kit.inprocess import echo_server_fixture  # noqa: F401``.
 """
 
 from __future__ import annotations
