@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Sequen
 from typing import Any, Protocol
 
 from .chat import ChannelKey, ChatLine, Reply, ReplyKind
+from .gate import GO, Gate, Go
 from .inference import Inference
-from .limits import ChannelQueues, Cooldown, Notices
+from .limits import ChannelQueues
 from .router import Command, CommandRouter, Component, Context
 from .settings import BotSettings
 from .window import RollingWindows
@@ -20,13 +21,6 @@ from .window import RollingWindows
 log = logging.getLogger(__name__)
 
 Observer = Callable[[Reply], None]
-
-
-class _Go:
-    """A check passed: go on."""
-
-
-_GO = _Go()
 
 
 class Adapter(Protocol):
@@ -63,10 +57,8 @@ class ChatCore:
         self._history = RollingWindows(
             settings.summary.history_lines, settings.summary.history_chars, settings.max_channels
         )
-        self.user_cooldown = Cooldown(settings.user_cooldown_s)
-        self.channel_cooldown = Cooldown(settings.channel_cooldown_s)
-        self.queues = ChannelQueues(settings.channel_queue)
-        self.notices = Notices()
+        self.gate = Gate(settings)
+        self.queues = self.gate.queues
         self.personas: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
         self._paused: set[ChannelKey] = set()
         self._observers = list(observers)
@@ -139,17 +131,24 @@ class ChatCore:
             self._history.add(line)
             return None
         name, args = parsed
+        limited = self.gate.rate(line)
+        if not isinstance(limited, Go):
+            return limited
+        reply = await self._command(line, name, args)
+        return self.gate.once(line, reply)
+
+    async def _command(self, line: ChatLine, name: str, args: str) -> Reply | None:
         cmd = self.router.get(name, line.platform)
         if cmd is None:
             return self._unknown(line, name)
         stopped = self._check(line, cmd, args)
-        if not isinstance(stopped, _Go):
+        if not isinstance(stopped, Go):
             return stopped
         ctx = Context(line, args, self)
         if not cmd.uses_model:
             return await cmd.handler(ctx)
-        refused = self._admit(line)
-        if not isinstance(refused, _Go):
+        refused = self.gate.admit(line)
+        if not isinstance(refused, Go):
             return refused
         return await self._run(cmd, ctx)
 
@@ -157,13 +156,14 @@ class ChatCore:
         if not self.settings.answer_unknown_commands:
             return None
         user_key = (line.platform, line.channel, line.user)
-        if not self.notices.allow(("unknown", *user_key), line.time, self.settings.user_cooldown_s):
+        quiet = self.settings.user_cooldown_s
+        if not self.gate.notices.allow(("unknown", *user_key), line.time, quiet):
             return None
         p = self.prefix
         return self._notice(line, f"Unknown command {p}{name[:32]}. Try {p}help.")
 
-    def _check(self, line: ChatLine, cmd: Command, args: str) -> Reply | _Go | None:
-        """Whether this line may run ``cmd`` at all: ``_GO``, or what to answer instead
+    def _check(self, line: ChatLine, cmd: Command, args: str) -> Reply | Go | None:
+        """Whether this line may run ``cmd`` at all: ``GO``, or what to answer instead
         (None: nothing)."""
         if cmd.mod_only and not self.is_mod(line):
             return self._notice(line, f"Only moderators can use {self.prefix}{cmd.name}.")
@@ -175,29 +175,7 @@ class ChatCore:
         if len(args) > limit:
             too_long = f"That's too long for me ({len(args)} characters; the limit is {limit})."
             return self._notice(line, too_long)
-        return _GO
-
-    def _admit(self, line: ChatLine) -> Reply | _Go | None:
-        """Cooldowns and the channel queue for a model command: ``_GO`` (a queue slot is
-        then held), a refusal, or None (refused already, quietly now)."""
-        user_key = (line.platform, line.channel, line.user)
-        left = self.user_cooldown.retry_after(user_key, line.time)
-        if left is None:
-            left = self.channel_cooldown.retry_after(line.key, line.time)
-        if left is not None:
-            if self.notices.allow(("wait", *user_key), line.time, left):
-                slow = f"@{line.user} slow down — try again in {left:.0f} s."
-                return Reply(line, ReplyKind.REFUSED, slow)
-            return None
-        if not self.queues.try_enter(line.key):
-            quiet = self.settings.user_cooldown_s
-            if not self.notices.allow(("busy", *user_key), line.time, quiet):
-                return None
-            busy = f"@{line.user} I'm busy with other questions — try again soon."
-            return Reply(line, ReplyKind.REFUSED, busy)
-        self.user_cooldown.hit(user_key, line.time)
-        self.channel_cooldown.hit(line.key, line.time)
-        return _GO
+        return GO
 
     async def _run(self, cmd: Command, ctx: Context) -> Reply | None:
         """Run an admitted model command; its channel slot is freed when its reply is
@@ -298,9 +276,7 @@ class ChatCore:
         self._history.max_lines = settings.summary.history_lines
         self._history.max_chars = settings.summary.history_chars
         self._history.max_channels = settings.max_channels
-        self.user_cooldown.seconds = settings.user_cooldown_s
-        self.channel_cooldown.seconds = settings.channel_cooldown_s
-        self.queues.limit = settings.channel_queue
+        self.gate.reconfigure(settings)
 
     def is_mod(self, line: ChatLine) -> bool:
         return bool(line.roles & set(self.settings.mod_roles))

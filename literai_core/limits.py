@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Hashable
 
 
@@ -29,6 +29,32 @@ class Cooldown:
         if left is not None:
             return left
         _remember(self._until, key, now + self.seconds, self.max_keys)
+        return None
+
+
+class RateLimit:
+    """At most ``limit`` uses per ``window_s`` per key (a sliding window). ``hit(key,
+    now)`` returns None when the use is allowed (and counts it), or the seconds until
+    one more fits. At most ``max_keys`` keys are remembered (least recent dropped)."""
+
+    def __init__(self, limit: int, window_s: float, max_keys: int = 100_000) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._uses: OrderedDict[Hashable, deque[float]] = OrderedDict()
+
+    def hit(self, key: Hashable, now: float) -> float | None:
+        uses = self._uses.get(key)
+        if uses is None:
+            uses = self._uses[key] = deque()
+            while len(self._uses) > self.max_keys:
+                self._uses.popitem(last=False)
+        self._uses.move_to_end(key)
+        while uses and now - uses[0] >= self.window_s:
+            uses.popleft()
+        if len(uses) >= self.limit:
+            return uses[0] + self.window_s - now
+        uses.append(now)
         return None
 
 

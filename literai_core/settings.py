@@ -187,6 +187,22 @@ class BotSettings(Section):
     channel_cooldown_s: Annotated[
         float, Field(ge=0, le=3600, description="Per channel, between model commands.")
     ] = 1.0
+    user_commands: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="Commands one user may send per user_window_s, every command "
+            "counted (help, unknown and voice commands too), across the platform's channels.",
+        ),
+    ] = 6
+    user_window_s: Annotated[
+        float, Field(gt=0, le=3600, description="The window of user_commands.")
+    ] = 30.0
+    repeat_notice_s: Annotated[
+        float,
+        Field(ge=0, le=3600, description="The same notice is said once per channel within this."),
+    ] = 30.0
     channel_queue: Annotated[
         int, Field(ge=1, le=100, description="Model commands pending per channel.")
     ] = 3

@@ -13,8 +13,9 @@ from .kit.discord_chat import chat  # a fixture: members talking to the bot on i
 from .kit.discord_helpers import fake  # a fixture: the fake Discord
 from .kit.ircd import ircd  # a fixture: a real InspIRCd
 from .kit.server import API_KEY, SERVER_SLOTS, Server, start_server, stop_server, write_config
+from .kit.twitch_helpers import twitch  # a fixture: the fake Twitch
 
-__all__ = ["chat", "client", "fake", "ircd", "lenient_client", "server"]
+__all__ = ["chat", "client", "fake", "ircd", "lenient_client", "server", "twitch"]
 
 
 @pytest.fixture(scope="session")

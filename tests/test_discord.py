@@ -226,7 +226,9 @@ async def test_a_rejected_token_is_one_line_and_an_exit_code(
 async def test_reload_applies_new_settings_and_refuses_a_bad_file(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    path = write_config(tmp_path, bot={"user_cooldown_s": 0, "channel_cooldown_s": 0})
+    # The same help twice: notices are not collapsed here (they have their own tests).
+    quick = {"user_cooldown_s": 0, "channel_cooldown_s": 0, "repeat_notice_s": 0}
+    path = write_config(tmp_path, bot=quick)
     config = load_config(path)
     reloader = Reloader(lambda: load_config(path), config)
     client, task = await run_bot(
@@ -241,7 +243,7 @@ async def test_reload_applies_new_settings_and_refuses_a_bad_file(
         await until(lambda: len(fake.actions) == 1)
         write_config(
             tmp_path,
-            bot={"prefix": "?", "user_cooldown_s": 0, "channel_cooldown_s": 0},
+            bot={**quick, "prefix": "?"},
             discord={"block_users": ["1100000000000000666"]},
             server={"port": 8123},
         )
@@ -250,7 +252,7 @@ async def test_reload_applies_new_settings_and_refuses_a_bad_file(
         await fake.user_says("?help", user_id="1100000000000000666", name="troll")
         await fake.user_says("?help", name="fan")
         await until(lambda: len(fake.actions) == 3)
-        path.write_text("bot: {prefix: '!!!!'}\n")
+        path.write_text("bot: {prefix: '!!!!', repeat_notice_s: 0}\n")
         await fake.user_says("?reload", name="mod", roles=[MODS_ROLE_ID])
         await until(lambda: len(fake.actions) == 4)
         await fake.user_says("?help", name="fan")  # still "?": nothing changed

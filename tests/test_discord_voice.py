@@ -107,7 +107,9 @@ async def test_voice_queue_skip_stop_spoken_replies_and_idle_leave(
     fake: FakeDiscord, udp: VoiceServer
 ) -> None:
     inference = ToneInference(["Two words."], ["Three more words."])
-    bot = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, media_concurrency=4)  # type: ignore[call-arg]
+    bot = BotSettings(  # type: ignore[call-arg]
+        user_cooldown_s=0, channel_cooldown_s=0, media_concurrency=4, user_commands=100
+    )  # one member sends every command here: the per-user rate has its own tests
     client, task = await _run_bot(
         fake,
         inference,

@@ -3,10 +3,7 @@ WebSocket): the Helix calls the bot really makes are what is asserted."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
@@ -14,11 +11,9 @@ import twitchio
 import twitchio.eventsub.websockets
 import twitchio.http
 
-from bots.twitch.client import LiteraiTwitch
-from bots.twitch.settings import Credentials, TwitchSettings
+from bots.twitch.settings import Credentials
 from literai_core.chat import ChatLine, Media, Reply, ReplyKind
-from literai_core.core import ChatCore
-from literai_core.inference import Inference, OpenAIInference
+from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
 
 from .kit.clock import FakeClock
@@ -33,56 +28,8 @@ from .kit.fake_twitch import (
 )
 from .kit.scripted import MADE, ScriptedInference
 from .kit.server import API_KEY, Server, literai_run, write_config
+from .kit.twitch_helpers import run_bot, stop_bot
 from .kit.waiting import until
-
-BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0)  # type: ignore[call-arg]
-GOOD = Credentials(CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, BOT_REFRESH)
-
-
-@pytest.fixture
-async def twitch(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTwitch]:
-    fake = FakeTwitch()
-    await fake.start()
-    monkeypatch.setattr(twitchio.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(twitchio.http.Route, "ID_BASE", fake.id_base)
-    monkeypatch.setattr(twitchio.eventsub.websockets, "WSS", fake.eventsub)
-    yield fake
-    await fake.stop()
-
-
-async def run_bot(
-    fake: FakeTwitch,
-    inference: Inference,
-    *,
-    bot: BotSettings = BOT,
-    credentials: Credentials = GOOD,
-    overlay: bool = False,
-    clock: FakeClock | None = None,
-    **settings: Any,
-) -> tuple[LiteraiTwitch, asyncio.Task[None]]:
-    timing: dict[str, Any] = {} if clock is None else {"clock": clock, "sleep": clock.sleep}
-    client = LiteraiTwitch(
-        ChatCore(bot, inference),
-        TwitchSettings(channels=["streamer"], **settings),
-        credentials,
-        overlay=overlay,
-        **timing,
-    )
-    task = asyncio.create_task(
-        client.start(with_adapter=False, load_tokens=False, save_tokens=False)
-    )
-    subscribed = asyncio.ensure_future(fake.subscribed.wait())
-    await asyncio.wait({task, subscribed}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-    if task.done() and task.exception() is not None:
-        await client.close()
-        task.result()  # login failed: raise it here
-    assert subscribed.done(), "the bot never subscribed to chat"
-    return client, task
-
-
-async def stop_bot(client: LiteraiTwitch, task: asyncio.Task[None]) -> None:
-    await client.close()
-    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
 
 
 @pytest.mark.slow

@@ -35,6 +35,10 @@ def bot_settings(**overrides: Any) -> BotSettings:
         "channel_cooldown_s": 0,
         "channel_queue": 3,
         "answer_unknown_commands": True,
+        # Tests of other behaviours send many commands from one user and repeat
+        # notices: the per-user rate and the collapsing of notices have their own tests.
+        "user_commands": 1000,
+        "repeat_notice_s": 0,
         "gpt2": GPT2_GEN,
         "ask": ASK_GEN,
     }

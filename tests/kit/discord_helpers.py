@@ -27,7 +27,8 @@ from .waiting import until
 
 __all__ = ["BOT", "fake", "run_bot", "settled", "stop_bot", "until"]
 
-BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
+# Tests send many commands from one member; the per-user rate has its own tests.
+BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000, user_commands=1000)  # type: ignore[call-arg]  # fmt: skip
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ class FakeTwitch(LoopbackFake):
         self.subscriptions: list[dict[str, Any]] = []
         self.refreshed = 0
         self.user_tokens = {BOT_TOKEN}  # valid user tokens; tests may expire one
+        self.refresh_fails = False  # tests: the refresh token was revoked meanwhile
         self.app_tokens: set[str] = set()
         self.keepalive_s = 2.0
         self.connected = asyncio.Event()
@@ -93,7 +94,7 @@ class FakeTwitch(LoopbackFake):
             self.app_tokens.add(token)
             return _json({"access_token": token, "expires_in": 5011271, "token_type": "bearer"})
         if q.get("grant_type") == "refresh_token":
-            if q.get("refresh_token") != BOT_REFRESH:
+            if q.get("refresh_token") != BOT_REFRESH or self.refresh_fails:
                 return _json({"status": 400, "message": "Invalid refresh token"}, 400)
             self.refreshed += 1
             token = f"bot-user-token-refreshed-{self.refreshed}"
