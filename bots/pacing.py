@@ -27,6 +27,11 @@ class Pacer:
         self._marks: list[list[float]] = []  # [time]; in flight: the start, then the end
         self._lock = asyncio.Lock()
 
+    def idle(self, now: float) -> bool:
+        """Nothing in flight and nothing counted in the window: forgetting it changes
+        nothing."""
+        return not self._lock.locked() and self.wait_s(now) == 0 and not self._marks
+
     def wait_s(self, now: float) -> float:
         """Seconds until one more action fits."""
         self._marks = [m for m in self._marks if now - m[0] < self.per_s]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from .voice import Clip, Voice, VoiceCommands, load_opus
 
 log = logging.getLogger(__name__)
 
+MAX_PACERS = 1000  # channels' pacers kept (idle ones beyond it are dropped)
 BUSY = "⏳"  # the reaction for a command refused for now (cooldown, full queue)
 QUEUE_FULL = "🔇"  # posted as a file, but the voice queue had no room to play it
 
@@ -87,7 +89,7 @@ class LiteraiDiscord(discord.Client):
         self.settings = settings
         self.clock = clock
         self.sleep = sleep  # the pacers' waits, on ``clock``'s time
-        self._pacers: dict[int, Pacer] = {}
+        self._pacers: OrderedDict[int, Pacer] = OrderedDict()  # bounded: MAX_PACERS
         self.ready_event = asyncio.Event()
         self.voice: Voice | None = None
         if settings.voice.enabled:
@@ -145,11 +147,21 @@ class LiteraiDiscord(discord.Client):
         return not (s.allow_roles and not roles & set(s.allow_roles))
 
     def pacer(self, channel_id: int) -> Pacer:
+        """The channel's pacer. At most MAX_PACERS are kept: past that, the least recently
+        used idle ones go (an idle pacer has nothing to remember), so a bot in many
+        channels and DMs does not grow without end."""
         pacer = self._pacers.get(channel_id)
         if pacer is None:
             pacer = self._pacers[channel_id] = Pacer(
                 self.settings.actions_per_5s, 5.0, self.clock, self.sleep
             )
+            if len(self._pacers) > MAX_PACERS:
+                now = self.clock()
+                for key in [k for k, p in self._pacers.items() if p.idle(now)]:
+                    if len(self._pacers) <= MAX_PACERS // 2 or key == channel_id:
+                        break
+                    del self._pacers[key]
+        self._pacers.move_to_end(channel_id)
         return pacer
 
     def line(
