@@ -223,6 +223,7 @@ async def test_literai_run_joins_irc_with_its_password_from_the_environment(
             "channels": [CHANNEL],
             "password_env": "LITERAI_TEST_IRC_PASSWORD",
         },
+        log_level="debug",  # pydle logs every raw line at debug, PASS included
     )
     env = {**os.environ, "LITERAI_TEST_IRC_PASSWORD": ircd.password, "LITERAI_TEST_KEY": API_KEY}
     proc = await asyncio.create_subprocess_exec(
@@ -239,4 +240,25 @@ async def test_literai_run_joins_irc_with_its_password_from_the_environment(
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert _from_bot(op)[0].params[1].startswith("Commands: !ask")
     assert proc.returncode == 0, err
-    assert ircd.password not in err.decode()
+    assert ircd.password not in err.decode() and "PASS ***" in err.decode()
+    # Stopped, the bot says goodbye: the channel sees it quit, not time out.
+    await op.wait_for(lambda ln: ln.command == "QUIT" and ln.nick == "literai", 10)
+
+
+async def test_replies_are_text_never_ctcp_and_fit_512_bytes_losing_nothing(
+    ircd: Ircd, op: IrcPeer
+) -> None:
+    japanese = "これは長い日本語の返事です。" * 30  # 3 bytes a character, few spaces
+    inference = ScriptedInference(["\x01ACTION waves\x01 \x02bold\x02"], [japanese])
+    bot, task = await start_bot(ircd, inference)
+    try:
+        await op.say(CHANNEL, "!ask \x01ACTION waves\x01")
+        await until(lambda: bool(_from_bot(op)))
+        await op.say(CHANNEL, "!ask say it in Japanese")
+        await until(lambda: "".join(ln.params[1] for ln in _from_bot(op)[1:]) == japanese)
+    finally:
+        await stop_bot(bot, task)
+    first, *rest = _from_bot(op)
+    assert first.params[1] == "ACTION waves bold"  # text, not a CTCP ACTION
+    assert all("\x01" not in ln.raw for ln in _from_bot(op))
+    assert len(rest) > 1 and all(len(ln.raw.encode()) + 2 <= 512 for ln in rest)

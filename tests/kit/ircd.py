@@ -115,9 +115,11 @@ class Line:
     source: str
     command: str
     params: list[str] = field(default_factory=list)
+    raw: str = ""  # the whole line as it came, for byte counts
 
     @classmethod
     def parse(cls, raw: str) -> Line:
+        whole = raw
         tags: dict[str, str] = {}
         if raw.startswith("@"):
             head, raw = raw[1:].split(" ", 1)
@@ -134,7 +136,7 @@ class Line:
         command = params.pop(0).upper()
         if trailing is not None:
             params.append(trailing)
-        return cls(tags, source, command, params)
+        return cls(tags, source, command, params, whole)
 
     @property
     def nick(self) -> str:
