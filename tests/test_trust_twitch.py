@@ -81,3 +81,33 @@ async def test_a_reply_never_starts_a_chat_command(twitch: FakeTwitch) -> None:
     finally:
         await stop_bot(client, task)
     assert twitch.sent[0].text == "\u200b/ban streamer"
+
+
+async def test_a_session_reconnect_loses_and_doubles_nothing(twitch: FakeTwitch) -> None:
+    client, task = await run_bot(twitch, ScriptedInference(["Before."], ["After."]))
+    try:
+        before = await twitch.chat("!ask one?", user_id="1", login="one")
+        await until(lambda: len(twitch.sent) == 1)
+        await twitch.reconnect()  # Twitch moves the bot to another edge
+        after = await twitch.chat("!ask two?", user_id="2", login="two")
+        await until(lambda: len(twitch.sent) == 2)
+    finally:
+        await stop_bot(client, task)
+    assert [(s.text, s.reply_to) for s in twitch.sent] == [("Before.", before), ("After.", after)]
+    assert twitch.connections == 2
+
+
+@pytest.mark.slow  # twitchio notices a silent session after 10 s plus 5 s of grace
+async def test_a_missed_keepalive_reconnects_and_resubscribes(twitch: FakeTwitch) -> None:
+    client, task = await run_bot(twitch, ScriptedInference(["Still here."]))
+    try:
+        subscribed = len(twitch.subscriptions)
+        twitch.keepalives_paused = True  # Twitch goes quiet without closing
+        await until(lambda: twitch.connections == 2, 60)
+        twitch.keepalives_paused = False
+        await until(lambda: len(twitch.subscriptions) > subscribed, 30)  # a new session
+        asked = await twitch.chat("!ask are you there?")
+        await until(lambda: bool(twitch.sent))
+    finally:
+        await stop_bot(client, task)
+    assert [(s.text, s.reply_to) for s in twitch.sent] == [("Still here.", asked)]

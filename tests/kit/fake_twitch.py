@@ -56,6 +56,8 @@ class FakeTwitch(LoopbackFake):
         self.refresh_fails = False  # tests: the refresh token was revoked meanwhile
         self.app_tokens: set[str] = set()
         self.keepalive_s = 2.0
+        self.keepalives_paused = False  # tests: Twitch goes quiet without closing
+        self.connections = 0  # EventSub WebSocket connections made so far
         self.connected = asyncio.Event()
         self.subscribed = asyncio.Event()
         self._session = "AQoQILE98gtqShGmLD7AM6yJThAB"
@@ -209,6 +211,9 @@ class FakeTwitch(LoopbackFake):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._ws = ws
+        self.connections += 1
+        if "reconnect" not in request.query:  # a reconnect keeps its session (Twitch's)
+            self._session = f"session-{uuid.uuid4().hex[:16]}"
         welcome = fixture("session_welcome")
         welcome["payload"]["session"]["id"] = self._session
         await ws.send_json(welcome)
@@ -224,6 +229,8 @@ class FakeTwitch(LoopbackFake):
     async def _keepalive(self, ws: web.WebSocketResponse) -> None:
         while not ws.closed:
             await asyncio.sleep(self.keepalive_s)
+            if self.keepalives_paused:
+                continue
             await ws.send_json(
                 {
                     "metadata": {
@@ -234,6 +241,22 @@ class FakeTwitch(LoopbackFake):
                     "payload": {},
                 }
             )
+
+    async def reconnect(self) -> None:
+        """Twitch moving the bot to another edge: a session_reconnect message with a
+        new URL on the current connection; returns once the new one is welcomed."""
+        assert self._ws is not None
+        self.connected.clear()
+        note = {
+            "metadata": {"message_id": str(uuid.uuid4()), "message_type": "session_reconnect",
+                         "message_timestamp": "2026-11-22T12:00:00.000000000Z"},
+            "payload": {"session": {"id": self._session, "status": "reconnecting",
+                                    "keepalive_timeout_seconds": None,
+                                    "reconnect_url": self.eventsub + "?reconnect=1",
+                                    "connected_at": "2026-11-22T12:00:00.000000000Z"}},
+        }  # fmt: skip
+        await self._ws.send_json(note)
+        await asyncio.wait_for(self.connected.wait(), 30)
 
     async def chat(
         self,
