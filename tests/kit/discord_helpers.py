@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import discord
@@ -16,6 +16,7 @@ from discord.gateway import DiscordWebSocket
 
 from bots.discord.client import LiteraiDiscord
 from bots.discord.settings import DiscordSettings
+from literai_core.chat import Reply
 from literai_core.core import ChatCore
 from literai_core.inference import Inference
 from literai_core.router import Component
@@ -56,13 +57,14 @@ async def run_bot(
     components: list[Component] | None = None,
     clock: FakeClock | None = None,
     intents: discord.Intents | None = None,
+    observers: list[Callable[[Reply], None]] | None = None,
     **settings: Any,
 ) -> tuple[LiteraiDiscord, asyncio.Task[None]]:
     """The bot logged in to the fake and ready. ``clock``: its time and its pacers'
     sleeps (default: the real ones)."""
     timing: dict[str, Any] = {} if clock is None else {"clock": clock, "sleep": clock.sleep}
     client = LiteraiDiscord(
-        ChatCore(bot, inference, components),
+        ChatCore(bot, inference, components, observers=observers or []),
         DiscordSettings(**settings),
         voice_cls=voice_cls,
         intents=intents,

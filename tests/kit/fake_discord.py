@@ -58,6 +58,8 @@ class FakeDiscord(SlashInteractions, LoopbackFake):
     def __init__(self) -> None:
         super().__init__()
         self.actions: list[Action] = []
+        # Every body the bot sent that posts or edits text, as (method, path, body).
+        self.bodies: list[tuple[str, str, dict[str, Any]]] = []
         self.identified = asyncio.Event()
         self._seq = itertools.count(2)
         self._ids = itertools.count(1200000000000000000)
@@ -246,6 +248,7 @@ class FakeDiscord(SlashInteractions, LoopbackFake):
     async def _edit(self, request: web.Request) -> web.Response:
         cid, mid = request.match_info["cid"], request.match_info["mid"]
         payload = await request.json()
+        self.bodies.append((request.method, request.path, payload))
         message = self._messages[mid]
         message["content"] = payload.get("content", message["content"])
         self.actions.append(Action("edit", cid, mid, message["content"], time.monotonic()))
@@ -256,14 +259,16 @@ class FakeDiscord(SlashInteractions, LoopbackFake):
     ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
         """A JSON body, or multipart with ``payload_json`` and files."""
         files: list[tuple[str, bytes]] = []
-        if not request.content_type.startswith("multipart/"):
-            return await request.json(), files
         payload: dict[str, Any] = {}
-        async for part in await request.multipart():
-            if part.name == "payload_json":  # type: ignore[union-attr]
-                payload = json.loads(await part.text())  # type: ignore[union-attr]
-            else:
-                files.append((part.filename or "", await part.read()))  # type: ignore[union-attr]
+        if not request.content_type.startswith("multipart/"):
+            payload = await request.json()
+        else:
+            async for part in await request.multipart():
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    payload = json.loads(await part.text())  # type: ignore[union-attr]
+                else:
+                    files.append((part.filename or "", await part.read()))  # type: ignore[union-attr]
+        self.bodies.append((request.method, request.path, payload))
         return payload, files
 
     def _attachments(self, files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
