@@ -11,6 +11,7 @@ import itertools
 import json
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,10 @@ class FakeTwitch(LoopbackFake):
         logins = {v.lower() for v in request.query.getall("login", [])}
         ids = set(request.query.getall("id", []))
         users = [u for u in fixture("users")["data"] if u["login"] in logins or u["id"] in ids]
+        known = {u["login"] for u in users}
+        for login in sorted(logins - known):  # any other channel exists too (benchmarks)
+            users.append({**fixture("users")["data"][0], "login": login,
+                          "display_name": login, "id": channel_id(login)})  # fmt: skip
         return _json({"data": users})
 
     async def _subscribe(self, request: web.Request) -> web.Response:
@@ -265,6 +270,7 @@ class FakeTwitch(LoopbackFake):
         user_id: str = "4145994",
         login: str = "viewer32",
         badges: list[str] = (),  # type: ignore[assignment]
+        channel: str = BROADCASTER_LOGIN,
     ) -> str:
         """A viewer says ``text``: a channel.chat.message notification; returns its id."""
         assert self._ws is not None, "no EventSub connection"
@@ -272,7 +278,11 @@ class FakeTwitch(LoopbackFake):
         note["metadata"]["message_id"] = str(uuid.uuid4())
         event = note["payload"]["event"]
         mid = str(uuid.uuid4())
+        broadcaster = BROADCASTER_ID if channel == BROADCASTER_LOGIN else channel_id(channel)
         event.update(
+            broadcaster_user_id=broadcaster,
+            broadcaster_user_login=channel,
+            broadcaster_user_name=channel,
             chatter_user_id=user_id,
             chatter_user_login=login,
             chatter_user_name=login,
@@ -283,6 +293,11 @@ class FakeTwitch(LoopbackFake):
         note["payload"]["subscription"]["transport"]["session_id"] = self._session
         await self._ws.send_json(note)
         return mid
+
+
+def channel_id(login: str) -> str:
+    """The user id the fake gives a channel it does not otherwise know."""
+    return str(3_000_000 + zlib.crc32(login.encode()) % 1_000_000)
 
 
 def _fragment(text: str) -> dict[str, Any]:

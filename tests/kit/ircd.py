@@ -31,6 +31,7 @@ CONFIG = """<config format="xml">
 <files motd="{dir}/motd.txt">
 <dns timeout="1">
 <options prefixquit="Quit: " defaultmodes="not">
+<channels users="1000" opers="1000">
 <security hideserver="" userstats="" customversion="" runasuser="" runasgroup="">
 <performance netbuffersize="10240" somaxconn="128" softlimit="1024" quietbursts="yes">
 <module name="cap">

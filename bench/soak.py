@@ -1,0 +1,141 @@
+"""A sustained mixed load: chat lines and commands in 200 channels across Discord,
+Twitch and IRC at a steady rate, the real discord.py, twitchio and pydle against the
+local fake Discord, the fake Twitch and a real InspIRCd, one chat core as in ``literai
+run``, and literai's server on the embedded model.
+
+    .venv/bin/python -m bench.soak [--minutes 30] [--rate 20] [--channels 200]
+
+Reports the bots' resident memory after warm-up and at the end (and the server's), open
+file descriptors, command latency (to the first reply or refusal) p50/p99, and how many
+commands were answered, refused out loud, or lost (neither, a minute after the load
+stopped). The last line is one JSON object with ``rss_growth_pct``, ``fd_growth``,
+``latency_p99_over_p50`` and ``lost``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench.report import pct, report
+from bench.soak_platforms import Platforms
+from tests.kit.server import start_server, stop_server, write_config
+from tests.kit.waiting import until
+
+COMMANDS = ("!ask what is a teletype, briefly?", "!help", "!gpt2 the paper tape says")
+GRACE_S = 60.0
+
+
+@dataclass
+class Tally:
+    """Every command sent: when, and when its first reply or refusal came."""
+
+    asked: dict[str, float] = field(default_factory=dict)  # command id -> sent at
+    answered: dict[str, float] = field(default_factory=dict)  # id -> first reply at
+    refused: set[str] = field(default_factory=set)
+
+
+def rss_kib(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def load(platforms: Platforms, tally: Tally, rate: float, seconds: float) -> None:
+    """``rate`` lines a second for ``seconds``: one in ten a command, from 500 viewers
+    in every channel in turn."""
+    rng = random.Random(7)
+    total = int(rate * seconds)
+    start = time.monotonic()
+    bar = tqdm(total=total, unit="line", file=sys.stderr, desc="chat")
+    for i in range(total):
+        viewer = f"viewer{rng.randrange(500)}"
+        channel = platforms.channels[i % len(platforms.channels)]
+        if i % 10 == 5:
+            cid = await platforms.say(channel, viewer, COMMANDS[(i // 10) % len(COMMANDS)])
+            tally.asked[cid] = time.monotonic()
+        else:
+            await platforms.say(channel, viewer, f"chat line {i}: the tape is {i % 7} m long")
+        bar.update()
+        await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
+    bar.close()
+
+
+async def soak(base_url: str, args: argparse.Namespace, folder: Path) -> dict[str, object]:
+    tally = Tally()
+    async with Platforms(base_url, args.channels, folder, tally) as platforms:
+        warmup = min(60.0, args.minutes * 60 / 5)
+        await load(platforms, tally, args.rate, warmup)
+        rss_warm, fds_warm = rss_kib(), open_fds()
+        await load(platforms, tally, args.rate, args.minutes * 60 - warmup)
+        with contextlib.suppress(AssertionError):  # what is still missing then is lost
+            await until(lambda: set(tally.asked) <= set(tally.answered) | tally.refused, GRACE_S)
+        rss_end, fds_end = rss_kib(), open_fds()
+    return figures(tally, rss_warm, rss_end, fds_warm, fds_end)
+
+
+def figures(tally: Tally, rss0: int, rss1: int, fd0: int, fd1: int) -> dict[str, object]:
+    latencies = [tally.answered[c] - t for c, t in tally.asked.items() if c in tally.answered]
+    p50, p99 = pct(latencies, 0.5), pct(latencies, 0.99)
+    handled = set(tally.answered) | tally.refused
+    return {
+        "commands": len(tally.asked),
+        "answered": len(set(tally.answered) - tally.refused),
+        "refused": len(tally.refused),
+        "lost": len(set(tally.asked) - handled),
+        "latency_p50_s": round(p50, 2),
+        "latency_p99_s": round(p99, 2),
+        "latency_p99_over_p50": round(p99 / p50, 2) if p50 else None,
+        "rss_warm_mib": round(rss0 / 1024, 1),
+        "rss_end_mib": round(rss1 / 1024, 1),
+        "rss_growth_pct": round(100 * (rss1 - rss0) / rss0, 1) if rss0 else None,
+        "fd_warm": fd0,
+        "fd_end": fd1,
+        "fd_growth": fd1 - fd0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="chat lines a second")
+    parser.add_argument("--channels", type=int, default=200, help="across the platforms")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = write_config(folder, server={"port": 0, "models": {"smollm2": {"slots": 8}}})
+        server = start_server(config, capture_stderr=False)
+        try:
+            fig = asyncio.run(soak(server.v1, args, folder))
+            fig["server_rss_end_mib"] = round(rss_kib(server.proc.pid) / 1024, 1)
+        finally:
+            stop_server(server)
+    keys = [k for k in fig if k != "latency_p99_over_p50"] + ["latency_p99_over_p50"]
+    report(
+        f"soak: {args.minutes:g} min, {args.rate:g} lines/s, {args.channels} channels",
+        fig,
+        keys,
+        minutes=args.minutes,
+        rate=args.rate,
+        channels=args.channels,
+    )
+    return 0 if fig["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

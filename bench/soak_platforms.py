@@ -1,0 +1,174 @@
+"""The three platforms of the soak benchmark, each with its real client library against
+its local peer, all on one chat core (as ``literai run`` has): the fake Discord, the
+fake Twitch and a real InspIRCd with people played by raw-socket peers. ``say`` posts a
+line as a viewer; replies and refusals are tallied as they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import zlib
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import discord
+import openai
+import twitchio
+import twitchio.eventsub.websockets
+import twitchio.http
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from bots.discord.client import BUSY, LiteraiDiscord
+from bots.discord.settings import DiscordSettings
+from bots.irc.client import LiteraiIrc
+from bots.irc.settings import IrcSettings
+from bots.twitch.client import LiteraiTwitch
+from bots.twitch.settings import Credentials, TwitchSettings
+from literai_core.commands import default_components
+from literai_core.core import ChatCore
+from literai_core.inference import OpenAIInference
+from literai_core.settings import BotSettings
+from tests.kit.fake_discord import FakeDiscord
+from tests.kit.fake_twitch import BOT_REFRESH, BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, FakeTwitch
+from tests.kit.ircd import IrcPeer, start_ircd
+from tests.kit.waiting import until
+
+REFUSED = ("slow down", "busy", "Sorry")
+IRC_PEERS = 6
+
+
+class Platforms:
+    def __init__(self, base_url: str, channels: int, folder: Path, tally: Any) -> None:
+        self.base_url, self.folder, self.tally = base_url, folder, tally
+        third = channels // 3
+        self.discord_ids = [str(1_200_000_000_000_000_000 + n) for n in range(third)]
+        self.twitch_logins = [f"soak{n}" for n in range(third)]
+        self.irc_channels = [f"#soak{n}" for n in range(channels - 2 * third)]
+        self.channels = [
+            *(("discord", c) for c in self.discord_ids),
+            *(("twitch", c) for c in self.twitch_logins),
+            *(("irc", c) for c in self.irc_channels),
+        ]
+        self._irc_pending: dict[str, deque[str]] = {c: deque() for c in self.irc_channels}
+        self._irc_seen = 0
+        self._ids = itertools.count()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def __aenter__(self) -> Platforms:
+        self.api = openai.AsyncOpenAI(base_url=self.base_url, api_key="none", max_retries=0)
+        bot = BotSettings(channel_cooldown_s=0, channel_queue=8)  # type: ignore[call-arg]
+        self.core = ChatCore(bot, OpenAIInference(self.api, "smollm2"), default_components())
+        await self._discord()
+        await self._twitch()
+        await self._irc()
+        self._tasks.append(asyncio.create_task(self._watch()))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.discord.close()
+        await self.twitch.close()
+        await self.irc.close()
+        for peer in self.peers:
+            await peer.close()
+        self.ircd.stop()
+        await self.fake_discord.stop()
+        await self.fake_twitch.stop()
+        await self.core.aclose()
+        await self.api.close()
+
+    async def _discord(self) -> None:
+        self.fake_discord = FakeDiscord()
+        await self.fake_discord.start()
+        discord.http.Route.BASE = self.fake_discord.api_base  # type: ignore[misc]
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.fake_discord.gateway)
+        settings = DiscordSettings(slash_commands=False, voice={"enabled": False})  # type: ignore[call-arg, arg-type]
+        self.discord = LiteraiDiscord(self.core, settings)
+        self._tasks.append(asyncio.create_task(self.discord.start("test-token")))
+        await asyncio.wait_for(self.discord.ready_event.wait(), 60)
+
+    async def _twitch(self) -> None:
+        self.fake_twitch = FakeTwitch()
+        await self.fake_twitch.start()
+        twitchio.http.Route.BASE = self.fake_twitch.api_base  # type: ignore[misc]
+        twitchio.http.Route.ID_BASE = self.fake_twitch.id_base  # type: ignore[misc]
+        twitchio.eventsub.websockets.WSS = self.fake_twitch.eventsub
+        credentials = Credentials(CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, BOT_REFRESH)
+        settings = TwitchSettings(channels=self.twitch_logins)  # type: ignore[call-arg]
+        self.twitch = LiteraiTwitch(self.core, settings, credentials)
+        start = self.twitch.start(with_adapter=False, load_tokens=False, save_tokens=False)
+        self._tasks.append(asyncio.create_task(start))
+        await until(lambda: len(self.fake_twitch.subscriptions) >= len(self.twitch_logins), 60)
+
+    async def _irc(self) -> None:
+        self.ircd = start_ircd(self.folder / "ircd")
+        settings = IrcSettings(  # type: ignore[call-arg]
+            host=self.ircd.host, port=self.ircd.port, tls=False, channels=self.irc_channels
+        )
+        self.irc = LiteraiIrc(self.core, settings, password=self.ircd.password)
+        self._tasks.append(asyncio.create_task(self.irc.run()))
+        await asyncio.wait_for(self.irc.ready.wait(), 60)
+        self.peers = [IrcPeer(self.ircd, f"peer{n}") for n in range(IRC_PEERS)]
+        for n, peer in enumerate(self.peers):  # each peer speaks in its share of channels
+            await peer.connect()
+            for channel in self.irc_channels[n::IRC_PEERS]:
+                await peer.join(channel)
+
+    async def say(self, channel: tuple[str, str], viewer: str, text: str) -> str:
+        """Post ``text`` as ``viewer``; the id its reply will be known by."""
+        platform, name = channel
+        uid = str(5000 + zlib.crc32(viewer.encode()) % 100_000)
+        if platform == "discord":
+            return await self.fake_discord.user_says(
+                text, user_id=str(1_100_000_000_000_100_000 + int(uid)), name=viewer,
+                channel_id=name,
+            )  # fmt: skip
+        if platform == "twitch":
+            return await self.fake_twitch.chat(text, user_id=uid, login=viewer, channel=name)
+        n = self.irc_channels.index(name) % IRC_PEERS
+        await self.peers[n].say(name, text)
+        cid = f"irc:{name}:{next(self._ids)}"
+        if text.startswith("!"):
+            self._irc_pending[name].append(cid)
+        return cid
+
+    async def _watch(self) -> None:
+        """Tally first replies and refusals as they arrive, every 0.2 s."""
+        seen_discord = seen_twitch = 0
+        while True:
+            now = time.monotonic()
+            actions = self.fake_discord.actions
+            for a in actions[seen_discord:]:
+                if a.kind == "react" and a.content == BUSY:
+                    self.tally.refused.add(a.message_id)
+                elif a.kind == "send" and a.reference:
+                    self._first(a.reference, a.content, a.at)
+            seen_discord = len(actions)
+            sent = self.fake_twitch.sent
+            for s in sent[seen_twitch:]:
+                if s.reply_to:
+                    self._first(s.reply_to, s.text, s.at)
+            seen_twitch = len(sent)
+            self._watch_irc(now)
+            await asyncio.sleep(0.2)
+
+    def _watch_irc(self, now: float) -> None:
+        for peer in self.peers:
+            for line in peer.privmsgs()[getattr(peer, "_tallied", 0) :]:
+                if line.nick == "literai" and "+draft/reply" in line.tags:
+                    pending = self._irc_pending.get(line.params[0])
+                    if pending:
+                        self._first(pending.popleft(), line.params[-1], now)
+            peer._tallied = len(peer.privmsgs())  # type: ignore[attr-defined]
+
+    def _first(self, cid: str, text: str, at: float) -> None:
+        if cid not in self.tally.asked or cid in self.tally.answered:
+            return
+        self.tally.answered[cid] = at
+        if any(word in text for word in REFUSED):
+            self.tally.refused.add(cid)
