@@ -40,8 +40,11 @@ class MediaStore:
                 os.utime(path)  # fresh again: evict it last
             else:
                 tmp = self.folder / f".{name}.{threading.get_ident()}.part"
-                tmp.write_bytes(data)
-                tmp.replace(path)  # atomic: never a half file under a served name
+                try:
+                    tmp.write_bytes(data)
+                    tmp.replace(path)  # atomic: never a half file under a served name
+                finally:
+                    tmp.unlink(missing_ok=True)  # a full disk leaves no part file
             self._evict(keep=name)
         return name
 

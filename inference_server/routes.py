@@ -161,7 +161,16 @@ async def images(request: web.Request) -> web.Response:
     req = parse_body(ImageRequest, await _read(request))
 
     async def publish(png: bytes) -> str:
-        name = await asyncio.to_thread(request.app[MEDIA].put, png, "png")
+        try:
+            name = await asyncio.to_thread(request.app[MEDIA].put, png, "png")
+        except OSError as exc:  # a full disk: said, and the server goes on
+            raise ApiError(
+                503,
+                f"the image was made but cannot be stored ({exc.strerror or exc}); "
+                "ask for response_format b64_json, or free disk space",
+                type="server_error",
+                code="media_store_failed",
+            ) from None
         return str(request.url.with_path(f"/media/{name}").with_query(None))
 
     return web.json_response(await serving.generate(req, publish))

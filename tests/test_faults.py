@@ -219,3 +219,17 @@ def test_sigterm_during_literai_podcast_then_resume_finishes_it(
     assert not script.exists()  # the work folder is gone once the episode is written
     spoken = [line["text"] for line in json.loads((folder / "timeline.json").read_text())["lines"]]
     assert spoken == planned  # the stopped run's script, not a new one
+
+
+def test_a_full_disk_under_the_media_store_leaves_no_part_file(tmp_path: Path) -> None:
+    from inference_server.media import MediaStore
+
+    with full_disk(tmp_path / "media"):
+        store = MediaStore(tmp_path / "media", 10_000_000)
+        with pytest.raises(OSError):
+            store.put(b"\x89PNG" + b"x" * 200_000, "png")
+        left = sorted(p.name for p in (tmp_path / "media").iterdir())
+        assert left == ["filler"]  # no half file, served or not
+        (tmp_path / "media" / "filler").unlink()
+        name = store.put(b"\x89PNG small", "png")  # room again: it works
+        assert store.path(name) is not None
