@@ -115,10 +115,11 @@ async def _one(api: openai.AsyncOpenAI, model: str, i: int, tokens: int, extra: 
     return (first or end) - t0, end - t0, n
 
 
-async def _measure(base: str, model: str, n: int, tokens: int, extra: dict, rounds: int) -> dict:  # type: ignore[type-arg]
+async def _measure(base: str, model: str, n: int, tokens: int, extra: dict, rounds: int,  # type: ignore[type-arg]
+                   key: str | None = None) -> dict:  # type: ignore[type-arg]  # fmt: skip
     """``rounds`` rounds of ``n`` concurrent streams: the median round's aggregate tok/s;
     TTFT and latency percentiles over every request of every round."""
-    async with openai.AsyncOpenAI(base_url=base, api_key="none", max_retries=0,
+    async with openai.AsyncOpenAI(base_url=base, api_key=key or "none", max_retries=0,
                                   timeout=600) as api:  # fmt: skip
         await _one(api, model, 999, 8, extra)  # warm up: first-call costs out
         rates, rows = [], []
@@ -139,8 +140,9 @@ async def _measure(base: str, model: str, n: int, tokens: int, extra: dict, roun
     }
 
 
-def _engine(base: str, model: str, tokens: int, extra: dict, rounds: int) -> dict[int, dict]:  # type: ignore[type-arg]
-    return {n: asyncio.run(_measure(base, model, n, tokens, extra, rounds)) for n in (1, 8)}
+def _engine(base: str, model: str, tokens: int, extra: dict, rounds: int,  # type: ignore[type-arg]
+            key: str | None = None) -> dict[int, dict]:  # type: ignore[type-arg]  # fmt: skip
+    return {n: asyncio.run(_measure(base, model, n, tokens, extra, rounds, key)) for n in (1, 8)}
 
 
 def raw_llamacpp(
@@ -220,7 +222,7 @@ def _served(step: str, args: argparse.Namespace, model: Path, tmp: Path) -> dict
     vllm.load()
     try:
         return _engine(vllm.base_url, "smollm2", args.tokens,
-                       {"ignore_eos": True}, args.rounds)  # fmt: skip
+                       {"ignore_eos": True}, args.rounds, vllm.api_key)  # fmt: skip
     finally:
         vllm.close()
 

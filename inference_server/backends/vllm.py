@@ -60,6 +60,11 @@ class ManagedVllm(RemoteOpenAI):
         self.threads = threads or os.cpu_count() or 1
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def api_key(self) -> str | None:
+        """The child's own key (made at load): what a client of it must send."""
+        return self._key
+
     def command(self, port: int) -> list[str]:
         return [
             str(self.python), "-m", "vllm.entrypoints.openai.api_server",
