@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from .kit.inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
+from .kit.server import assert_stream_matches
 
 MSG = [{"role": "user", "content": "Name three colours, please."}]
 MSG_PROMPT_TOKENS = 6  # "user: Name three colours, please." and "assistant:"
@@ -69,17 +70,7 @@ def test_chat_streaming_matches_non_streaming_and_reports_usage(client: openai.O
     stream = client.chat.completions.create(
         **args, stream=True, stream_options={"include_usage": True}
     )  # type: ignore[call-overload]
-    chunks = list(stream)
-    assert chunks[0].choices[0].delta.role == "assistant"
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == whole.choices[0].message.content
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
-    assert finishes[-1] == whole.choices[0].finish_reason
-    assert all(f is None for f in finishes[:-1])
-    assert chunks[-1].choices == []
-    assert chunks[-1].usage is not None
-    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
-    assert len({c.id for c in chunks}) == 1
+    assert_stream_matches(list(stream), whole)
 
 
 def test_stream_ends_with_done_on_the_wire(echo_server: EchoServer) -> None:

@@ -12,7 +12,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from .kit.server import Server
+from .kit.server import Server, assert_stream_matches
 
 pytestmark = pytest.mark.slow  # the model, in a subprocess
 
@@ -61,17 +61,7 @@ def test_chat_streaming_matches_non_streaming_and_reports_usage(client: openai.O
     stream = client.chat.completions.create(
         **args, stream=True, stream_options={"include_usage": True}
     )
-    chunks = list(stream)
-    assert chunks[0].choices[0].delta.role == "assistant"
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == whole.choices[0].message.content
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
-    assert finishes[-1] == whole.choices[0].finish_reason
-    assert all(f is None for f in finishes[:-1])
-    assert chunks[-1].choices == []
-    assert chunks[-1].usage is not None
-    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
-    assert len({c.id for c in chunks}) == 1
+    assert_stream_matches(list(stream), whole)
 
 
 def test_completions_stream_and_whole_agree(

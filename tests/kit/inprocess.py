@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import openai
 import pytest
 from aiohttp import web
 
@@ -32,6 +30,8 @@ from inference_server.backends.echo import EchoBackend
 from inference_server.engine import Engine
 from inference_server.keys import SERVING
 from inference_server.settings import ServerSettings
+
+from .server import ApiPeer
 
 MODEL = "echo"  # the echo engine's alias
 API_KEY = "test-key-not-secret"
@@ -52,37 +52,16 @@ class _Records(logging.Handler):
 
 
 @dataclass
-class EchoServer:
-    base_url: str  # http://127.0.0.1:PORT
+class EchoServer(ApiPeer):
+    base_url: str
     api_key: str | None
     app: web.Application
     backend: Any  # the EchoBackend (or the test's own backend)
     logs: list[str] = field(default_factory=list)
 
     @property
-    def v1(self) -> str:
-        return self.base_url + "/v1"
-
-    @property
     def engine(self) -> Engine:
         return self.app[SERVING].engines[MODEL]
-
-    def client(self, strict: bool = True, **kw: Any) -> openai.OpenAI:
-        """The official client; strict as the subprocess server's (tests/conftest.py)."""
-        return openai.OpenAI(
-            base_url=self.v1,
-            api_key=self.api_key or "none",
-            max_retries=0,
-            _strict_response_validation=strict,
-            **kw,
-        )
-
-    def metric(self, name: str, labels: str = "") -> float:
-        """One sample from /metrics, e.g. metric("literai_requests_running", 'model="echo"')."""
-        text = httpx.get(self.base_url + "/metrics", timeout=10).text
-        pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "")
-        match = re.search(r"^" + pattern + r" ([0-9.e+-]+)$", text, re.M)
-        return float(match.group(1)) if match else 0.0
 
 
 def echo_settings(tmp: Path, **server: Any) -> ServerSettings:

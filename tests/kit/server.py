@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import openai
@@ -23,11 +24,12 @@ API_KEY = "test-key-not-secret"
 SERVER_SLOTS = 2  # the session server's sequences decoded together
 
 
-@dataclass
-class Server:
+class ApiPeer:
+    """What tests do with any literai server they started, subprocess or in-process:
+    its /v1 URL, the official client, one metric."""
+
     base_url: str  # http://127.0.0.1:PORT
     api_key: str | None
-    proc: subprocess.Popen[str]
 
     @property
     def v1(self) -> str:
@@ -52,6 +54,27 @@ class Server:
         pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "")
         match = re.search(r"^" + pattern + r" ([0-9.e+-]+)$", text, re.M)
         return float(match.group(1)) if match else 0.0
+
+
+@dataclass
+class Server(ApiPeer):
+    base_url: str
+    api_key: str | None
+    proc: subprocess.Popen[str]
+
+
+def assert_stream_matches(chunks: list[Any], whole: Any) -> None:
+    """A streamed chat answer (with usage) says what the same request said whole."""
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] == whole.choices[0].finish_reason
+    assert all(f is None for f in finishes[:-1])
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert len({c.id for c in chunks}) == 1
 
 
 def write_config(tmp: Path, **sections: object) -> Path:
