@@ -43,6 +43,10 @@ class Tally:
     asked: dict[str, float] = field(default_factory=dict)  # command id -> sent at
     answered: dict[str, float] = field(default_factory=dict)  # id -> first reply at
     refused: set[str] = field(default_factory=set)
+    platform_of: dict[str, str] = field(default_factory=dict)  # id -> where it was asked
+    # A !help said in a channel whose same help was posted moments ago: the bot says a
+    # notice once per channel (bot.repeat_notice_s), so it is not asked again.
+    collapsed: set[str] = field(default_factory=set)
 
 
 def rss_kib(pid: int | str = "self") -> int:
@@ -65,10 +69,11 @@ async def load(platforms: Platforms, tally: Tally, rate: float, seconds: float) 
     bar = tqdm(total=total, unit="line", file=sys.stderr, desc="chat")
     for i in range(total):
         viewer = f"viewer{rng.randrange(500)}"
-        channel = platforms.channels[i % len(platforms.channels)]
+        channel = rng.choice(platforms.channels)  # commands and chat in every channel
         if i % 10 == 5:
             cid = await platforms.say(channel, viewer, COMMANDS[(i // 10) % len(COMMANDS)])
             tally.asked[cid] = time.monotonic()
+            tally.platform_of[cid] = channel[0]
         else:
             await platforms.say(channel, viewer, f"chat line {i}: the tape is {i % 7} m long")
         bar.update()
@@ -92,13 +97,28 @@ async def soak(base_url: str, args: argparse.Namespace, folder: Path) -> dict[st
 def figures(tally: Tally, rss0: int, rss1: int, fd0: int, fd1: int) -> dict[str, object]:
     latencies = [tally.answered[c] - t for c, t in tally.asked.items() if c in tally.answered]
     p50, p99 = pct(latencies, 0.5), pct(latencies, 0.99)
-    handled = set(tally.answered) | tally.refused
+    handled = set(tally.answered) | tally.refused | tally.collapsed
+    lost = set(tally.asked) - handled
+    by_platform = {
+        platform: round(
+            pct([tally.answered[c] - t for c, t in tally.asked.items()
+                 if c in tally.answered and tally.platform_of[c] == platform], 0.99), 2)
+        for platform in ("discord", "twitch", "irc")
+    }  # fmt: skip
+    if lost:
+        print(f"soak: lost, for example: {sorted(lost)[:8]}", file=sys.stderr)
     return {
         "commands": len(tally.asked),
         "answered": len(set(tally.answered) - tally.refused),
         "refused": len(tally.refused),
-        "lost": len(set(tally.asked) - handled),
+        "lost": len(lost),
+        "lost_by_platform": {
+            platform: sum(1 for c in lost if tally.platform_of.get(c) == platform)
+            for platform in ("discord", "twitch", "irc")
+        },
+        "collapsed": len(tally.collapsed - set(tally.answered)),
         "latency_p50_s": round(p50, 2),
+        "latency_p99_s_by_platform": by_platform,
         "latency_p99_s": round(p99, 2),
         "latency_p99_over_p50": round(p99 / p50, 2) if p50 else None,
         "rss_warm_mib": round(rss0 / 1024, 1),

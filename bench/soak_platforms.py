@@ -37,7 +37,7 @@ from tests.kit.ircd import IrcPeer, start_ircd
 from tests.kit.waiting import until
 
 REFUSED = ("slow down", "busy", "Sorry")
-IRC_PEERS = 6
+IRC_PEERS = 22  # each a few channels: one person does not send every command there
 
 
 class Platforms:
@@ -56,6 +56,8 @@ class Platforms:
         self._irc_seen = 0
         self._ids = itertools.count()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.help_shown: dict[tuple[str, str], float] = {}  # channel -> last help posted
+        self._asked_in: dict[str, tuple[str, str]] = {}
 
     async def __aenter__(self) -> Platforms:
         self.api = openai.AsyncOpenAI(base_url=self.base_url, api_key="none", max_retries=0)
@@ -121,6 +123,14 @@ class Platforms:
 
     async def say(self, channel: tuple[str, str], viewer: str, text: str) -> str:
         """Post ``text`` as ``viewer``; the id its reply will be known by."""
+        cid = await self._say(channel, viewer, text)
+        self._asked_in[cid] = channel
+        shown = self.help_shown.get(channel)
+        if text == "!help" and shown is not None and time.monotonic() - shown < 30:
+            self.tally.collapsed.add(cid)
+        return cid
+
+    async def _say(self, channel: tuple[str, str], viewer: str, text: str) -> str:
         platform, name = channel
         uid = str(5000 + zlib.crc32(viewer.encode()) % 100_000)
         if platform == "discord":
@@ -167,6 +177,12 @@ class Platforms:
             peer._tallied = len(peer.privmsgs())  # type: ignore[attr-defined]
 
     def _first(self, cid: str, text: str, at: float) -> None:
+        if text.startswith("Commands:"):
+            platform = self.tally.platform_of.get(cid)
+            channel = next((c for c in self.channels if platform and c[0] == platform
+                            and self._asked_in.get(cid) == c), None)  # fmt: skip
+            if channel is not None:
+                self.help_shown[channel] = at
         if cid not in self.tally.asked or cid in self.tally.answered:
             return
         self.tally.answered[cid] = at
