@@ -120,3 +120,22 @@ def test_the_server_refuses_to_serve_beyond_loopback_without_a_key(
     assert environment(LiteraiConfig(), bots=False).api_key is None  # loopback: fine
     monkeypatch.setenv("LITERAI_API_KEY", "a-key")
     assert environment(open_server, bots=False).api_key == "a-key"
+
+
+@pytest.mark.slow  # the literai command, as a subprocess
+def test_literai_config_explains_every_key_and_checks_a_file(tmp_path: Path) -> None:
+    from .kit.server import literai
+
+    explained = literai("config", "--explain")
+    assert explained.returncode == 0, explained.stderr
+    assert "server.port = 8080 [ge 0; le 65535]" in explained.stdout
+    assert "bot.user_commands = 6" in explained.stdout
+    good = tmp_path / "good.yaml"
+    good.write_text("bot:\n  prefix: '?'\n")
+    ok = literai("config", "--config", str(good))
+    assert ok.returncode == 0 and ok.stdout.strip() == f"literai: {good}: ok"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("web:\n  channels: ['Not A Name']\n")
+    refused = literai("config", "--config", str(bad))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"literai: config error in {bad}: web.channels.0: ")
