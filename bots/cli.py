@@ -139,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _load(args)
         env = Environment()
         if args.cmd not in ("config", "model"):
-            env = environment(config, bots=args.cmd not in ("serve",))
+            # Only `run` starts the adapters; the jobs start a server unless given one.
+            serving = args.cmd == "serve" or config.client.base_url is None
+            env = environment(config, bots=args.cmd == "run", serving=serving)
         # Before any logging: every record from any library is masked from here on.
         redact.install(env.secrets())
         logging.basicConfig(

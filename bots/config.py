@@ -171,17 +171,21 @@ def _required(key: str, name: str, what: str) -> str:
     return value
 
 
-def environment(config: LiteraiConfig, *, bots: bool = True) -> Environment:
+def environment(
+    config: LiteraiConfig, *, bots: bool = True, serving: bool | None = None
+) -> Environment:
     """Read the secrets ``config`` needs (the server's and the API client's, and with
     ``bots`` the enabled adapters'), checking what else must be in place; ConfigError
-    names the key."""
+    names the key. ``serving``: this process starts the server (default: it does
+    unless ``client.base_url`` names another, or it is ``literai serve``)."""
     keys = {}
     for alias, model in config.server.models.items():
         if model.engine == "remote" and model.api_key_env:
             where = f"server.models.{alias}.api_key_env"
             keys[alias] = _required(where, model.api_key_env, f"model {alias} needs a key")
     api_key = env_secret(config.server.api_key_env)
-    serving = not bots or config.client.base_url is None  # this process starts the server
+    if serving is None:
+        serving = not bots or config.client.base_url is None
     if serving and api_key is None and not _is_loopback(config.server.host):
         if not config.server.allow_no_key:
             raise ConfigError(

@@ -139,3 +139,17 @@ def test_literai_config_explains_every_key_and_checks_a_file(tmp_path: Path) -> 
     refused = literai("config", "--config", str(bad))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert refused.stderr.startswith(f"literai: config error in {bad}: web.channels.0: ")
+
+
+def test_the_cli_jobs_need_no_adapter_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``literai summarize`` with a Discord deployment's file: no token needed."""
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    config = LiteraiConfig(discord={"enabled": True})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN is not set"):
+        environment(config)  # literai run starts Discord: it needs the token
+    assert environment(config, bots=False).discord_token is None
+    remote = LiteraiConfig(
+        server={"host": "0.0.0.0"},
+        client={"base_url": "http://gpu-box:8080/v1"},  # type: ignore[arg-type]
+    )
+    assert environment(remote, bots=False, serving=False).api_key is None  # starts no server
