@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from inference_server.settings import ConfigError
 
 from . import redact
-from .config import Environment, LiteraiConfig, environment, explain_text, load_config
+from .config import Environment, LiteraiConfig, environment, load_config
+from .explain import explain_text
 
 
 def _port(text: str) -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from bots.config import LiteraiConfig, environment, explain, load_config
+from bots.config import LiteraiConfig, environment, load_config
+from bots.explain import explain
 from bots.twitch.settings import Credentials
 from inference_server.settings import ConfigError
 
