@@ -135,7 +135,7 @@ class ChatCore:
         if not isinstance(limited, Go):
             return limited
         reply = await self._command(line, name, args)
-        return self.gate.once(line, reply)
+        return await self.gate.once(line, reply)
 
     async def _command(self, line: ChatLine, name: str, args: str) -> Reply | None:
         cmd = self.router.get(name, line.platform)

@@ -47,12 +47,12 @@ class Gate:
             return Reply(line, ReplyKind.REFUSED, slow)
         return None
 
-    def once(self, line: ChatLine, reply: Reply | None) -> Reply | None:
+    async def once(self, line: ChatLine, reply: Reply | None) -> Reply | None:
         """The same notice (help, usage, settings) is said once in a channel within
         ``bot.repeat_notice_s``: forty ``!help`` fill no channel's send budget."""
         if reply is None or reply.streaming or reply.kind is not ReplyKind.NOTICE:
             return reply
-        text = reply._text or ""
+        text = await reply.text()  # final already: it is not streaming
         quiet = self.settings.repeat_notice_s
         if self.notices.allow(("same", line.key, text), line.time, quiet):
             return reply
