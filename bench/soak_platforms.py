@@ -52,8 +52,11 @@ class Platforms:
             *(("twitch", c) for c in self.twitch_logins),
             *(("irc", c) for c in self.irc_channels),
         ]
-        self._irc_pending: dict[str, deque[str]] = {c: deque() for c in self.irc_channels}
-        self._irc_seen = 0
+        # IRC peers cannot see their own message's msgid, but a watcher in every channel
+        # can: it pairs each command it sees with the id it was sent as, and the bot's
+        # reply names that msgid in its +draft/reply tag.
+        self._irc_sent: dict[str, deque[str]] = {c: deque() for c in self.irc_channels}
+        self._irc_cid: dict[str, str] = {}  # msgid -> command id
         self._ids = itertools.count()
         self._tasks: list[asyncio.Task[Any]] = []
         self.help_shown: dict[tuple[str, str], float] = {}  # channel -> last help posted
@@ -76,7 +79,7 @@ class Platforms:
         await self.discord.close()
         await self.twitch.close()
         await self.irc.close()
-        for peer in self.peers:
+        for peer in (*self.peers, self.watcher):
             await peer.close()
         self.ircd.stop()
         await self.fake_discord.stop()
@@ -120,6 +123,10 @@ class Platforms:
             await peer.connect()
             for channel in self.irc_channels[n::IRC_PEERS]:
                 await peer.join(channel)
+        self.watcher = IrcPeer(self.ircd, "watcher")
+        await self.watcher.connect()
+        for channel in self.irc_channels:
+            await self.watcher.join(channel)
 
     async def say(self, channel: tuple[str, str], viewer: str, text: str) -> str:
         """Post ``text`` as ``viewer``; the id its reply will be known by."""
@@ -144,37 +151,48 @@ class Platforms:
         await self.peers[n].say(name, text)
         cid = f"irc:{name}:{next(self._ids)}"
         if text.startswith("!"):
-            self._irc_pending[name].append(cid)
+            self._irc_sent[name].append(cid)
         return cid
 
     async def _watch(self) -> None:
-        """Tally first replies and refusals as they arrive, every 0.2 s."""
-        seen_discord = seen_twitch = 0
+        """Tally first replies and refusals as they arrive, every 0.2 s, and drop the
+        fakes' records once read (their memory is not the bot's)."""
         while True:
-            now = time.monotonic()
             actions = self.fake_discord.actions
-            for a in actions[seen_discord:]:
+            read = len(actions)
+            for a in actions[:read]:
                 if a.kind == "react" and a.content == BUSY:
                     self.tally.refused.add(a.message_id)
                 elif a.kind == "send" and a.reference:
                     self._first(a.reference, a.content, a.at)
-            seen_discord = len(actions)
+            self.fake_discord.forget(read)
             sent = self.fake_twitch.sent
-            for s in sent[seen_twitch:]:
+            read = len(sent)
+            for s in sent[:read]:
                 if s.reply_to:
                     self._first(s.reply_to, s.text, s.at)
-            seen_twitch = len(sent)
-            self._watch_irc(now)
+            del sent[:read]
+            self._watch_irc()
             await asyncio.sleep(0.2)
 
-    def _watch_irc(self, now: float) -> None:
+    def _watch_irc(self) -> None:
         for peer in self.peers:
-            for line in peer.privmsgs()[getattr(peer, "_tallied", 0) :]:
-                if line.nick == "literai" and "+draft/reply" in line.tags:
-                    pending = self._irc_pending.get(line.params[0])
-                    if pending:
-                        self._first(pending.popleft(), line.params[-1], now)
-            peer._tallied = len(peer.privmsgs())  # type: ignore[attr-defined]
+            peer.lines.clear()  # the peers only speak; the watcher reads
+        lines = self.watcher.lines
+        read = len(lines)
+        for line in lines[:read]:
+            if line.command != "PRIVMSG":
+                continue
+            channel, text = line.params[0], line.params[-1]
+            if line.nick.startswith("peer") and text.startswith("!"):
+                sent = self._irc_sent.get(channel)
+                if sent and "msgid" in line.tags:
+                    self._irc_cid[line.tags["msgid"]] = sent.popleft()
+            elif line.nick == "literai" and "+draft/reply" in line.tags:
+                cid = self._irc_cid.pop(line.tags["+draft/reply"], None)
+                if cid is not None:
+                    self._first(cid, text, line.at)
+        del lines[:read]
 
     def _first(self, cid: str, text: str, at: float) -> None:
         if text.startswith("Commands:"):

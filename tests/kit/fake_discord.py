@@ -230,6 +230,16 @@ class FakeDiscord(SlashInteractions, LoopbackFake):
         taken, self._taken = posted[self._taken :], len(posted)
         return taken
 
+    def forget(self, actions: int, keep_messages: int = 5000) -> None:
+        """Drop the first ``actions`` records and all but the newest ``keep_messages``
+        messages: a long soak reads the records as they come, and the fake's own memory
+        must not count as the bot's."""
+        del self.actions[:actions]
+        self.bodies.clear()
+        self._taken = 0
+        for mid in list(self._messages)[: max(0, len(self._messages) - keep_messages)]:
+            del self._messages[mid]
+
     def max_per_5s(self, kinds: tuple[str, ...] | None = None) -> int:
         """The most actions (of ``kinds``, default all) in any 5 s: Discord's window."""
         times = sorted(a.at for a in self.actions if kinds is None or a.kind in kinds)

@@ -117,6 +117,7 @@ class Line:
     command: str
     params: list[str] = field(default_factory=list)
     raw: str = ""  # the whole line as it came, for byte counts
+    at: float = 0.0  # when it arrived (time.monotonic)
 
     @classmethod
     def parse(cls, raw: str) -> Line:
@@ -211,6 +212,7 @@ class IrcPeer:
             if not text:
                 continue
             line = Line.parse(text)
+            line.at = time.monotonic()
             if line.command == "PING":
                 await self.send(f"PONG :{line.params[-1]}")
             self.lines.append(line)
