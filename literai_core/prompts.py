@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from .chat import ChatLine
 
@@ -20,7 +21,9 @@ def data(text: str) -> str:
     return _CONTROL_TOKEN.sub(lambda m: m.group(0)[0] + "\u200b" + m.group(0)[1:], text)
 
 
-def transcript(lines: list[ChatLine]) -> str:
+def transcript(lines: list[ChatLine], *, names: bool = True) -> str:
+    if not names:
+        return "\n".join(f"- {data(line.text)}" for line in lines)
     return "\n".join(f"{data(line.user)}: {data(line.text)}" for line in lines)
 
 
@@ -33,10 +36,29 @@ def gpt2_prompt(window: list[ChatLine], user: str, text: str) -> str:
     return head + ("\n" if head else "") + tail
 
 
+WindowIn = Literal["system", "user", "none"]
+CHAT_HEAD = "Recent chat, for context only (do not repeat it):"
+
+
 def ask_messages(
-    persona: str, window: list[ChatLine], user: str, question: str
+    persona: str,
+    window: list[ChatLine],
+    user: str,
+    question: str,
+    *,
+    window_in: WindowIn = "user",
+    names: bool = True,
+    lines: int | None = None,
 ) -> list[dict[str, str]]:
-    context = transcript(window)
-    ask = f"{data(user)} asks: {data(question)}"
-    content = f"Recent chat:\n{context}\n\n{ask}" if context else ask
-    return [{"role": "system", "content": data(persona)}, {"role": "user", "content": content}]
+    """``!ask``'s messages: the persona as the system message, the question as the user
+    message, and the last ``lines`` of chat (with or without names) in either of them or
+    left out (``bench/answers.py`` measures which layout answers best)."""
+    recent = window[-lines:] if lines is not None and lines > 0 else window
+    context = transcript(recent, names=names) if window_in != "none" and lines != 0 else ""
+    ask = f"{data(user)} asks: {data(question)}" if names else data(question)
+    system = data(persona)
+    if context and window_in == "system":
+        system = f"{system}\n\n{CHAT_HEAD}\n{context}"
+    elif context:
+        ask = f"{CHAT_HEAD}\n{context}\n\n{ask}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": ask}]

@@ -4,7 +4,7 @@ process layer (``bots/config.py``) loads them with the rest of the file."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -154,6 +154,19 @@ class GenerationSettings(Section):
     ] = 0.3
 
 
+class AskSettings(GenerationSettings):
+    """Sampling and prompt layout for ``!ask``."""
+
+    window_in: Literal["system", "user", "none"] = Field(
+        "user",
+        description="Where the recent chat goes: the system message, the user message, or nowhere.",
+    )
+    names: bool = Field(True, description="Chat lines keep their speakers' names.")
+    lines: Annotated[
+        int, Field(ge=0, le=200, description="Chat lines given (at most window_lines).")
+    ] = 5
+
+
 class BotSettings(Section):
     """What every chat adapter shares: prefix, window, persona, limits."""
 
@@ -225,9 +238,18 @@ class BotSettings(Section):
         default_factory=lambda: GenerationSettings(max_tokens=60, temperature=0.9),
         description="Sampling for !gpt2.",
     )
-    ask: GenerationSettings = Field(
-        default_factory=GenerationSettings, description="Sampling for !ask."
+    ask: AskSettings = Field(
+        default_factory=AskSettings, description="Sampling and prompt layout for !ask."
     )
+    guard_retries: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=3,
+            description="A reply whose first sentence echoes the chat, a label, its "
+            "instructions or itself is written again this many times.",
+        ),
+    ] = 1
     summary: SummarySettings = Field(default_factory=SummarySettings, description="Summaries.")
     story: StorySettings = Field(default_factory=StorySettings, description="Story mode.")
     podcast: PodcastSettings = Field(

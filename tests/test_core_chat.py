@@ -247,7 +247,7 @@ async def test_observers_see_answers_grow_and_finish_but_not_notices() -> None:
         raise RuntimeError("overlay bug")
 
     core = make_core(
-        ScriptedInference(["The ", "teletype ", "hums."]),
+        ScriptedInference(["The ", "teletype ", "hums. ", "It ", "clicks."]),
         observers=[observe, lambda reply: reply.watch(broken)],
         user_cooldown_s=0,
     )
@@ -255,7 +255,8 @@ async def test_observers_see_answers_grow_and_finish_but_not_notices() -> None:
     assert observed == []  # notices are for the chat only
     reply = await core.handle(line("!ask what hums?", time=1))
     _, final = await consume(reply)
-    assert final == "The teletype hums."
-    assert seen == [("The ", False), ("The teletype ", False), ("The teletype hums.", False),
-                    ("The teletype hums.", True)]  # fmt: skip
+    assert final == "The teletype hums. It clicks."
+    # Answers grow a sentence at a time: each is shown once the guard has passed it.
+    assert seen == [("The teletype hums. ", False), ("The teletype hums. It clicks.", False),
+                    ("The teletype hums. It clicks.", True)]  # fmt: skip
     assert observed == [reply]

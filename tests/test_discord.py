@@ -36,7 +36,7 @@ from .kit.fake_discord import (
     fixture,
 )
 from .kit.media import tone
-from .kit.scripted import ScriptedInference
+from .kit.scripted import ScriptedInference, prose
 from .kit.server import API_KEY, Server, literai_run, write_config
 from .kit.waiting import until
 
@@ -62,8 +62,8 @@ async def test_ask_is_answered_by_the_real_model_in_a_reply(
 
 
 async def test_long_streamed_answers_are_paced_and_split(fake: FakeDiscord) -> None:
-    sentence = "The teletype clattered on through the night, line after line. "
-    pieces = [sentence] * 70  # ~4,400 characters, streamed slowly
+    pieces = prose(60).split(". ")  # ~3,700 characters, streamed slowly
+    pieces = [piece + ". " for piece in pieces]
 
     class Slow(ScriptedInference):
         async def stream_chat(

@@ -12,7 +12,7 @@ from literai_core.settings import BotSettings
 
 from .kit.discord_helpers import run_bot, settled, stop_bot
 from .kit.fake_discord import EPHEMERAL, MODS_ROLE_ID, FakeDiscord
-from .kit.scripted import ScriptedInference
+from .kit.scripted import ScriptedInference, prose
 from .kit.server import API_KEY, Server
 from .kit.waiting import until
 
@@ -36,7 +36,7 @@ async def test_slash_commands_are_registered_with_described_options(fake: FakeDi
 
 
 async def test_slash_ask_defers_then_streams_into_the_response(fake: FakeDiscord) -> None:
-    long = "The teletype hums and prints. " * 80  # ~2,400 characters: two messages
+    long = prose(50)  # ~2,400 characters: two messages
     client, task = await run_bot(fake, ScriptedInference([w + " " for w in long.split()]))
     try:
         await fake.user_slash("ask", {"question": "what is a teletype?"})

@@ -26,7 +26,7 @@ class Slow(ScriptedInference):
     async def stream_completion(
         self, prompt: str, gen: Any, *, user: Any = None
     ) -> AsyncIterator[str]:
-        for word in (PING + " and more words to come").split():
+        for word in (PING + ". And more words to come. Then more words again.").split():
             await asyncio.sleep(0.1)
             yield word + " "
 

@@ -26,7 +26,7 @@ from .kit.fake_twitch import (
     CLIENT_SECRET,
     FakeTwitch,
 )
-from .kit.scripted import MADE, ScriptedInference
+from .kit.scripted import MADE, ScriptedInference, prose
 from .kit.server import API_KEY, Server, literai_run, write_config
 from .kit.twitch_helpers import run_bot, stop_bot
 from .kit.waiting import until
@@ -55,9 +55,9 @@ async def test_ask_is_answered_by_the_real_model_as_a_threaded_reply(
 async def test_long_replies_split_at_500_on_words_and_the_queue_keeps_the_rate(
     twitch: FakeTwitch,
 ) -> None:
-    long = "The teletype prints one careful line at a time. " * 30  # ~1,500 characters
+    long, other = prose(22), prose(22, seed=1)  # ~1,350 characters each
     bot = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
-    inference = ScriptedInference([long], [long])
+    inference = ScriptedInference([long], [other])
     clock = FakeClock()  # the outbox's pacing runs on it: time passes when the test says
     client, task = await run_bot(twitch, inference, bot=bot, messages_per_30s=4, clock=clock)
     try:
@@ -76,9 +76,9 @@ async def test_long_replies_split_at_500_on_words_and_the_queue_keeps_the_rate(
     assert all(len(s.text) <= 500 for s in twitch.sent)
     assert twitch.sent[0].reply_to == first and twitch.sent[1].reply_to is None
     assert twitch.sent[3].reply_to == second
-    for reply in (twitch.sent[:3], twitch.sent[3:]):
+    for reply, said in ((twitch.sent[:3], long), (twitch.sent[3:], other)):
         joined = " ".join(s.text for s in reply)
-        assert " ".join(joined.split()) == " ".join(long.split())  # no word cut or lost
+        assert " ".join(joined.split()) == " ".join(said.split())  # no word cut or lost
     assert all(not s.text.startswith(" ") for s in twitch.sent)
 
 

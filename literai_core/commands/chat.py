@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
-from ..chat import Reply, ReplyKind
-from ..inference import Generation, InferenceError
-from ..prompts import ask_messages, gpt2_prompt
+from ..answer import Answer
+from ..chat import ChatLine, Reply
+from ..guard import Guard, Sources
+from ..inference import Generation
+from ..prompts import CHAT_HEAD, ask_messages, gpt2_prompt
 from ..router import Component, Context, command
 from ..settings import GenerationSettings
-from ..trim import trim_reply
 
 
-def _gen(settings: GenerationSettings) -> Generation:
+def _gen(settings: GenerationSettings, attempt: int = 0) -> Generation:
+    """A retry (the first try echoed or looped) samples wider and penalizes repeats."""
     return Generation(
         max_tokens=settings.max_tokens,
-        temperature=settings.temperature,
+        temperature=settings.temperature if attempt == 0 else max(settings.temperature, 0.7),
         top_p=settings.top_p,
-        frequency_penalty=settings.frequency_penalty,
+        frequency_penalty=min(2.0, settings.frequency_penalty + 0.5 * attempt),
     )
 
 
@@ -30,17 +31,18 @@ class ChatCommands(Component):
         Continue the chat like the original GPT-2 bot: the last few lines, then your text.
         """
         host = ctx.host
-        prompt = gpt2_prompt(host.window(ctx.line.key), ctx.line.user, ctx.args)
-        source = host.inference.stream_completion(
-            prompt, _gen(host.settings.gpt2), user=ctx.line.user
-        )
-        limit = host.settings.max_reply_chars
+        window = host.window(ctx.line.key)
+        prompt = gpt2_prompt(window, ctx.line.user, ctx.args)
+        guard = Guard(Sources(tuple(ln.text for ln in window), _names(window, ctx.line)))
+
+        def source(attempt: int) -> AsyncIterator[str]:
+            gen = _gen(host.settings.gpt2, attempt)
+            return host.inference.stream_completion(prompt, gen, user=ctx.line.user)
+
         # One line of chat: the reply is the viewer's text plus the model's continuation
         # up to the first newline that follows something worth saying.
-        return Reply.from_stream(
-            ctx.line,
-            lambda reply: _answer(reply, source, limit, ctx.args, True),
-        )
+        job = Answer(guard, source, host.settings.max_reply_chars, host.settings.guard_retries)
+        return Reply.from_stream(ctx.line, lambda reply: job.run(reply, ctx.args, one_line=True))
 
     @command("ask", requires_args=True, arg="Your question")
     async def ask(self, ctx: Context) -> Reply:
@@ -49,55 +51,22 @@ class ChatCommands(Component):
         Ask the bot anything; it sees the last few lines of chat.
         """
         host = ctx.host
+        s = host.settings.ask
+        persona = host.persona(ctx.line.scope_key)
+        window = host.window(ctx.line.key)
         messages = ask_messages(
-            host.persona(ctx.line.scope_key),
-            host.window(ctx.line.key),
-            ctx.line.user,
-            ctx.args,
-        )
-        source = host.inference.stream_chat(messages, _gen(host.settings.ask), user=ctx.line.user)
-        limit = host.settings.max_reply_chars
-        return Reply.from_stream(ctx.line, lambda reply: _answer(reply, source, limit))
+            persona, window, ctx.line.user, ctx.args,
+            window_in=s.window_in, names=s.names, lines=s.lines,
+        )  # fmt: skip
+        told = (persona, CHAT_HEAD)
+        guard = Guard(Sources(tuple(ln.text for ln in window), _names(window, ctx.line), told))
+
+        def source(attempt: int) -> AsyncIterator[str]:
+            return host.inference.stream_chat(messages, _gen(s, attempt), user=ctx.line.user)
+
+        job = Answer(guard, source, host.settings.max_reply_chars, host.settings.guard_retries)
+        return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
 
 
-async def _answer(
-    reply: Reply,
-    source: AsyncIterator[str],
-    max_chars: int,
-    lead: str = "",
-    one_line: bool = False,
-) -> AsyncIterator[str]:
-    """Relay model text, stop reading once there is enough (closing the stream stops the
-    model), then finish with trimmed text. A failed call ends in a polite line."""
-    text = lead
-    if lead:
-        yield lead
-    try:
-        async with aclosing(source) as pieces:  # type: ignore[type-var]
-            async for piece in pieces:
-                done = False
-                while one_line and "\n" in piece:
-                    before, _, piece = piece.partition("\n")
-                    if (text + before)[len(lead) :].strip():
-                        text += before
-                        yield before
-                        done = True
-                        break
-                    text += before + " "  # nothing said yet: keep reading
-                if done:
-                    break
-                text += piece
-                yield piece
-                if len(text) > max_chars * 2:
-                    break
-    except InferenceError as exc:
-        polite = f"Sorry, I can't answer right now: {exc}. Please try again in a minute."
-        reply.finish(polite, ReplyKind.ERROR)
-        yield ("\n" if text.strip() else "") + polite
-        return
-    # The model usually stops at its token limit, mid-sentence: keep whole sentences.
-    final = trim_reply(text, max_chars, cut_off=not one_line)
-    if final.strip() and final.strip() != lead.strip():
-        reply.finish(final)
-    else:
-        reply.finish("(I had nothing to add this time. Try again?)", ReplyKind.NOTICE)
+def _names(window: list[ChatLine], line: ChatLine) -> tuple[str, ...]:
+    return (*{ln.user for ln in window}, line.user)

@@ -10,14 +10,14 @@ from typing import Any
 from literai_core.chat import ChannelKey, ChatLine, Reply, ReplyKind
 from literai_core.core import ChatCore
 from literai_core.router import Component
-from literai_core.settings import BotSettings, GenerationSettings
+from literai_core.settings import AskSettings, BotSettings, GenerationSettings
 from literai_core.window import RollingWindows
 
 from .scripted import ScriptedInference
 
 PERSONA = "You are testbot, terse and kind."
 GPT2_GEN = GenerationSettings(max_tokens=33, temperature=0.5, top_p=0.9, frequency_penalty=0.1)
-ASK_GEN = GenerationSettings(max_tokens=77, temperature=0.2, top_p=0.8, frequency_penalty=0.0)
+ASK_GEN = AskSettings(max_tokens=77, temperature=0.2, top_p=0.8, frequency_penalty=0.0)
 MAIN = ChannelKey("twitch", "#main")
 
 

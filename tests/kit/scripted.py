@@ -5,6 +5,7 @@ media (a WAV tone, a PNG), made from what was asked."""
 from __future__ import annotations
 
 import copy
+import random
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
@@ -104,3 +105,30 @@ class ScriptedInference:
                 yield item
         finally:
             call.closed = True
+
+
+_NOUNS = (
+    "teletype tape printer bell keyboard carriage ribbon paper signal wire station operator "
+    "message office night morning engineer clerk lamp motor gear spring relay line river "
+    "city train harbor window storm letter code switch cable tower valley"
+).split()
+_VERBS = (
+    "prints carries rings waits hums clatters sends keeps answers turns follows watches "
+    "checks lifts crosses reaches holds finds writes reads"
+).split()
+_ADJS = "old quiet bright careful slow distant yellow heavy narrow patient warm".split()
+
+
+def prose(sentences: int, seed: int = 0) -> str:
+    """Varied text that does not repeat itself: long answers for tests of splitting and
+    pacing (a repeated sentence is cut by the guard, as it should be)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(sentences):
+        a, b = rng.sample(_NOUNS, 2)
+        words = [
+            "The", rng.choice(_ADJS), a, rng.choice(_VERBS), "the", rng.choice(_ADJS), b,
+            "near", "the", rng.choice(_NOUNS), str(rng.randrange(1000)),
+        ]  # fmt: skip
+        out.append(" ".join(words) + ".")
+    return " ".join(out) + " "

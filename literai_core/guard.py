@@ -1,0 +1,132 @@
+"""Guards on generated text, before anyone sees it.
+
+A small model given a transcript, a persona or instructions often hands them back: it
+recites chat lines, starts a new ``name:`` turn, repeats its system prompt, or loops on
+its own words. Every generation path (answers, summaries, story passages, podcast lines)
+reads its output sentence by sentence through a :class:`Guard` and keeps the sentences
+up to the first bad one; what is kept ends on a sentence boundary. ``bench/answers.py``
+and ``bench/longform.py`` measure what gets through with scorers written apart from
+these rules (``bench/scores.py``).
+
+The rules, per sentence (words: lowercase letters, digits and apostrophes):
+- label: it starts with, or contains, ``<name>:`` for a chat name or a role word
+  (user, assistant, system, human, ai, bot, viewer, chat);
+- instruction: it shares a run of 5 words with an instruction, persona or prompt scaffold;
+- transcript: it is a chat line (2 words or more), or half of its word 4-grams are in
+  the chat lines given;
+- repeat: it says a sentence already said, half of its 4-grams were said before, or it
+  repeats its own 4-grams more than ``SELF_REPEAT``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[a-z0-9']+")
+# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, or at a
+# newline; whatever follows the last end is the unfinished rest.
+_END = re.compile(r"[.!?…]+[\"'”’)\]*]*(?=\s|$)|\n")
+ROLES = ("user", "assistant", "system", "human", "ai", "bot", "viewer", "chat")
+SELF_REPEAT = 0.2  # the share of a sentence's own 4-grams that may repeat
+SHARE = 0.5  # the share of a sentence's 4-grams taken from a source that makes it an echo
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def grams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def self_repeat(tokens: list[str], n: int = 4) -> float:
+    """The share of the n-grams that already occurred earlier in the same tokens."""
+    seen: set[tuple[str, ...]] = set()
+    again = total = 0
+    for gram in grams(tokens, n):
+        total += 1
+        again += gram in seen
+        seen.add(gram)
+    return again / total if total > 1 else 0.0
+
+
+def split_sentences(text: str) -> tuple[list[str], str]:
+    """The complete sentences of ``text`` (each with its trailing spaces) and the
+    unfinished rest."""
+    out: list[str] = []
+    start = 0
+    for m in _END.finditer(text):
+        end = m.end()
+        while end < len(text) and text[end].isspace():
+            end += 1
+        if text[start:end].strip():
+            out.append(text[start:end])
+        start = end
+    return out, text[start:]
+
+
+def finish(text: str) -> str:
+    """``text`` up to its last sentence end (nothing if it has none)."""
+    done, _ = split_sentences(text)
+    return "".join(done).strip()
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a text must not hand back."""
+
+    transcript: tuple[str, ...] = ()  # chat lines' texts
+    names: tuple[str, ...] = ()  # speakers in the chat (their "name:" labels)
+    instructions: tuple[str, ...] = ()  # persona, system prompt, prompt scaffolding
+
+
+class Guard:
+    def __init__(self, sources: Sources = Sources()) -> None:
+        self._lines = {" ".join(w) for w in map(words, sources.transcript) if len(w) >= 2}
+        self._chat4 = {g for line in sources.transcript for g in grams(words(line), 4)}
+        self._told5 = {g for text in sources.instructions for g in grams(words(text), 5)}
+        names = sorted({*ROLES, *(n.strip().lower() for n in sources.names if n.strip())})
+        alts = "|".join(re.escape(n) for n in names if n)
+        self._label = re.compile(rf"(?:^|[\s>\"'(])(?:{alts})\s*:(?:\s|$)", re.IGNORECASE)
+
+    def verdict(self, sentence: str, said: Iterable[str] = ()) -> str | None:
+        """Why ``sentence`` must not be shown after ``said``; None when it may."""
+        if self._label.search(sentence):
+            return "label"
+        tokens = words(sentence)
+        if not tokens:
+            return None
+        fours = grams(tokens, 4)
+        if self._told5 and any(g in self._told5 for g in grams(tokens, 5)):
+            return "instruction"
+        if " ".join(tokens) in self._lines or _share(fours, self._chat4) >= SHARE:
+            return "transcript"
+        said = list(said)
+        before = {" ".join(words(s)) for s in said}
+        earlier = {g for s in said for g in grams(words(s), 4)}
+        if " ".join(tokens) in before or _share(fours, earlier) >= SHARE:
+            return "repeat"
+        if self_repeat(tokens) > SELF_REPEAT:
+            return "repeat"
+        return None
+
+    def keep(self, text: str, said: Iterable[str] = ()) -> tuple[str, str | None]:
+        """The complete sentences of ``text`` up to the first bad one, and why it
+        stopped there (None: every complete sentence passed)."""
+        kept: list[str] = list(said)
+        start = len(kept)
+        done, _ = split_sentences(text)
+        for sentence in done:
+            why = self.verdict(sentence, kept)
+            if why is not None:
+                return "".join(kept[start:]).strip(), why
+            kept.append(sentence)
+        return "".join(kept[start:]).strip(), None
+
+
+def _share(fours: list[tuple[str, ...]], source: set[tuple[str, ...]]) -> float:
+    if not fours or not source:
+        return 0.0
+    return sum(g in source for g in fours) / len(fours)

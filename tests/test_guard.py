@@ -1,0 +1,73 @@
+"""The guard on generated text: each rule cuts what it should and passes ordinary
+answers; through ``!ask`` and ``!gpt2`` an echo never reaches the chat."""
+
+from __future__ import annotations
+
+from literai_core.guard import Guard, Sources, finish, split_sentences
+
+from .kit.chat import line, make_core, text_of
+from .kit.scripted import ScriptedInference
+
+CHAT = ("the run is glitchless any percent", "hello there, chat", "Pixel the cat is asleep")
+GUARD = Guard(
+    Sources(CHAT, ("speedy_sam", "mod_ana"), ("You are literai, a friendly, witty companion.",))
+)
+
+
+def test_sentences_split_at_ends_and_keep_the_rest() -> None:
+    done, rest = split_sentences('It works. "Really?" Yes!\nNext line and more')
+    assert done == ["It works. ", '"Really?" ', "Yes!\n"]
+    assert rest == "Next line and more"
+    assert finish("One. Two and") == "One."
+    assert finish("no end at all") == ""
+
+
+def test_ordinary_answers_pass() -> None:
+    for ok in ("Paris is the capital of France.", "A teletype is a printing telegraph.",
+               "The run category is glitchless.", "Yes."):  # fmt: skip
+        assert GUARD.verdict(ok) is None, ok
+
+
+def test_each_rule_cuts_what_it_should() -> None:
+    assert GUARD.verdict("User: what is a teletype?") == "label"
+    assert GUARD.verdict("Sure. speedy_sam: nice run") == "label"
+    assert GUARD.verdict("I am literai, a friendly, witty companion here.") == "instruction"
+    assert GUARD.verdict("Hello there, chat.") == "transcript"
+    assert GUARD.verdict("The run is glitchless any percent today.") == "transcript"
+    assert GUARD.verdict("The bell rings at noon.", ["The bell rings at noon. "]) == "repeat"
+    loop = "the pages of the pages of the pages of the pages of the pages."
+    assert GUARD.verdict(loop) == "repeat"
+
+
+def test_keep_stops_at_the_first_bad_sentence() -> None:
+    kept, why = GUARD.keep("A teletype prints. Hello there, chat. It is loud.")
+    assert (kept, why) == ("A teletype prints.", "transcript")
+    assert GUARD.keep("Fine. Also fine. Trailing bit") == ("Fine. Also fine.", None)
+
+
+async def test_ask_never_shows_an_echo_and_writes_again() -> None:
+    echo = ["Hello there, chat. ", "User: what is a teletype?"]
+    good = ["A teletype is a printing telegraph. ", "User: more?"]
+    inference = ScriptedInference(echo, good)
+    core = make_core(inference)
+    await core.handle(line("hello there, chat", user="alice"))
+    reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
+    assert await text_of(reply) == "A teletype is a printing telegraph."
+    assert len(inference.calls) == 2 and all(c.closed for c in inference.calls)
+    assert inference.calls[1].gen.frequency_penalty > inference.calls[0].gen.frequency_penalty
+
+
+async def test_an_answer_that_only_echoes_becomes_a_notice() -> None:
+    inference = ScriptedInference(["hello there, chat\n"], ["hello there, chat."])
+    core = make_core(inference)
+    await core.handle(line("hello there, chat", user="alice"))
+    reply = await core.handle(line("!ask hm?", user="bob", time=1))
+    assert (await text_of(reply)).startswith("(I had nothing to add")
+
+
+async def test_gpt2_keeps_the_viewers_text_and_cuts_a_new_speaker() -> None:
+    inference = ScriptedInference([" is the best machine. alice: no way"])
+    core = make_core(inference)
+    await core.handle(line("teletypes rule", user="alice"))
+    reply = await core.handle(line("!gpt2 the Model 33", user="bob", time=1))
+    assert await text_of(reply) == "the Model 33 is the best machine."
