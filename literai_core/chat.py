@@ -45,6 +45,9 @@ class ChatLine:
     # A private conversation (a Discord DM): it never appears anywhere public (the
     # stream overlay, public pages).
     private: bool = False
+    # The bot's own line (its earlier answer, remembered for context): never source
+    # material for a summary, or the bot ends up summarizing itself.
+    own: bool = False
     # The platform's own event (e.g. a discord.Message), for platform commands only.
     # Never part of a line's identity; the core itself does not look at it.
     source: object = field(default=None, compare=False, repr=False)

@@ -294,7 +294,7 @@ class ChatCore:
 
     def _remember(self, line: ChatLine, text: str) -> None:
         """The bot's own answer joins the channel's window."""
-        own = ChatLine(line.platform, line.channel, self.settings.name, text, line.time)
+        own = ChatLine(line.platform, line.channel, self.settings.name, text, line.time, own=True)
         self.windows.add(own)
         self._history.add(own)
 

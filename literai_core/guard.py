@@ -11,7 +11,8 @@ these rules (``bench/scores.py``).
 The rules, per sentence (words: lowercase letters, digits and apostrophes):
 - label: it starts with, or contains, ``<name>:`` for a chat name or a role word
   (user, assistant, system, human, ai, bot, viewer, chat);
-- instruction: it shares a run of 5 words with an instruction, persona or prompt scaffold;
+- instruction: it shares a run of 5 words with an instruction, persona or prompt
+  scaffold, or of 8 words with text given as context (a premise, a summary so far);
 - transcript: it is a chat line (2 words or more), or half of its word 4-grams are in
   the chat lines given;
 - repeat: it says a sentence already said, half of its 4-grams were said before, or it
@@ -80,6 +81,7 @@ class Sources:
     transcript: tuple[str, ...] = ()  # chat lines' texts
     names: tuple[str, ...] = ()  # speakers in the chat (their "name:" labels)
     instructions: tuple[str, ...] = ()  # persona, system prompt, prompt scaffolding
+    quoted: tuple[str, ...] = ()  # text given as context (a premise, a summary): no 8-word copies
 
 
 class Guard:
@@ -87,6 +89,7 @@ class Guard:
         self._lines = {" ".join(w) for w in map(words, sources.transcript) if len(w) >= 2}
         self._chat4 = {g for line in sources.transcript for g in grams(words(line), 4)}
         self._told5 = {g for text in sources.instructions for g in grams(words(text), 5)}
+        self._given8 = {g for text in sources.quoted for g in grams(words(text), 8)}
         names = sorted({*ROLES, *(n.strip().lower() for n in sources.names if n.strip())})
         alts = "|".join(re.escape(n) for n in names if n)
         self._label = re.compile(rf"(?:^|[\s>\"'(])(?:{alts})\s*:(?:\s|$)", re.IGNORECASE)
@@ -100,6 +103,8 @@ class Guard:
             return None
         fours = grams(tokens, 4)
         if self._told5 and any(g in self._told5 for g in grams(tokens, 5)):
+            return "instruction"
+        if self._given8 and any(g in self._given8 for g in grams(tokens, 8)):
             return "instruction"
         if " ".join(tokens) in self._lines or _share(fours, self._chat4) >= SHARE:
             return "transcript"
@@ -124,6 +129,52 @@ class Guard:
                 return "".join(kept[start:]).strip(), why
             kept.append(sentence)
         return "".join(kept[start:]).strip(), None
+
+
+def clean(
+    text: str,
+    guard: Guard,
+    *,
+    source: str = "",
+    grounding: float = 0.0,
+    said: Iterable[str] = (),
+) -> str:
+    """The long-form guard: ``text``'s complete sentences that pass ``guard`` (each
+    judged against ``said`` and the ones kept before it), the others dropped; with
+    ``source``, also those with less than ``grounding`` of their content words in it (a
+    summary sentence the text does not support). What is left ends on a sentence."""
+    done, _ = split_sentences(text)
+    known = {_stem(w) for w in words(source)} if source else set()
+    before = list(said)
+    kept: list[str] = []
+    for sentence in done:
+        if guard.verdict(sentence, [*before, *kept]) is not None:
+            continue
+        if known and _support(sentence, known) < grounding:
+            continue
+        kept.append(sentence)
+    return " ".join(" ".join(s.split()) for s in kept)
+
+
+_STOP = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been "
+    "it its this that these those he she they them his her their we you i me my our your "
+    "not no so then than there here what which who whom when where why how all any each "
+    "some more most other into over after before about up down out off again also just "
+    "very can will would could should may might must do does did has have had".split()
+)
+
+
+def _stem(word: str) -> str:
+    for end in ("ing", "ed", "es", "s"):
+        if word.endswith(end) and len(word) - len(end) >= 3:
+            return word[: -len(end)]
+    return word
+
+
+def _support(sentence: str, known: set[str]) -> float:
+    content = [_stem(w) for w in words(sentence) if w not in _STOP and len(w) > 2]
+    return sum(w in known for w in content) / len(content) if content else 1.0
 
 
 def _share(fours: list[tuple[str, ...]], source: set[tuple[str, ...]]) -> float:

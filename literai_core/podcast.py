@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .dialogue import section_dialogue
 from .episode import Cue, Line, atomic_write, prune_episodes, render, write_episode
 from .inference import Generation, Inference, InferenceError
 from .settings import BotSettings, PodcastSettings
@@ -73,22 +74,6 @@ class Episode:
     cues: list[Cue]
     images: dict[str, bytes]
     sections: list[dict[str, object]]  # summary, image prompt, image, where it came from
-
-
-def parse_dialogue(text: str, hosts: tuple[Host, Host], limit: int) -> list[tuple[str, str]]:
-    """ "Name: words" lines for the two hosts; a model that ignores the format still
-    gives a dialogue: its sentences alternate between the hosts."""
-    names = {h.name.lower(): h.name for h in hosts}
-    out: list[tuple[str, str]] = []
-    for raw in text.splitlines():
-        m = _SPEAKER.match(raw)
-        if m and m.group(1).strip().lower() in names and m.group(2).strip():
-            out.append((names[m.group(1).strip().lower()], m.group(2).strip()))
-    if len(out) < 2:
-        body = " ".join(re.sub(r"^\s*[\w .'-]{1,30}:\s*", "", ln) for ln in text.splitlines())
-        sentences = [s.strip() for s in _SENTENCE.split(body) if len(s.strip()) > 2]
-        out = [(hosts[i % 2].name, s) for i, s in enumerate(sentences)]
-    return out[:limit]
 
 
 def title_card(title: str, text: str, number: int) -> bytes:
@@ -160,26 +145,10 @@ async def _write_script(
     for n, summary in enumerate(summaries):
         if stage is not None:
             stage("writing the dialogue", n, len(summaries))
-        prompt = [
-            {
-                "role": "system",
-                "content": (
-                    f"You write a podcast dialogue between {a.name} ({a.style}) and "
-                    f"{b.name} ({b.style}). Every line starts with the speaker's name and "
-                    "a colon. No stage directions."
-                ),
-            },
-            {
-                "role": "user",
-                "content": (
-                    f"Part {n + 1} of {title}: {summary}\n\n"
-                    f"Write {plan.lines_per_section} lines, {a.name} first."
-                ),
-            },
-        ]
-        gen = Generation(max_tokens=plan.line_tokens, temperature=0.7)
-        said = "".join([p async for p in inference.stream_chat(prompt, gen)])
-        talk = parse_dialogue(said, plan.hosts, plan.lines_per_section)
+        said = tuple(ln.text for ln in lines)
+        talk = await section_dialogue(
+            inference, title, summary, plan.hosts, plan.lines_per_section, said_before=said
+        )
         if not talk:  # nothing usable: the summary itself, read by the first host
             talk = [(a.name, summary)]
         lines += [Line(who, what, n) for who, what in talk]

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .guard import Guard, Sources, clean
 from .inference import Generation, Inference
 from .settings import StorySettings
 
@@ -116,6 +117,23 @@ def _continue_messages(story: Story, suggestion: str, nudge: str) -> list[dict[s
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
+SUMMARY_SYSTEM = "You keep a short, faithful summary of a story."
+SUMMARY_ASK = "Write the updated summary in at most four sentences."
+# The prompt's own headings: a passage that starts one ("The story so far: ...") is
+# reciting the prompt.
+LABELS = (
+    "premise", "the story so far", "the story so far, in short", "story so far",
+    "the last paragraph", "last paragraph", "new paragraph", "summary", "summary so far",
+    "the audience asks for this next", "important", "paragraph",
+)  # fmt: skip
+
+
+def _guard(story: Story, suggestion: str) -> Guard:
+    given = (story.premise, story.summary, *story.passages[-1:], suggestion)
+    told = (SYSTEM, *NUDGES, "Write the next paragraph.", "Do not reuse earlier wording.")
+    return Guard(Sources(names=LABELS, instructions=told, quoted=given))
+
+
 async def _complete(inference: Inference, messages: list[dict[str, str]], gen: Generation) -> str:
     return "".join([p async for p in inference.stream_chat(messages, gen)]).strip()
 
@@ -135,7 +153,10 @@ async def next_passage(
             frequency_penalty=min(2.0, attempt * knobs.penalty_step),
             seed=None if knobs.seed is None else knobs.seed + 1000 * len(story.passages) + attempt,
         )
-        text = await _complete(inference, _continue_messages(story, suggestion, nudge), gen)
+        raw = await _complete(inference, _continue_messages(story, suggestion, nudge), gen)
+        # Off the loop: the guard drops sentences that recite the prompt, copy the
+        # premise or summary, or loop; what is left ends on a sentence.
+        text = await asyncio.to_thread(clean, raw, _guard(story, suggestion))
         if not text:
             continue
         score = await asyncio.to_thread(repetition, text, earlier)  # CPU work, off the loop
@@ -146,21 +167,22 @@ async def next_passage(
     if best is None:
         raise ValueError("the model wrote nothing")
     best = Passage(best.text, best.repeat, attempt + 1)
-    summary = await _complete(
+    raw = await _complete(
         inference,
         [
-            {"role": "system", "content": "You keep a short, faithful summary of a story."},
+            {"role": "system", "content": SUMMARY_SYSTEM},
             {
                 "role": "user",
                 "content": (
                     f"Summary so far: {story.summary or story.premise}\n\n"
-                    f"New paragraph: {best.text}\n\n"
-                    "Write the updated summary in at most four sentences."
+                    f"New paragraph: {best.text}\n\n{SUMMARY_ASK}"
                 ),
             },
         ],
         Generation(max_tokens=knobs.summary_tokens, temperature=0.2, seed=knobs.seed),
     )
+    told = Sources(names=LABELS, instructions=(SUMMARY_SYSTEM, SUMMARY_ASK))
+    summary = await asyncio.to_thread(clean, raw, Guard(told))
     story.passages.append(best.text)
     # Bounded: the summary carries what the oldest passages said.
     del story.passages[: max(0, len(story.passages) - knobs.max_passages)]

@@ -10,10 +10,12 @@ that is estimated to fit always fits the model's window with room for the prompt
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from .guard import Guard, Sources, clean
 from .inference import Generation, Inference
 from .settings import SummarySettings
 
@@ -119,22 +121,42 @@ async def summarize(
     raise SummaryError(f"still too long after {budget.max_depth} rounds of summarizing")
 
 
+FINAL = "Summarize the text above{what} in a short paragraph."
+PART = "Summarize the text above{what}, one part of a longer text, in a few sentences."
+GROUNDING = 0.5  # a summary sentence keeps at least this share of its words in the text
+
+
 async def _one(
     inference: Inference, text: str, budget: SummaryBudget, about: str, *, final: bool
 ) -> str:
-    what = f" of {about}" if about else ""
-    ask = (
-        f"Summarize this{what} in a short paragraph."
-        if final
-        else f"Summarize this part{what} in a few sentences."
-    )
+    """One call, the text first and the instruction last (a small model follows the
+    last thing it read), its output through the long-form guard: sentences that recite
+    the instructions, label a speaker, repeat or are not supported by the text are
+    dropped, and what is left ends on a sentence. Nothing left: written again once."""
+    what = f" ({about})" if about else ""
+    ask = (FINAL if final else PART).format(what=what)
     messages = [
         {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"{ask}\n\n{text}"},
+        {"role": "user", "content": f"{text}\n\n{ask}"},
     ]
-    gen = Generation(max_tokens=budget.summary_tokens, temperature=budget.temperature)
-    pieces: AsyncIterator[str] = inference.stream_chat(messages, gen)
-    out = "".join([piece async for piece in pieces]).strip()
-    if not out:
-        raise SummaryError("the model returned an empty summary")
-    return out
+    guard = Guard(Sources(names=_speakers(text), instructions=(SYSTEM, FINAL, PART)))
+    for attempt in range(2):
+        gen = Generation(
+            max_tokens=budget.summary_tokens,
+            temperature=budget.temperature if attempt == 0 else max(budget.temperature, 0.6),
+            frequency_penalty=0.3 * attempt,
+        )
+        pieces: AsyncIterator[str] = inference.stream_chat(messages, gen)
+        out = "".join([piece async for piece in pieces]).strip()
+        kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=GROUNDING)
+        if kept:
+            return kept
+    raise SummaryError("the model's summary did not hold up (it echoed or wandered)")
+
+
+_SPEAKER = re.compile(r"^([^\s:]{1,40}):", re.MULTILINE)
+
+
+def _speakers(text: str) -> tuple[str, ...]:
+    """The names of a chat transcript's speakers (``name: text`` lines)."""
+    return tuple({m.group(1) for m in _SPEAKER.finditer(text)})

@@ -17,7 +17,7 @@ from PIL import Image
 import literai_core.episode as episode_module
 from literai_core.episode import Cue, EpisodeError, Line, render, write_episode
 from literai_core.inference import InferenceError, OpenAIInference
-from literai_core.podcast import Host, PodcastPlan, parse_dialogue, produce
+from literai_core.podcast import Host, PodcastPlan, produce
 from literai_core.summarize import SummaryBudget
 
 from .kit.media import colour_of, picture, png_of, tone
@@ -117,19 +117,6 @@ async def test_bad_scripts_are_refused() -> None:
     assert Cue(0, "Ada", "hi", 0, 0.0, 1.0).image is None
 
 
-def test_parse_dialogue_takes_named_lines_or_alternates_sentences() -> None:
-    hosts = (Host("Ada", "joe", ""), Host("Bob", "robot", ""))
-    named = "Ada: Hello there.\n**Bob**: Hi, Ada!\nNarrator: (music)\nada: Lowercase works."
-    assert parse_dialogue(named, hosts, 10) == [
-        ("Ada", "Hello there."),
-        ("Bob", "Hi, Ada!"),
-        ("Ada", "Lowercase works."),
-    ]
-    prose = "The clerk waits. The machine prints. Nobody sleeps."
-    alternating = [("Ada", "The clerk waits."), ("Bob", "The machine prints.")]
-    assert parse_dialogue(prose, hosts, 2) == alternating
-
-
 @pytest.mark.slow
 def test_literai_podcast_makes_a_whole_episode_with_the_real_models(tmp_path: Path) -> None:
     doc = tmp_path / "the_harwick_teletype.md"
@@ -190,15 +177,16 @@ class Counting(ScriptedInference):
 
 
 async def test_a_stopped_podcast_resumes_where_it_stopped(tmp_path: Path) -> None:
-    plan = PodcastPlan((Host("Ada", "joe", ""), Host("Bob", "robot", "")), max_sections=1)
+    hosts = (Host("Ada", "joe", ""), Host("Bob", "robot", ""))
+    plan = PodcastPlan(hosts, max_sections=1, lines_per_section=2)
     budget = SummaryBudget(chunk_tokens=1000)
     cache = tmp_path / ".work"
-    first = Counting(["Ada: It prints.\nBob: Tomorrow's news."], ["**A lamp-lit teletype**"],
+    first = Counting(["Ada: It prints."], ["Tomorrow's news."], ["**A lamp-lit teletype**"],
                      fail_at=3)  # fmt: skip
     with pytest.raises(InferenceError):
         await produce(first, "T", "A short text.", plan, budget, model="m", cache=cache)
     # A text this short is its own summary: the dialogue and the scene were written.
-    assert len(first.spoken) == 2 and len(first.calls) == 2
+    assert len(first.spoken) == 2 and len(first.calls) == 3  # a call per line, the scene
     assert first.drawn == ["A lamp-lit teletype"]
     again = Counting()  # nothing scripted: any chat call would fail the test
     made = await produce(again, "T", "A short text.", plan, budget, model="m", cache=cache)

@@ -3,7 +3,11 @@ answers; through ``!ask`` and ``!gpt2`` an echo never reaches the chat."""
 
 from __future__ import annotations
 
+from literai_core.dialogue import section_dialogue
 from literai_core.guard import Guard, Sources, finish, split_sentences
+from literai_core.podcast import Host
+from literai_core.story import Story, StoryKnobs, next_passage
+from literai_core.summarize import SYSTEM, summarize
 
 from .kit.chat import line, make_core, text_of
 from .kit.scripted import ScriptedInference
@@ -71,3 +75,34 @@ async def test_gpt2_keeps_the_viewers_text_and_cuts_a_new_speaker() -> None:
     await core.handle(line("teletypes rule", user="alice"))
     reply = await core.handle(line("!gpt2 the Model 33", user="bob", time=1))
     assert await text_of(reply) == "the Model 33 is the best machine."
+
+
+async def test_a_summary_drops_recited_instructions_and_unsupported_sentences() -> None:
+    said = f"{SYSTEM} Mara read the news at Harwick. A dragon ate the moon. Mara then"
+    out = await summarize(ScriptedInference([said]), "At Harwick, Mara read the news aloud.")
+    assert out == "Mara read the news at Harwick."
+
+
+async def test_a_story_passage_never_recites_its_prompt_and_ends_a_sentence() -> None:
+    story = Story("A teletype prints tomorrow's news in a lonely station.", "", [])
+    passage = (
+        "The story so far, in short: a teletype. Mara tore the paper from the machine. "
+        "A teletype prints tomorrow's news in a lonely station, she read. She ran"
+    )
+    inference = ScriptedInference([passage], ["Mara tore the paper."])
+    kept = await next_passage(inference, story, StoryKnobs())
+    assert kept.text == "Mara tore the paper from the machine."
+
+
+async def test_podcast_hosts_take_turns_and_their_labels_are_dropped() -> None:
+    hosts = (Host("Ada", "joe", "curious"), Host("Bob", "robot", "dry"))
+    inference = ScriptedInference(
+        ["Ada: The lamp went out. Bob: no it did not"],
+        ["The lamp went out."],  # Bob repeats Ada: written again
+        ["Odile wound it by hand for four hours."],
+    )
+    talk = await section_dialogue(inference, "Gull Point", "A keeper fixes a lamp.", hosts, 2)
+    assert talk == [
+        ("Ada", "The lamp went out."),
+        ("Bob", "Odile wound it by hand for four hours."),
+    ]

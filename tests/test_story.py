@@ -49,7 +49,9 @@ async def test_a_varied_passage_is_kept_at_once() -> None:
 
 
 async def test_when_every_try_repeats_the_least_repetitive_is_kept() -> None:
-    story = Story("Premise.", "", [FIRST])
+    # FIRST is two passages back: not copied from the prompt's last paragraph (the
+    # guard drops such copies outright), but repeating the story all the same.
+    story = Story("Premise.", "", [FIRST, "The night train came late to the valley."])
     half = FIRST[: len(FIRST) // 2] + " " + VARIED
     inference = ScriptedInference([FIRST], [half], [FIRST], ["Summary."])
     passage = await next_passage(inference, story, StoryKnobs(retries=2, repeat_threshold=0.1))

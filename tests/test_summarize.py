@@ -51,12 +51,13 @@ def test_chunks_cut_paragraphs_first_then_sentences_then_words() -> None:
 
 
 async def test_short_text_is_one_call_long_text_is_mapped_then_combined() -> None:
-    short = ScriptedInference(["A short summary."])
-    assert await summarize(short, "The teletype printed.") == "A short summary."
+    short = ScriptedInference(["The teletype printed a line."])
+    assert await summarize(short, "The teletype printed.") == "The teletype printed a line."
     assert len(short.calls) == 1
 
     chunks = split_chunks(STORY, 120)
-    answers = [[f"Part {i} summary."] for i in range(len(chunks))] + [["The whole story."]]
+    answers = [[f"Mara read {i}."] for i in range(len(chunks))]
+    answers.append(["Mara read from 0 to 11."])
     long = ScriptedInference(*answers)
     seen: list[tuple[str, int, int]] = []
     out = await summarize(
@@ -66,12 +67,16 @@ async def test_short_text_is_one_call_long_text_is_mapped_then_combined() -> Non
         about="a story",
         progress=lambda stage, done, total: seen.append((stage, done, total)),
     )
-    assert out == "The whole story."
+    assert out == "Mara read from 0 to 11."
     assert len(long.calls) == len(chunks) + 1
+    # The text first, the instruction last.
     first = (long.calls[0].messages or [])[-1]["content"]
-    assert first.startswith("Summarize this part of a story") and "Chapter 1." in first
+    assert first.startswith("Chapter 1.") and first.endswith(
+        "(a story), one part of a longer text, in a few sentences."
+    )
     final = (long.calls[-1].messages or [])[-1]["content"]
-    assert "Part 0 summary." in final and final.startswith("Summarize this of a story")
+    assert final.startswith("Mara read 0.")
+    assert final.endswith("the text above (a story) in a short paragraph.")
     assert seen[0] == ("summarizing", 0, len(chunks))
     assert seen[-1] == ("summarizing", len(chunks), len(chunks))
 

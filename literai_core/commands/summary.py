@@ -53,7 +53,7 @@ class SummaryCommands(Component):
                 usage = f"Usage: {host.prefix}summary [minutes], 1 to {MAX_MINUTES}."
                 return Reply(ctx.line, ReplyKind.NOTICE, usage)
         since = ctx.line.time - minutes * 60
-        lines = [ln for ln in host.history(ctx.line.key) if ln.time >= since]
+        lines = [ln for ln in host.history(ctx.line.key) if ln.time >= since and not ln.own]
         if len(lines) < 3:
             return Reply(ctx.line, ReplyKind.NOTICE, "Not much has been said here yet.")
         transcript = recent_transcript(lines, s)
@@ -133,7 +133,7 @@ class Recap:
     async def run_once(self, now: float) -> Reply | None:
         """One round; the reply posted, if any."""
         host = self.host
-        lines = [ln for ln in host.history(self.key) if ln.time > self.seen]
+        lines = [ln for ln in host.history(self.key) if ln.time > self.seen and not ln.own]
         said = [ln for ln in lines if ln.user != host.settings.name]
         if len(said) < MIN_NEW_LINES or host.paused(self.channel.scope_key):
             return None

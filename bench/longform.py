@@ -1,0 +1,339 @@
+"""The long-form paths on texts written for the project (bench/data/longform), scored from
+the text alone with bench/scores.py, through literai's server on the embedded model.
+
+    .venv/bin/python -m bench.longform [--rounds 4] [--premises 6] [--seed 7] [--quick]
+                                       [--out items.jsonl]
+
+Paths: ``literai summarize`` (literai_core.summarize) on short_story.txt and article.txt;
+``!summary 60`` through the chat core after speedrun_chat.txt (its ``literai`` lines are the
+bot's own earlier recaps); story mode (literai_core.story.next_passage), --rounds rounds per
+premise of premises.json; a podcast script (literai_core.podcast.script) of short_story.txt.
+
+Figures (the last line is JSON):
+  summary_faithfulness  lowest share of a summary's content words found in its source
+  summary_coverage      mean share of the text's key facts (facts.json) a summary names
+  instruction_echo      summaries, passages and podcast lines that echo their prompt: any 5
+                        words in a row of a system prompt or instruction, a prompt label
+                        ("Premise:", "The story so far"), or for a passage any 8 words in a
+                        row of the premise or story summary it was given
+  unfinished            summaries and passages that do not end on a complete sentence
+  max_self_repeat4      highest share of a passage's own 4-grams it repeats (target <= 0.2)
+  repeat_passages       passages whose own 4-grams repeat more than 20%
+  max_repeat4_against   highest share of a passage's 4-grams already in earlier passages
+  own_echo              share of the !summary's 4-grams taken from the bot's own recaps
+  podcast_both_speak    both hosts have a line besides the fixed intro, recap and outro
+  podcast_bad_lines     podcast lines that echo, repeat (>20% own 4-grams) or are unfinished
+  summaries, passages, podcast_lines, errors: how many of each (errors: failed jobs)
+--out writes every scored item (its text, what it was given, its scores) as JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+from tqdm import tqdm
+
+from bench.report import report
+from bench.scores import (
+    coverage,
+    faithfulness,
+    instruction_echo,
+    ngrams,
+    repeat4_against,
+    self_repeat4,
+    speaker_lines,
+    unfinished,
+    words,
+)
+from literai_core import podcast, story, summarize
+from literai_core.chat import ChatLine
+from literai_core.commands import default_components
+from literai_core.core import ChatCore
+from literai_core.inference import Inference, OpenAIInference
+from literai_core.settings import BotSettings
+from tests.kit.server import start_server, stop_server, write_config
+
+DATA = Path(__file__).resolve().parent / "data" / "longform"
+STORY_LABELS = ("premise:", "the story so far", "the last paragraph:", "write the next paragraph",
+                "the audience asks for this next", "do not reuse earlier wording")  # fmt: skip
+Item = dict[str, Any]
+
+
+@dataclass
+class Run:
+    inference: Inference
+    bar: tqdm
+    gate: asyncio.Semaphore
+    items: list[Item] = field(default_factory=list)
+
+    def add(self, item: Item) -> None:
+        self.items.append(item)
+        self.bar.update()
+
+
+def constants(module: object, *prefixes: str) -> list[str]:
+    """The module's string constants named SYSTEM or starting with one of ``prefixes``."""
+    return [
+        v
+        for k, v in vars(module).items()
+        if isinstance(v, str) and (k == "SYSTEM" or k.startswith(prefixes))
+    ]
+
+
+def summary_prompts(about: str) -> list[str]:
+    what = f" of {about}" if about else ""
+    asks = [
+        f"Summarize this{what} in a short paragraph.",
+        f"Summarize this part{what} in a few sentences.",
+    ]
+    return [*constants(summarize, "INSTRUCTION", "ASK"), *asks]
+
+
+def echoes(text: str, given: list[str], n: int = 8) -> bool:
+    """Any ``n`` words in a row of one of ``given`` appear in ``text`` (``words`` tokens)."""
+    grams = set(ngrams(words(text), n))
+    return any(grams.intersection(ngrams(words(g), n)) for g in given if g)
+
+
+def score_summary(summary: str, source: str, facts: list[list[str]], about: str) -> Item:
+    return {
+        "faithfulness": round(faithfulness(summary, source), 3),
+        "coverage": round(coverage(summary, facts), 3),
+        "echo": instruction_echo(summary, summary_prompts(about)),
+        "unfinished": unfinished(summary),
+        "self_repeat4": round(self_repeat4(summary), 3),
+    }
+
+
+async def file_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
+    """``literai summarize`` on one file."""
+    text = (DATA / name).read_text()
+    budget = summarize.SummaryBudget.from_settings(BotSettings().summary)
+    async with run.gate:
+        out = await summarize.summarize(run.inference, text, budget, about=fact["title"])
+    scores = score_summary(out, text, fact["facts"], fact["title"])
+    run.add({"kind": "summary", "path": "summarize", "item": name, "text": out, **scores})
+
+
+def chat_line(user: str, text: str, t: float, own: bool) -> ChatLine:
+    if not own:
+        return ChatLine("twitch", "#bench", user, text, t)
+    try:
+        return ChatLine("twitch", "#bench", user, text, t, own=True)
+    except TypeError:  # a ChatLine without ``own`` yet
+        return ChatLine("twitch", "#bench", user, text, t)
+
+
+async def chat_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
+    """``!summary 60`` after the whole chat, the bot's own recaps among its lines."""
+    settings = BotSettings()
+    said = [ln.partition(": ") for ln in (DATA / name).read_text().splitlines() if ln.strip()]
+    core = ChatCore(settings, run.inference, default_components())
+    t = 1000.0
+    try:
+        for i, (user, _, text) in enumerate(said):
+            t = 1000.0 + 5 * i
+            await core.handle(chat_line(user, text, t, user == settings.name))
+        async with run.gate:
+            reply = await core.handle(ChatLine("twitch", "#bench", "viewer", "!summary 60", t + 1))
+            body = await reply.text() if reply is not None else ""
+    finally:
+        await core.aclose()
+    out = body.removeprefix("Last 60 minutes: ")
+    source = "\n".join(f"{u}: {x}" for u, _, x in said if u != settings.name)
+    own = "\n".join(x for u, _, x in said if u == settings.name)
+    scores = score_summary(out, source, fact["facts"], "a live chat")
+    item = {"kind": "summary", "path": "!summary", "item": name, "text": out, "reply": body}
+    run.add({**item, **scores, "own_echo": round(repeat4_against(out, own), 3)})
+
+
+def prompt_echo(passage: str, given: list[str]) -> list[str]:
+    """Why a passage echoes its prompt: "instruction" (5 words in a row of the system prompt
+    or a nudge), "label" (a prompt label), "given" (8 words in a row of premise/summary)."""
+    fixed = [story.SYSTEM, *getattr(story, "NUDGES", ())]
+    low = passage.lower()
+    why = ["instruction"] if instruction_echo(passage, fixed) else []
+    why += ["label"] if any(label in low for label in STORY_LABELS) else []
+    return why + (["given"] if echoes(passage, given) else [])
+
+
+async def story_rounds(run: Run, n: int, premise: str, rounds: int, seed: int) -> None:
+    """``rounds`` passages of one story; each scored against what came before."""
+    tale = story.Story(premise=premise)
+    knobs = story.StoryKnobs.from_settings(BotSettings().story, seed=seed)
+    written: list[str] = []
+    async with run.gate:
+        for r in range(rounds):
+            given = [tale.premise, tale.summary]
+            passage = await story.next_passage(run.inference, tale, knobs)
+            text = passage.text
+            run.add({
+                "kind": "passage", "path": "story", "item": f"premise {n + 1}", "round": r + 1,
+                "text": text, "given_summary": tale.summary if r else "", "tries": passage.tries,
+                "echo": bool(prompt_echo(text, given)), "why": prompt_echo(text, given),
+                "self_repeat4": round(self_repeat4(text), 3),
+                "repeat4_against": round(repeat4_against(text, "\n\n".join(written)), 3),
+                "unfinished": unfinished(text),
+            })  # fmt: skip
+            written.append(text)
+
+
+def fixed_line(i: int, line: podcast.Line, total: int) -> bool:
+    """The product's own fixed lines: intro, recaps, outro (not the model's dialogue)."""
+    intro = line.section == 0 and line.text.startswith(("Welcome!", "Let's get into it"))
+    return intro or i >= total - 2 or line.text.startswith("To recap so far:")
+
+
+async def podcast_script(run: Run, name: str, fact: dict[str, Any]) -> None:
+    """A podcast script of one file; every line scored, the fixed ones marked."""
+    settings = BotSettings()
+    plan = podcast.PodcastPlan.from_settings(settings.podcast)
+    budget = summarize.SummaryBudget.from_settings(settings.summary)
+    text, title = (DATA / name).read_text(), fact["title"]
+    async with run.gate:
+        lines, _ = await podcast.script(run.inference, title, text, plan, budget)
+    a, b = plan.hosts
+    prompts = [
+        *constants(podcast, "INSTRUCTION", "ASK", "PROMPT"), *summary_prompts(title),
+        f"You write a podcast dialogue between {a.name} ({a.style}) and {b.name} ({b.style}). "
+        "Every line starts with the speaker's name and a colon. No stage directions.",
+        f"Write {plan.lines_per_section} lines, {a.name} first.",
+    ]  # fmt: skip
+    hosts = (a.name, b.name)
+    check = speaker_lines([(ln.speaker, ln.text) for ln in lines], hosts)
+    for i, ln in enumerate(lines):
+        run.items.append({
+            "kind": "podcast_line", "path": "podcast", "item": name, "speaker": ln.speaker,
+            "section": ln.section, "text": ln.text, "fixed": fixed_line(i, ln, len(lines)),
+            "echo": instruction_echo(ln.text, prompts), "unfinished": unfinished(ln.text),
+            "self_repeat4": round(self_repeat4(ln.text), 3),
+        })  # fmt: skip
+    said = [ln.speaker for i, ln in enumerate(lines) if not fixed_line(i, ln, len(lines))]
+    content = {h: said.count(h) for h in hosts}
+    run.add({"kind": "podcast", "path": "podcast", "item": name, **check, "content": content})
+
+
+async def measure(base_url: str, args: argparse.Namespace, premises: list[str]) -> Run:
+    facts = json.loads((DATA / "facts.json").read_text())
+    async with openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0) as api:
+        total = 4 + len(premises) * args.rounds
+        with tqdm(total=total, desc="longform", unit="item", file=sys.stderr) as bar:
+            run = Run(OpenAIInference(api, "smollm2"), bar, asyncio.Semaphore(4))
+            jobs = [
+                *(story_rounds(run, n, p, args.rounds, args.seed) for n, p in enumerate(premises)),
+                file_summary(run, "short_story.txt", facts["short_story.txt"]),
+                file_summary(run, "article.txt", facts["article.txt"]),
+                chat_summary(run, "speedrun_chat.txt", facts["speedrun_chat.txt"]),
+                podcast_script(run, "short_story.txt", facts["short_story.txt"]),
+            ]
+            done = await asyncio.gather(*jobs, return_exceptions=True)
+    errors = [d for d in done if isinstance(d, BaseException)]
+    for exc in errors:
+        print(f"longform: a job failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    run.items.append({"kind": "errors", "count": len(errors)})
+    return run
+
+
+def _of(items: list[Item], kind: str) -> list[Item]:
+    return [it for it in items if it["kind"] == kind]
+
+
+def figures(items: list[Item]) -> dict[str, object]:
+    sums, passages = _of(items, "summary"), _of(items, "passage")
+    lines, casts = _of(items, "podcast_line"), _of(items, "podcast")
+    chat = [s for s in sums if s["path"] == "!summary"]
+    spoken = [ln for ln in lines if not ln["fixed"]]
+    return {
+        "summary_faithfulness": min((s["faithfulness"] for s in sums), default=None),
+        "summary_coverage": round(sum(s["coverage"] for s in sums) / len(sums), 3)
+        if sums else None,
+        "instruction_echo": sum(it["echo"] for it in [*sums, *passages, *lines]),
+        "unfinished": sum(it["unfinished"] for it in [*sums, *passages]),
+        "max_self_repeat4": max((p["self_repeat4"] for p in passages), default=None),
+        "repeat_passages": sum(p["self_repeat4"] > 0.2 for p in passages),
+        "max_repeat4_against": max((p["repeat4_against"] for p in passages), default=None),
+        "own_echo": chat[0]["own_echo"] if chat else None,
+        "podcast_both_speak": bool(casts) and all(n >= 1 for n in casts[0]["content"].values()),
+        "podcast_bad_lines": sum(
+            ln["echo"] or ln["self_repeat4"] > 0.2 or ln["unfinished"] for ln in spoken
+        ),
+        "summaries": len(sums),
+        "passages": len(passages),
+        "podcast_lines": len(lines),
+        "errors": sum(it["count"] for it in _of(items, "errors")),
+    }  # fmt: skip
+
+
+def table(items: list[Item]) -> None:
+    """One row per path and text: items, echoes, unfinished, the mean faithfulness and
+    coverage, the highest self/earlier 4-gram repeat, and what else the path has."""
+    cols = f"{'path':10}{'item':20}{'n':>3}{'echo':>5}{'unfin':>6}{'faith':>7}{'cover':>7}"
+    print(cols + f"{'self4':>7}{'vs_old':>7}  other")
+    groups: dict[tuple[str, str], list[Item]] = {}
+    for it in items:
+        if it["kind"] in ("summary", "passage", "podcast_line"):
+            groups.setdefault((it["path"], it["item"]), []).append(it)
+    for (path, name), rows in groups.items():
+
+        def mean(key: str, rows: list[Item] = rows) -> str:
+            got = [r[key] for r in rows if key in r]
+            return f"{sum(got) / len(got):.3f}" if got else "-"
+
+        def top(key: str, rows: list[Item] = rows) -> str:
+            return f"{max(r[key] for r in rows):.3f}" if key in rows[0] else "-"
+
+        other = ""
+        if path == "!summary":
+            other = f"own_echo {rows[0]['own_echo']}"
+        elif path == "podcast":
+            cast = next(c for c in _of(items, "podcast") if c["item"] == name)
+            other = f"content lines {cast['content']} label_in_text {cast['label_in_text']}"
+        elif path == "story":
+            other = f"tries {[r['tries'] for r in rows]}"
+        echo, unfin = sum(r["echo"] for r in rows), sum(r["unfinished"] for r in rows)
+        cells = f"{len(rows):>3}{echo:>5}{unfin:>6}{mean('faithfulness'):>7}{mean('coverage'):>7}"
+        reps = f"{top('self_repeat4'):>7}{top('repeat4_against'):>7}"
+        print(f"{path:10}{name[:19]:20}{cells}{reps}  {other}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--premises", type=int, default=None, help="default: all of them")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="2 premises, 2 rounds")
+    parser.add_argument("--out", type=Path, help="write every scored item here (JSONL)")
+    args = parser.parse_args()
+    all_premises = json.loads((DATA / "premises.json").read_text())
+    if args.quick:
+        args.rounds, args.premises = 2, 2
+    if not 1 <= args.rounds <= 100:
+        parser.error("--rounds 1-100")
+    premises = all_premises[: args.premises or len(all_premises)]
+    with tempfile.TemporaryDirectory() as tmp:
+        server = {"port": 0, "api_key_env": "LITERAI_BENCH_NO_KEY",
+                  "models": {"smollm2": {"slots": 4}}}  # fmt: skip
+        started = start_server(write_config(Path(tmp), server=server), capture_stderr=False)
+        try:
+            run = asyncio.run(measure(started.v1, args, premises))
+        finally:
+            stop_server(started)
+    if args.out is not None:
+        args.out.write_text("".join(json.dumps(it) + "\n" for it in run.items))
+    table(run.items)
+    fig = figures(run.items)
+    header = f"longform: {len(premises)} premises x {args.rounds} rounds, seed {args.seed}"
+    report(header, fig, fig.keys(), rounds=args.rounds, premises=len(premises), seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
