@@ -62,20 +62,29 @@ class Answer:
                     lead_space = len(body) - len(body.lstrip())
                     body = body[: body.index("\n", lead_space)]
                     stop = True
-                done, _ = split_sentences(body)
+                done, _ = split_sentences(body, final=stop)
                 for sentence in done[checked:]:
                     checked += 1
-                    if sum(map(len, shown)) + len(sentence.strip()) > self.max_chars:
-                        return  # enough: never show what would be cut
-                    if self.guard.verdict(sentence, shown) is not None:
+                    if not self._passes(sentence, shown):
                         return  # closing the stream stops the model
                     shown.append(sentence)
                     yield sentence
                 if stop or len(body) > 2 * self.max_chars:
                     break
-        _, rest = split_sentences(body)
+        done, rest = split_sentences(body)
+        for sentence in done[checked:]:  # the last one, now that nothing follows
+            if not self._passes(sentence, shown):
+                return
+            shown.append(sentence)
+            yield sentence
         # An answer that never ended a sentence (EOS after a phrase, a one-line !gpt2):
         # the phrase itself, if it passes; after whole sentences, a fragment is dropped.
         if not shown and words(rest) and self.guard.verdict(rest, shown) is None:
             shown.append(rest)
             yield rest
+
+    def _passes(self, sentence: str, shown: list[str]) -> bool:
+        """Within the length (never show what would be cut) and past the guard."""
+        if sum(map(len, shown)) + len(sentence.strip()) > self.max_chars:
+            return False
+        return self.guard.verdict(sentence, shown) is None

@@ -53,13 +53,17 @@ def self_repeat(tokens: list[str], n: int = 4) -> float:
     return again / total if total > 1 else 0.0
 
 
-def split_sentences(text: str) -> tuple[list[str], str]:
+def split_sentences(text: str, *, final: bool = True) -> tuple[list[str], str]:
     """The complete sentences of ``text`` (each with its trailing spaces) and the
-    unfinished rest."""
+    unfinished rest. ``final=False``: more text may follow (a stream), so an end mark at
+    the very end is not yet an end ("3." may become "3.5", and the space after it is
+    still to come)."""
     out: list[str] = []
     start = 0
     for m in _END.finditer(text):
         end = m.end()
+        if not final and end >= len(text):
+            break
         while end < len(text) and text[end].isspace():
             end += 1
         if text[start:end].strip():

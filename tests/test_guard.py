@@ -106,3 +106,11 @@ async def test_podcast_hosts_take_turns_and_their_labels_are_dropped() -> None:
         ("Ada", "The lamp went out."),
         ("Bob", "Odile wound it by hand for four hours."),
     ]
+
+
+async def test_a_sentence_end_at_a_piece_boundary_keeps_its_space() -> None:
+    # The stream may stop right after "week." with its space still to come (or "3."
+    # may become "3.5"): the sentence is complete only once the next piece comes.
+    inference = ScriptedInference(["It takes 3.", "5 days a week.", " It ends."])
+    reply = await make_core(inference).handle(line("!ask how long?"))
+    assert await text_of(reply) == "It takes 3.5 days a week. It ends."

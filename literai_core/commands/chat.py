@@ -59,7 +59,9 @@ class ChatCommands(Component):
             window_in=s.window_in, names=s.names, lines=s.lines,
         )  # fmt: skip
         told = (persona, CHAT_HEAD)
-        guard = Guard(Sources(tuple(ln.text for ln in window), _names(window, ctx.line), told))
+        # The question is part of the prompt too: an answer that repeats it is an echo.
+        heard = (*(ln.text for ln in window), ctx.args)
+        guard = Guard(Sources(heard, _names(window, ctx.line), told))
 
         def source(attempt: int) -> AsyncIterator[str]:
             return host.inference.stream_chat(messages, _gen(s, attempt), user=ctx.line.user)

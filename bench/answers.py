@@ -1,0 +1,267 @@
+"""Answer quality of ``!ask`` and ``!gpt2`` on a fixed set, variants side by side.
+
+    .venv/bin/python -m bench.answers [--seeds 2] [--variants a,b] [--limit N]
+
+Each item of ``bench/data/answers.jsonl`` (fact questions, questions whose answer is in
+the chat window, format instructions, busy windows that invite an echo, ``!gpt2``
+continuations) goes through the product's own path: a ``ChatCore`` with the variant's
+bot settings, the item's window said as chat, then the command, against literai's server
+on the embedded model (the three model files served at once). Every variant sees the
+same items with the same seeds (each model call's seed is fixed by item, seed and call).
+
+Scores, per item, by ``bench/scores.py`` (written apart from the product's guard):
+echo (the reply holds a chat line, a ``name:`` label, the persona or the prompt's own
+words), degenerate (empty, repeating itself, cut mid-word), format compliance (format
+items), fact hit (fact items), context use (fact hit on items whose answer is in the
+window), length. ``raw_echo`` scores the model's first output before the guard: what
+the guard had to stop. A reply the guard left empty (the "nothing to add" notice)
+counts as empty, so as degenerate. The last line is JSON with the figures of the
+shipped defaults (variant ``defaults``) and of every variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import openai
+from tqdm import tqdm
+
+from bench import scores
+from bench.report import report
+from inference_server.model_files import PACKAGED_MODELS, converted_model_path, resolve_model_path
+from inference_server.models import convert_gguf
+from inference_server.settings import ModelSettings
+from literai_core.chat import ChatLine, ReplyKind
+from literai_core.core import ChatCore
+from literai_core.inference import Generation, Inference, OpenAIInference
+from literai_core.prompts import CHAT_HEAD
+from literai_core.settings import BotSettings
+from tests.kit.server import start_server, stop_server, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data" / "answers.jsonl"
+T02 = {"temperature": 0.2, "top_p": 0.9}
+# name -> (model file, bot setting overrides). "defaults" is what ships.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "defaults": ("q4_0", {}),
+    "t0.8-user": ("q4_0", {"ask": {"temperature": 0.8}, "gpt2": {"temperature": 0.9}}),
+    "t0.2-user": ("q4_0", {"ask": {**T02, "window_in": "user"}, "gpt2": T02}),
+    "t0.2-system": ("q4_0", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
+    "t0.2-nonames": ("q4_0", {"ask": {**T02, "window_in": "system", "names": False}}),
+    "t0.2-2lines": ("q4_0", {"ask": {**T02, "window_in": "system", "lines": 2}}),
+    "t0.2-nowindow": ("q4_0", {"ask": {**T02, "window_in": "none"}}),
+    "t0.5": ("q4_0", {"ask": {"temperature": 0.5, "window_in": "system"}}),
+    "q4_1-t0.2": ("q4_1", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
+    "q8_0-t0.2": ("q8_0", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
+}
+
+
+class Seeded:
+    """The product's inference, with each call's seed fixed and its raw text kept."""
+
+    def __init__(self, inner: Inference, seed: int) -> None:
+        self.inner, self.seed, self.raw = inner, seed, []  # type: list[str]
+
+    def _gen(self, gen: Generation) -> Generation:
+        return dataclasses.replace(gen, seed=self.seed + 7919 * len(self.raw))
+
+    async def stream_chat(
+        self, messages: Any, gen: Generation, *, user: Any = None
+    ) -> AsyncIterator[str]:
+        self.raw.append("")
+        n = len(self.raw) - 1
+        async for piece in self.inner.stream_chat(messages, self._gen(gen), user=user):
+            self.raw[n] += piece
+            yield piece
+
+    async def stream_completion(
+        self, prompt: str, gen: Generation, *, user: Any = None
+    ) -> AsyncIterator[str]:
+        self.raw.append("")
+        n = len(self.raw) - 1
+        async for piece in self.inner.stream_completion(prompt, self._gen(gen), user=user):
+            self.raw[n] += piece
+            yield piece
+
+    async def speech(self, text: str, *, voice: str, model: str) -> bytes:
+        raise NotImplementedError
+
+    async def image(self, prompt: str, *, size: str) -> bytes:
+        raise NotImplementedError
+
+
+def settings_for(overrides: dict[str, Any]) -> BotSettings:
+    base = BotSettings()
+    data = base.model_dump()
+    for key, value in overrides.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) else value
+    # Every item is its own viewer in its own channel: no limit may refuse one.
+    data.update(user_cooldown_s=0, channel_cooldown_s=0, user_commands=1000)
+    return BotSettings(**data)
+
+
+async def run_item(
+    item: dict[str, Any], settings: BotSettings, inference: Seeded
+) -> dict[str, Any]:
+    core = ChatCore(settings, inference)
+    channel, t = f"#{item['id']}", 0.0
+    try:
+        for name, text in item["window"]:
+            t += 1
+            await core.handle(ChatLine("twitch", channel, name, text, t))
+        command = f"!{item['command']} {item['text']}"
+        reply = await core.handle(ChatLine("twitch", channel, item["user"], command, t + 1))
+        said = await reply.text() if reply is not None else ""
+        kind = reply.kind if reply is not None else None
+    finally:
+        await core.aclose()
+    return score_item(item, said if kind is ReplyKind.ANSWER else "", inference.raw, settings)
+
+
+def score_item(
+    item: dict[str, Any], said: str, raw: list[str], settings: BotSettings
+) -> dict[str, Any]:
+    lead = item["text"] if item["command"] == "gpt2" else ""
+    own = said[len(lead) :].strip() if lead and said.startswith(lead) else said
+    # The prompt's lines: the window, and an !ask's question (repeating it is an echo).
+    transcript = [text for _, text in item["window"]] + ([item["text"]] if not lead else [])
+    names = [name for name, _ in item["window"]] + [item["user"]]
+    echo = scores.echo(own, transcript=transcript, persona=settings.persona, names=names,
+                       instructions=[CHAT_HEAD])  # fmt: skip
+    first = raw[0] if raw else ""
+    raw_echo = scores.echo(first, transcript=transcript, persona=settings.persona, names=names,
+                           instructions=[CHAT_HEAD])  # fmt: skip
+    return {
+        "id": item["id"], "kind": item["kind"], "reply": said, "raw": first,
+        "echo": echo, "raw_echo": bool(raw_echo), "degenerate": scores.degenerate(own),
+        "format_ok": scores.format_ok(said, item["format"]) if item["kind"] == "format" else None,
+        "hit": scores.fact_hit(said, item["accepted"]) if item["accepted"] else None,
+        "chars": len(said), "calls": len(raw),
+    }  # fmt: skip
+
+
+def figures(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    def rate(values: list[bool]) -> float:
+        return round(sum(values) / len(values), 3) if values else float("nan")
+
+    return {
+        "echo_rate": rate([bool(r["echo"]) for r in rows]),
+        "raw_echo_rate": rate([r["raw_echo"] for r in rows]),
+        "degenerate_rate": rate([bool(r["degenerate"]) for r in rows]),
+        "format_compliance": rate([r["format_ok"] for r in rows if r["kind"] == "format"]),
+        "fact_hit": rate([r["hit"] for r in rows if r["kind"] == "fact"]),
+        "context_use": rate([r["hit"] for r in rows if r["kind"] == "context"]),
+        "mean_chars": round(sum(r["chars"] for r in rows) / len(rows), 1),
+        "calls_per_item": round(sum(r["calls"] for r in rows) / len(rows), 2),
+        "seconds": round(seconds, 1),
+    }
+
+
+async def run_variant(
+    name: str, client: openai.AsyncOpenAI, items: list[dict[str, Any]], seeds: int, bar: tqdm
+) -> list[dict[str, Any]]:
+    model, overrides = VARIANTS[name]
+    settings = settings_for(overrides)
+    gate = asyncio.Semaphore(4)
+
+    async def one(n: int, item: dict[str, Any], seed: int) -> dict[str, Any]:
+        async with gate:
+            inference = Seeded(OpenAIInference(client, model), 1000 * seed + n)
+            row = await run_item(item, settings, inference)
+            bar.update()
+            return {**row, "seed": seed, "variant": name}
+
+    jobs = [one(n, item, seed) for seed in range(seeds) for n, item in enumerate(items)]
+    return list(await asyncio.gather(*jobs))
+
+
+def model_files(cache: Path) -> dict[str, Path]:
+    """The three files: the packaged Q4_1, the Q4_0 ``literai model convert`` makes (the
+    shipped default), and a Q8_0 made here once (kept in ``cache``)."""
+    packaged = resolve_model_path("smollm2", ModelSettings())
+    package = PACKAGED_MODELS["smollm2"]
+    q4_0 = converted_model_path("smollm2", ROOT / "data")
+    q8_0 = cache / "smollm2.Q8_0.gguf"
+    if not q8_0.is_file():
+        convert_gguf(packaged, q8_0, ftype="q8_0")
+    if not q4_0.is_file():
+        sys.exit(f"bench.answers: {q4_0} is missing; run `literai model convert` first ({package})")
+    return {"q4_1": packaged, "q4_0": q4_0, "q8_0": q8_0}
+
+
+def table(results: dict[str, dict[str, Any]]) -> None:
+    keys = ["echo_rate", "raw_echo_rate", "degenerate_rate", "format_compliance", "fact_hit",
+            "context_use", "mean_chars", "calls_per_item", "seconds"]  # fmt: skip
+    print(f"{'variant':16}" + "".join(f"{k[:12]:>13}" for k in keys))
+    for name, fig in results.items():
+        print(f"{name:16}" + "".join(f"{fig[k]:>13}" for k in keys))
+
+
+async def run_all(
+    base_url: str, names: list[str], items: list[dict[str, Any]], seeds: int
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    results: dict[str, dict[str, Any]] = {}
+    rows_all: list[dict[str, Any]] = []
+    bar = tqdm(total=len(names) * len(items) * seeds, unit="answer", file=sys.stderr)
+    async with openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0) as client:
+        for name in names:
+            start = time.perf_counter()
+            rows = await run_variant(name, client, items, seeds, bar)
+            results[name] = figures(rows, time.perf_counter() - start)
+            rows_all += rows
+    bar.close()
+    return results, rows_all
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    parser.add_argument("--limit", type=int, default=0, help="first N items only (0: all)")
+    parser.add_argument("--cache", type=Path, default=ROOT / "data" / "bench")
+    parser.add_argument("--out", type=Path, help="every reply and its scores, as JSONL")
+    args = parser.parse_args()
+    names = [n for n in args.variants.split(",") if n]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    items = items[: args.limit] if args.limit else items
+    args.cache.mkdir(parents=True, exist_ok=True)
+    files = model_files(args.cache)
+    models = {name: {"path": str(path), "slots": 4} for name, path in files.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = write_config(
+            Path(tmp), server={"port": 0, "default_model": "q4_0", "models": models}
+        )
+        server = start_server(config, capture_stderr=False)
+        try:
+            results, rows = asyncio.run(run_all(server.v1, names, items, args.seeds))
+        finally:
+            stop_server(server)
+    if args.out is not None:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table(results)
+    chosen = results.get("defaults") or next(iter(results.values()))
+    report(
+        f"answers: {len(items)} items x {args.seeds} seeds, chosen defaults",
+        chosen,
+        list(chosen),
+        items=len(items),
+        seeds=args.seeds,
+        variants=results,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
