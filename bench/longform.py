@@ -1,8 +1,7 @@
 """The long-form paths on texts written for the project (bench/data/longform), scored from
 the text alone with bench/scores.py, through literai's server on the embedded model.
 
-    .venv/bin/python -m bench.longform [--rounds 4] [--premises 6] [--seed 7] [--quick]
-                                       [--out items.jsonl]
+    .venv/bin/python -m bench.longform [--quick] [--rounds 4] [--premises 6] [--seed 7] [--out F]
 
 Paths: ``literai summarize`` (literai_core.summarize) on short_story.txt and article.txt;
 ``!summary 60`` through the chat core after speedrun_chat.txt (its ``literai`` lines are the
@@ -13,17 +12,22 @@ Figures (the last line is JSON):
   summary_faithfulness  lowest share of a summary's content words found in its source
   summary_coverage      mean share of the text's key facts (facts.json) a summary names
   instruction_echo      summaries, passages and podcast lines that echo their prompt: any 5
-                        words in a row of a system prompt or instruction, a prompt label
-                        ("Premise:", "The story so far"), or for a passage any 8 words in a
-                        row of the premise or story summary it was given
+                        words in a row of a system prompt or instruction (runs also in the
+                        title or source text do not count), a prompt label ("Premise:",
+                        "The story so far"), or for a passage any 8 words in a row of the
+                        premise or story summary it was given
   unfinished            summaries and passages that do not end on a complete sentence
   max_self_repeat4      highest share of a passage's own 4-grams it repeats (target <= 0.2)
   repeat_passages       passages whose own 4-grams repeat more than 20%
   max_repeat4_against   highest share of a passage's 4-grams already in earlier passages
   own_echo              share of the !summary's 4-grams taken from the bot's own recaps
-  podcast_both_speak    both hosts have a line besides the fixed intro, recap and outro
+  podcast_both_speak    both hosts have a line with words besides the fixed intro, recaps
+                        and outro
   podcast_bad_lines     podcast lines that echo, repeat (>20% own 4-grams) or are unfinished
-  summaries, passages, podcast_lines, errors: how many of each (errors: failed jobs)
+  summaries, passages, podcast_lines, declined, errors: how many of each; declined: summaries
+                        and passages the product gave up on (its guard left nothing: a
+                        SummaryError, an error reply, a ValueError for a round), in no
+                        other figure; errors: jobs that failed otherwise
 --out writes every scored item (its text, what it was given, its scores) as JSON lines.
 """
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -53,8 +58,8 @@ from bench.scores import (
     unfinished,
     words,
 )
-from literai_core import podcast, story, summarize
-from literai_core.chat import ChatLine
+from literai_core import dialogue, podcast, story, summarize
+from literai_core.chat import ChatLine, ReplyKind
 from literai_core.commands import default_components
 from literai_core.core import ChatCore
 from literai_core.inference import Inference, OpenAIInference
@@ -62,8 +67,9 @@ from literai_core.settings import BotSettings
 from tests.kit.server import start_server, stop_server, write_config
 
 DATA = Path(__file__).resolve().parent / "data" / "longform"
-STORY_LABELS = ("premise:", "the story so far", "the last paragraph:", "write the next paragraph",
-                "the audience asks for this next", "do not reuse earlier wording")  # fmt: skip
+STORY_LABELS = re.compile(r"(?:^|[.!?(\[\n]\s*)(?:the )?(?:premise|last paragraph|new paragraph|"
+    r"summary so far)[\s\d]*:|the story so far|write the next paragraph|the audience asks|"
+    r"do not reuse earlier", re.IGNORECASE)  # fmt: skip
 Item = dict[str, Any]
 
 
@@ -79,27 +85,19 @@ class Run:
         self.bar.update()
 
 
-def constants(module: object, *prefixes: str) -> list[str]:
-    """The module's string constants named SYSTEM or starting with one of ``prefixes``."""
-    return [
-        v
-        for k, v in vars(module).items()
-        if isinstance(v, str) and (k == "SYSTEM" or k.startswith(prefixes))
-    ]
+def constants(module: object, about: str) -> list[str]:
+    """The module's upper-case string constants (its prompt texts, whatever they are
+    called: SYSTEM, FINAL, PART, ...), templates filled with and without ``about``."""
+    found = [v for k, v in vars(module).items() if k.isupper() and isinstance(v, str)]
+    whats = ("", f" ({about})", f" of {about}")  # "{what}", as literai_core.summarize fills it
+    return [t.format(what=w) if "{what}" in t else t for t in found for w in whats]
 
 
-def summary_prompts(about: str) -> list[str]:
-    what = f" of {about}" if about else ""
-    asks = [
-        f"Summarize this{what} in a short paragraph.",
-        f"Summarize this part{what} in a few sentences.",
-    ]
-    return [*constants(summarize, "INSTRUCTION", "ASK"), *asks]
-
-
-def echoes(text: str, given: list[str], n: int = 8) -> bool:
-    """Any ``n`` words in a row of one of ``given`` appear in ``text`` (``words`` tokens)."""
-    grams = set(ngrams(words(text), n))
+def echoes(text: str, given: list[str], n: int = 8, allowed: str = "") -> bool:
+    """Any ``n`` words in a row of one of ``given`` appear in ``text`` (``words`` tokens),
+    except runs that also occur in ``allowed`` (the title, the source: words the output
+    may use). With n = 5 and nothing allowed this is ``scores.instruction_echo``."""
+    grams = set(ngrams(words(text), n)) - set(ngrams(words(allowed), n))
     return any(grams.intersection(ngrams(words(g), n)) for g in given if g)
 
 
@@ -107,7 +105,7 @@ def score_summary(summary: str, source: str, facts: list[list[str]], about: str)
     return {
         "faithfulness": round(faithfulness(summary, source), 3),
         "coverage": round(coverage(summary, facts), 3),
-        "echo": instruction_echo(summary, summary_prompts(about)),
+        "echo": echoes(summary, constants(summarize, about), 5, f"{about}\n{source}"),
         "unfinished": unfinished(summary),
         "self_repeat4": round(self_repeat4(summary), 3),
     }
@@ -117,19 +115,14 @@ async def file_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
     """``literai summarize`` on one file."""
     text = (DATA / name).read_text()
     budget = summarize.SummaryBudget.from_settings(BotSettings().summary)
-    async with run.gate:
-        out = await summarize.summarize(run.inference, text, budget, about=fact["title"])
-    scores = score_summary(out, text, fact["facts"], fact["title"])
-    run.add({"kind": "summary", "path": "summarize", "item": name, "text": out, **scores})
-
-
-def chat_line(user: str, text: str, t: float, own: bool) -> ChatLine:
-    if not own:
-        return ChatLine("twitch", "#bench", user, text, t)
+    item = {"kind": "summary", "path": "summarize", "item": name}
     try:
-        return ChatLine("twitch", "#bench", user, text, t, own=True)
-    except TypeError:  # a ChatLine without ``own`` yet
-        return ChatLine("twitch", "#bench", user, text, t)
+        async with run.gate:
+            out = await summarize.summarize(run.inference, text, budget, about=fact["title"])
+    except summarize.SummaryError as exc:  # the product declined: no summary to score
+        run.add({**item, "failed": str(exc)})
+        return
+    run.add({**item, "text": out, **score_summary(out, text, fact["facts"], fact["title"])})
 
 
 async def chat_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
@@ -141,27 +134,30 @@ async def chat_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
     try:
         for i, (user, _, text) in enumerate(said):
             t = 1000.0 + 5 * i
-            await core.handle(chat_line(user, text, t, user == settings.name))
+            mine = user == settings.name  # the bot's earlier recaps: its own lines
+            await core.handle(ChatLine("twitch", "#bench", user, text, t, own=mine))
         async with run.gate:
             reply = await core.handle(ChatLine("twitch", "#bench", "viewer", "!summary 60", t + 1))
             body = await reply.text() if reply is not None else ""
     finally:
         await core.aclose()
+    item = {"kind": "summary", "path": "!summary", "item": name, "reply": body}
+    if reply is None or reply.kind is not ReplyKind.ANSWER:  # declined: nothing to score
+        run.add({**item, "failed": body})
+        return
     out = body.removeprefix("Last 60 minutes: ")
     source = "\n".join(f"{u}: {x}" for u, _, x in said if u != settings.name)
     own = "\n".join(x for u, _, x in said if u == settings.name)
     scores = score_summary(out, source, fact["facts"], "a live chat")
-    item = {"kind": "summary", "path": "!summary", "item": name, "text": out, "reply": body}
-    run.add({**item, **scores, "own_echo": round(repeat4_against(out, own), 3)})
+    run.add({**item, "text": out, **scores, "own_echo": round(repeat4_against(out, own), 3)})
 
 
 def prompt_echo(passage: str, given: list[str]) -> list[str]:
     """Why a passage echoes its prompt: "instruction" (5 words in a row of the system prompt
     or a nudge), "label" (a prompt label), "given" (8 words in a row of premise/summary)."""
-    fixed = [story.SYSTEM, *getattr(story, "NUDGES", ())]
-    low = passage.lower()
+    fixed = [*constants(story, ""), *getattr(story, "NUDGES", ())]
     why = ["instruction"] if instruction_echo(passage, fixed) else []
-    why += ["label"] if any(label in low for label in STORY_LABELS) else []
+    why += ["label"] if STORY_LABELS.search(passage) else []
     return why + (["given"] if echoes(passage, given) else [])
 
 
@@ -173,11 +169,16 @@ async def story_rounds(run: Run, n: int, premise: str, rounds: int, seed: int) -
     async with run.gate:
         for r in range(rounds):
             given = [tale.premise, tale.summary]
-            passage = await story.next_passage(run.inference, tale, knobs)
+            try:
+                passage = await story.next_passage(run.inference, tale, knobs)
+            except ValueError as exc:  # nothing survived the guard: the round fails
+                run.add({"kind": "passage", "path": "story", "item": f"premise {n + 1}",
+                         "round": r + 1, "failed": str(exc)})  # fmt: skip
+                continue
             text = passage.text
             run.add({
                 "kind": "passage", "path": "story", "item": f"premise {n + 1}", "round": r + 1,
-                "text": text, "given_summary": tale.summary if r else "", "tries": passage.tries,
+                "text": text, "given_summary": given[1], "tries": passage.tries,
                 "echo": bool(prompt_echo(text, given)), "why": prompt_echo(text, given),
                 "self_repeat4": round(self_repeat4(text), 3),
                 "repeat4_against": round(repeat4_against(text, "\n\n".join(written)), 3),
@@ -192,6 +193,15 @@ def fixed_line(i: int, line: podcast.Line, total: int) -> bool:
     return intro or i >= total - 2 or line.text.startswith("To recap so far:")
 
 
+def podcast_prompts(plan: podcast.PodcastPlan, title: str) -> list[str]:
+    """Each host's system prompt (literai_core.dialogue writes one line per call) and the
+    modules' own prompt constants."""
+    a, b = plan.hosts
+    told = [*constants(podcast, title), *constants(dialogue, title)]
+    system = getattr(dialogue, "_system", None)
+    return told + ([system(a, b, title), system(b, a, title)] if system is not None else [])
+
+
 async def podcast_script(run: Run, name: str, fact: dict[str, Any]) -> None:
     """A podcast script of one file; every line scored, the fixed ones marked."""
     settings = BotSettings()
@@ -201,22 +211,19 @@ async def podcast_script(run: Run, name: str, fact: dict[str, Any]) -> None:
     async with run.gate:
         lines, _ = await podcast.script(run.inference, title, text, plan, budget)
     a, b = plan.hosts
-    prompts = [
-        *constants(podcast, "INSTRUCTION", "ASK", "PROMPT"), *summary_prompts(title),
-        f"You write a podcast dialogue between {a.name} ({a.style}) and {b.name} ({b.style}). "
-        "Every line starts with the speaker's name and a colon. No stage directions.",
-        f"Write {plan.lines_per_section} lines, {a.name} first.",
-    ]  # fmt: skip
+    prompts = [*podcast_prompts(plan, title), *constants(summarize, title)]
+    allowed = f"{title}\n{text}"
     hosts = (a.name, b.name)
     check = speaker_lines([(ln.speaker, ln.text) for ln in lines], hosts)
     for i, ln in enumerate(lines):
         run.items.append({
             "kind": "podcast_line", "path": "podcast", "item": name, "speaker": ln.speaker,
             "section": ln.section, "text": ln.text, "fixed": fixed_line(i, ln, len(lines)),
-            "echo": instruction_echo(ln.text, prompts), "unfinished": unfinished(ln.text),
+            "echo": echoes(ln.text, prompts, 5, allowed), "unfinished": unfinished(ln.text),
             "self_repeat4": round(self_repeat4(ln.text), 3),
         })  # fmt: skip
-    said = [ln.speaker for i, ln in enumerate(lines) if not fixed_line(i, ln, len(lines))]
+    said = [ln.speaker for i, ln in enumerate(lines)
+            if words(ln.text) and not fixed_line(i, ln, len(lines))]  # fmt: skip
     content = {h: said.count(h) for h in hosts}
     run.add({"kind": "podcast", "path": "podcast", "item": name, **check, "content": content})
 
@@ -243,13 +250,13 @@ async def measure(base_url: str, args: argparse.Namespace, premises: list[str]) 
 
 
 def _of(items: list[Item], kind: str) -> list[Item]:
-    return [it for it in items if it["kind"] == kind]
+    """The items of ``kind`` there is a text of to score (declined ones have none)."""
+    return [it for it in items if it["kind"] == kind and "failed" not in it]
 
 
 def figures(items: list[Item]) -> dict[str, object]:
     sums, passages = _of(items, "summary"), _of(items, "passage")
     lines, casts = _of(items, "podcast_line"), _of(items, "podcast")
-    chat = [s for s in sums if s["path"] == "!summary"]
     spoken = [ln for ln in lines if not ln["fixed"]]
     return {
         "summary_faithfulness": min((s["faithfulness"] for s in sums), default=None),
@@ -260,12 +267,13 @@ def figures(items: list[Item]) -> dict[str, object]:
         "max_self_repeat4": max((p["self_repeat4"] for p in passages), default=None),
         "repeat_passages": sum(p["self_repeat4"] > 0.2 for p in passages),
         "max_repeat4_against": max((p["repeat4_against"] for p in passages), default=None),
-        "own_echo": chat[0]["own_echo"] if chat else None,
+        "own_echo": next((s["own_echo"] for s in sums if s["path"] == "!summary"), None),
         "podcast_both_speak": bool(casts) and all(n >= 1 for n in casts[0]["content"].values()),
         "podcast_bad_lines": sum(
             ln["echo"] or ln["self_repeat4"] > 0.2 or ln["unfinished"] for ln in spoken
         ),
         "summaries": len(sums),
+        "declined": sum("failed" in it for it in items),
         "passages": len(passages),
         "podcast_lines": len(lines),
         "errors": sum(it["count"] for it in _of(items, "errors")),
@@ -288,17 +296,20 @@ def table(items: list[Item]) -> None:
             return f"{sum(got) / len(got):.3f}" if got else "-"
 
         def top(key: str, rows: list[Item] = rows) -> str:
-            return f"{max(r[key] for r in rows):.3f}" if key in rows[0] else "-"
+            got = [r[key] for r in rows if key in r]
+            return f"{max(got):.3f}" if got else "-"
 
         other = ""
-        if path == "!summary":
+        if any("failed" in r for r in rows):
+            other = f"declined {sum('failed' in r for r in rows)}: {rows[-1].get('failed', '')}"
+        elif path == "!summary":
             other = f"own_echo {rows[0]['own_echo']}"
         elif path == "podcast":
             cast = next(c for c in _of(items, "podcast") if c["item"] == name)
             other = f"content lines {cast['content']} label_in_text {cast['label_in_text']}"
         elif path == "story":
             other = f"tries {[r['tries'] for r in rows]}"
-        echo, unfin = sum(r["echo"] for r in rows), sum(r["unfinished"] for r in rows)
+        echo, unfin = sum(r.get("echo", 0) for r in rows), sum(r.get("unfinished", 0) for r in rows)
         cells = f"{len(rows):>3}{echo:>5}{unfin:>6}{mean('faithfulness'):>7}{mean('coverage'):>7}"
         reps = f"{top('self_repeat4'):>7}{top('repeat4_against'):>7}"
         print(f"{path:10}{name[:19]:20}{cells}{reps}  {other}")

@@ -21,6 +21,7 @@ import twitchio.http
 import yarl
 from discord.gateway import DiscordWebSocket
 
+from bots.config import ClientSettings
 from bots.discord.client import BUSY, LiteraiDiscord
 from bots.discord.settings import DiscordSettings
 from bots.irc.client import LiteraiIrc
@@ -63,7 +64,12 @@ class Platforms:
         self._asked_in: dict[str, tuple[str, str]] = {}
 
     async def __aenter__(self) -> Platforms:
-        self.api = openai.AsyncOpenAI(base_url=self.base_url, api_key="none", max_retries=0)
+        # As `literai run` makes it: a model call that takes longer than client.timeout_s
+        # fails politely instead of holding a viewer's command for openai's 10 minutes.
+        timeout = ClientSettings().timeout_s
+        self.api = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key="none", max_retries=0, timeout=timeout
+        )
         bot = BotSettings(channel_cooldown_s=0, channel_queue=8)  # type: ignore[call-arg]
         self.core = ChatCore(bot, OpenAIInference(self.api, "smollm2"), default_components())
         await self._discord()

@@ -96,7 +96,10 @@ class Guard:
         self._given8 = {g for text in sources.quoted for g in grams(words(text), 8)}
         names = sorted({*ROLES, *(n.strip().lower() for n in sources.names if n.strip())})
         alts = "|".join(re.escape(n) for n in names if n)
-        self._label = re.compile(rf"(?:^|[\s>\"'(])(?:{alts})\s*:(?:\s|$)", re.IGNORECASE)
+        # "name:", "Premise 2:", "**User**:" ...
+        self._label = re.compile(
+            rf"(?:^|[\s>\"'(*])(?:{alts})(?:\s+\d+)?\**\s*:(?:\s|$)", re.IGNORECASE
+        )
 
     def verdict(self, sentence: str, said: Iterable[str] = ()) -> str | None:
         """Why ``sentence`` must not be shown after ``said``; None when it may."""
@@ -149,15 +152,35 @@ def clean(
     summary sentence the text does not support). What is left ends on a sentence."""
     done, _ = split_sentences(text)
     known = {_stem(w) for w in words(source)} if source else set()
+    numbers = _numbers(source)
     before = list(said)
     kept: list[str] = []
     for sentence in done:
+        if not _ENDED.search(sentence):  # a line break is no sentence end in prose
+            continue
         if guard.verdict(sentence, [*before, *kept]) is not None:
             continue
         if known and _support(sentence, known) < grounding:
             continue
+        if source and not _numbers(sentence) <= numbers:  # a number the text never gave
+            continue
         kept.append(sentence)
     return " ".join(" ".join(s.split()) for s in kept)
+
+
+_ENDED = re.compile(r"[.!?…][\"'”’)\]*]*\s*$")
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred thousand million billion".split()
+)
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers in ``text``, as digit runs and number words."""
+    return {w for w in words(text) if w.isdigit() or w in _NUMBER_WORDS} | set(
+        re.findall(r"\d+", text)
+    )
 
 
 _STOP = frozenset(

@@ -128,9 +128,18 @@ LABELS = (
 )  # fmt: skip
 
 
+HEADINGS = ("The story so far, in short:", "The audience asks for this next:")
+
+
 def _guard(story: Story, suggestion: str) -> Guard:
     given = (story.premise, story.summary, *story.passages[-1:], suggestion)
-    told = (SYSTEM, *NUDGES, "Write the next paragraph.", "Do not reuse earlier wording.")
+    told = (
+        SYSTEM,
+        *NUDGES,
+        *HEADINGS,
+        "Write the next paragraph.",
+        "Do not reuse earlier wording.",
+    )
     return Guard(Sources(names=LABELS, instructions=told, quoted=given))
 
 

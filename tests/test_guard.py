@@ -4,7 +4,7 @@ answers; through ``!ask`` and ``!gpt2`` an echo never reaches the chat."""
 from __future__ import annotations
 
 from literai_core.dialogue import section_dialogue
-from literai_core.guard import Guard, Sources, finish, split_sentences
+from literai_core.guard import Guard, Sources, clean, finish, split_sentences
 from literai_core.podcast import Host
 from literai_core.story import Story, StoryKnobs, next_passage
 from literai_core.summarize import SYSTEM, summarize
@@ -114,3 +114,15 @@ async def test_a_sentence_end_at_a_piece_boundary_keeps_its_space() -> None:
     inference = ScriptedInference(["It takes 3.", "5 days a week.", " It ends."])
     reply = await make_core(inference).handle(line("!ask how long?"))
     assert await text_of(reply) == "It takes 3.5 days a week. It ends."
+
+
+def test_long_form_keeps_only_finished_supported_sentences() -> None:
+    guard = Guard(Sources(names=("premise",)))
+    source = "In 1963 the Model 33 came out. It printed ten characters a second."
+    text = (
+        "The Model 33 came out in 1963.\nIt printed fast\nPremise 2: a story. "
+        "It printed 112 characters a second. It printed ten characters a second."
+    )
+    assert clean(text, guard, source=source) == (
+        "The Model 33 came out in 1963. It printed ten characters a second."
+    )

@@ -56,8 +56,8 @@ async def test_short_text_is_one_call_long_text_is_mapped_then_combined() -> Non
     assert len(short.calls) == 1
 
     chunks = split_chunks(STORY, 120)
-    answers = [[f"Mara read {i}."] for i in range(len(chunks))]
-    answers.append(["Mara read from 0 to 11."])
+    answers = [["Mara read the lines aloud."] for _ in chunks]
+    answers.append(["Mara read the lines aloud at dawn."])
     long = ScriptedInference(*answers)
     seen: list[tuple[str, int, int]] = []
     out = await summarize(
@@ -67,7 +67,7 @@ async def test_short_text_is_one_call_long_text_is_mapped_then_combined() -> Non
         about="a story",
         progress=lambda stage, done, total: seen.append((stage, done, total)),
     )
-    assert out == "Mara read from 0 to 11."
+    assert out == "Mara read the lines aloud at dawn."
     assert len(long.calls) == len(chunks) + 1
     # The text first, the instruction last.
     first = (long.calls[0].messages or [])[-1]["content"]
@@ -75,7 +75,7 @@ async def test_short_text_is_one_call_long_text_is_mapped_then_combined() -> Non
         "(a story), one part of a longer text, in a few sentences."
     )
     final = (long.calls[-1].messages or [])[-1]["content"]
-    assert final.startswith("Mara read 0.")
+    assert final.startswith("Mara read the lines aloud.")
     assert final.endswith("the text above (a story) in a short paragraph.")
     assert seen[0] == ("summarizing", 0, len(chunks))
     assert seen[-1] == ("summarizing", len(chunks), len(chunks))
