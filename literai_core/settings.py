@@ -155,13 +155,19 @@ class GenerationSettings(Section):
 
 
 class AskSettings(GenerationSettings):
-    """Sampling and prompt layout for ``!ask``."""
+    """Sampling and prompt layout for ``!ask``. Defaults chosen by bench/answers.py
+    (2026-11-30): temperature 0.2, top-p 0.9, the chat in the system message without
+    names had the lowest echo and degenerate rates and the best context use."""
 
+    temperature: Annotated[
+        float, Field(ge=0, le=2, description="Sampling temperature (0: greedy).")
+    ] = 0.2
+    top_p: Annotated[float, Field(gt=0, le=1, description="Nucleus sampling mass.")] = 0.9
     window_in: Literal["system", "user", "none"] = Field(
-        "user",
+        "system",
         description="Where the recent chat goes: the system message, the user message, or nowhere.",
     )
-    names: bool = Field(True, description="Chat lines keep their speakers' names.")
+    names: bool = Field(False, description="Chat lines keep their speakers' names.")
     lines: Annotated[
         int, Field(ge=0, le=200, description="Chat lines given (at most window_lines).")
     ] = 5

@@ -61,13 +61,13 @@ async def test_ask_is_answered_in_reply_to_the_question(chat: Chat, fake: FakeDi
     assert fake.reactions(question) == []
     system, user = asked(inference)
     assert system == {"role": "system", "content": PERSONA}
-    assert user["role"] == "user" and user["content"].endswith("asks: what is a teletype?")
+    assert user["role"] == "user" and user["content"].endswith("what is a teletype?")
     assert inference.calls[0].user == "alice"  # the asker's display name
 
     # The answer joined the channel's window: the next question sees it.
     await chat.say(BOB, "!ask are you sure?")
     assert chat.said() == ["Yes."]
-    assert "literai: A machine that types." in asked(inference)[-1]["content"]
+    assert "A machine that types." in asked(inference)[0]["content"]  # the system message
     assert [ln.text for ln in client.core.windows.lines(MAIN)] == ["A machine that types.", "Yes."]
 
 
@@ -146,8 +146,8 @@ async def test_a_user_on_cooldown_gets_a_busy_reaction_not_an_answer(
     chat.clock.advance(31)
     await chat.say(ALICE, "!ask four?")
     assert chat.said() == ["For Bob.", "Later."]
-    assert asked(inference, 1)[-1]["content"].endswith("asks: hi?")
-    assert asked(inference, 2)[-1]["content"].endswith("asks: four?")
+    assert asked(inference, 1)[-1]["content"].endswith("hi?")
+    assert asked(inference, 2)[-1]["content"].endswith("four?")
 
 
 # ---------------------------------------------------------------------------------- who may talk
@@ -267,12 +267,12 @@ async def test_direct_messages_get_a_window_per_user(chat: Chat, fake: FakeDisco
     assert (for_alice.text, for_alice.channel_id) == ("It is 1234.", fake.dm_channel(ALICE.user_id))
     assert (for_bob.text, for_bob.channel_id) == ("Hi Bob.", fake.dm_channel(BOB.user_id))
 
-    to_alice = asked(inference, 0)[-1]["content"]
+    to_alice = "\n".join(m["content"] for m in asked(inference, 0))
     assert "my locker code is 1234" in to_alice  # her own DM window
     assert "5678" not in to_alice  # not the guild channel's
     to_bob = "\n".join(m["content"] for m in asked(inference, 1))
     assert "1234" not in to_bob and "5678" not in to_bob
-    assert to_bob.endswith("asks: hello?")
+    assert to_bob.endswith("hello?")
 
 
 # ------------------------------------------------------------------------------------ real model

@@ -17,7 +17,10 @@ from .scripted import ScriptedInference
 
 PERSONA = "You are testbot, terse and kind."
 GPT2_GEN = GenerationSettings(max_tokens=33, temperature=0.5, top_p=0.9, frequency_penalty=0.1)
-ASK_GEN = AskSettings(max_tokens=77, temperature=0.2, top_p=0.8, frequency_penalty=0.0)
+# The layout with names in the user message: the tests read the prompt's lines by name.
+ASK_GEN = AskSettings(
+    max_tokens=77, temperature=0.2, top_p=0.8, frequency_penalty=0.0, window_in="user", names=True
+)
 MAIN = ChannelKey("twitch", "#main")
 
 
