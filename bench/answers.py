@@ -28,7 +28,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,21 +74,22 @@ class Seeded:
     def _gen(self, gen: Generation) -> Generation:
         return dataclasses.replace(gen, seed=self.seed + 7919 * len(self.raw))
 
-    async def stream_chat(
+    def stream_chat(
         self, messages: Any, gen: Generation, *, user: Any = None
     ) -> AsyncIterator[str]:
-        self.raw.append("")
-        n = len(self.raw) - 1
-        async for piece in self.inner.stream_chat(messages, self._gen(gen), user=user):
-            self.raw[n] += piece
-            yield piece
+        return self._kept(lambda: self.inner.stream_chat(messages, self._gen(gen), user=user))
 
-    async def stream_completion(
+    def stream_completion(
         self, prompt: str, gen: Generation, *, user: Any = None
     ) -> AsyncIterator[str]:
+        return self._kept(lambda: self.inner.stream_completion(prompt, self._gen(gen), user=user))
+
+    async def _kept(self, call: Callable[[], AsyncIterator[str]]) -> AsyncIterator[str]:
+        """Relay one call's pieces, keeping its raw text; the call is made (and its seed
+        fixed) when the stream is first read, as the real client does."""
         self.raw.append("")
         n = len(self.raw) - 1
-        async for piece in self.inner.stream_completion(prompt, self._gen(gen), user=user):
+        async for piece in call():
             self.raw[n] += piece
             yield piece
 

@@ -75,6 +75,6 @@ async def section_dialogue(
             text = await asyncio.to_thread(clean, raw, guard, said=earlier)
             if text:
                 done, _ = split_sentences(text)
-                talk.append((me.name, " ".join(" ".join(s.split()) for s in done[:2])))
+                talk.append((me.name, " ".join(s.strip() for s in done[:2])))
                 break
     return talk

@@ -72,12 +72,6 @@ def split_sentences(text: str, *, final: bool = True) -> tuple[list[str], str]:
     return out, text[start:]
 
 
-def finish(text: str) -> str:
-    """``text`` up to its last sentence end (nothing if it has none)."""
-    done, _ = split_sentences(text)
-    return "".join(done).strip()
-
-
 @dataclass(frozen=True)
 class Sources:
     """What a text must not hand back."""

@@ -14,18 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import sqlite3
 import threading
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .guard import Guard, Sources, clean
+from .guard import Guard, Sources, clean, grams, words
 from .inference import Generation, Inference
 from .settings import StorySettings
-
-_WORD = re.compile(r"[a-z0-9']+")
 
 NUDGES = (
     "Something unexpected happens that changes the situation.",
@@ -41,27 +37,19 @@ SYSTEM = (
 )
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-
-
 def repetition(passage: str, earlier: str, n: int = 4) -> float:
     """The share of ``passage``'s word n-grams that already occur in ``earlier``."""
-    mine = ngrams(words(passage), n)
+    mine = grams(words(passage), n)
     if not mine:
         return 0.0
-    seen = set(ngrams(words(earlier), n))
+    seen = set(grams(words(earlier), n))
     return sum(1 for g in mine if g in seen) / len(mine)
 
 
 def distinct(text: str, n: int = 2) -> float:
     """Distinct-n: unique word n-grams over all of them (1.0: nothing repeats)."""
-    grams = ngrams(words(text), n)
-    return len(set(grams)) / len(grams) if grams else 1.0
+    seen = grams(words(text), n)
+    return len(set(seen)) / len(seen) if seen else 1.0
 
 
 @dataclass(frozen=True)

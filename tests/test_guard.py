@@ -4,7 +4,7 @@ answers; through ``!ask`` and ``!gpt2`` an echo never reaches the chat."""
 from __future__ import annotations
 
 from literai_core.dialogue import section_dialogue
-from literai_core.guard import Guard, Sources, clean, finish, split_sentences
+from literai_core.guard import Guard, Sources, clean, split_sentences
 from literai_core.podcast import Host
 from literai_core.story import Story, StoryKnobs, next_passage
 from literai_core.summarize import SYSTEM, summarize
@@ -22,8 +22,6 @@ def test_sentences_split_at_ends_and_keep_the_rest() -> None:
     done, rest = split_sentences('It works. "Really?" Yes!\nNext line and more')
     assert done == ["It works. ", '"Really?" ', "Yes!\n"]
     assert rest == "Next line and more"
-    assert finish("One. Two and") == "One."
-    assert finish("no end at all") == ""
 
 
 def test_ordinary_answers_pass() -> None:
