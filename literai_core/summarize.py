@@ -2,7 +2,9 @@
 then sentence, then word boundaries into chunks of at most ``chunk_tokens``; summarize
 each chunk (map); join the summaries and, while they are still too long for one call,
 summarize them again (reduce), at most ``max_depth`` rounds. An inference error stops
-the whole summary (raised); it never becomes part of the text.
+the whole summary (raised); it never becomes part of the text. A part whose summary
+does not hold up under the guard is represented by its opening sentences; a final
+summary that does not is an error.
 
 Token counts are a local, deliberately high estimate (see ``count_tokens``): a chunk
 that is estimated to fit always fits the model's window with room for the prompt.
@@ -11,6 +13,7 @@ that is estimated to fit always fits the model's window with room for the prompt
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from .guard import Guard, Sources, clean
 from .inference import Generation, Inference
 from .settings import SummarySettings
 
+log = logging.getLogger(__name__)
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _SENTENCES = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 
@@ -151,7 +155,30 @@ async def _one(
         kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=GROUNDING)
         if kept:
             return kept
+    if not final:
+        # One part of a book must not sink the whole summary: its opening sentences,
+        # the text's own words, stand in for it. A final summary (the only call for
+        # chat) has no such fallback: it would recite the transcript.
+        log.warning("a part's summary did not hold up; its opening sentences stand in")
+        return opening(text, budget.summary_tokens)
     raise SummaryError("the model's summary did not hold up (it echoed or wandered)")
+
+
+def opening(text: str, tokens: int) -> str:
+    """The first finished sentences of ``text`` in at most ``tokens`` (at least one
+    sentence); headings and other lines without an end mark are left out."""
+    out: list[str] = []
+    for paragraph in _PARAGRAPHS.split(text):
+        for sentence in _SENTENCES.split(" ".join(paragraph.split())):
+            if not _ENDED.search(sentence):
+                continue
+            if out and count_tokens(" ".join([*out, sentence])) > tokens:
+                return " ".join(out)
+            out.append(sentence)
+    return " ".join(out)
+
+
+_ENDED = re.compile(r"[.!?…][\"')\]]*$")
 
 
 _SPEAKER = re.compile(r"^([^\s:]{1,40}):", re.MULTILINE)

@@ -88,6 +88,21 @@ async def test_a_model_that_does_not_condense_stops_with_an_error() -> None:
         await summarize(echo, STORY, SummaryBudget(chunk_tokens=120))
 
 
+async def test_a_part_the_model_cannot_summarize_stands_in_with_its_opening() -> None:
+    chunks = split_chunks("# The Harwick Teletype\n\n" + STORY, 120)
+    heading = ["The Harwick Teletype\n\nThe Harwick Teletype\n\nThe Harwick"]  # no sentence
+    answers = [heading, heading] + [["Mara read aloud."] for _ in chunks[1:]]
+    inference = ScriptedInference(*answers, ["Mara read the lines at Harwick."])
+    out = await summarize(inference, "# The Harwick Teletype\n\n" + STORY, SummaryBudget(120, 40))
+    assert out == "Mara read the lines at Harwick."
+    final = (inference.calls[-1].messages or [])[-1]["content"]
+    opening = "Chapter 1. The teletype in the station at Harwick printed 3 lines before dawn."
+    assert final.startswith(f"{opening}\n\nMara read aloud.")
+    # A final summary that does not hold up is an error, not the transcript recited.
+    with pytest.raises(SummaryError, match="did not hold up"):
+        await summarize(ScriptedInference(heading, heading), "ana: the run is on\nbo: gg")
+
+
 async def test_an_inference_error_is_raised_not_summarized() -> None:
     failing = ScriptedInference(["Part one."], InferenceError("the model server is down"))
     with pytest.raises(InferenceError):
