@@ -62,6 +62,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "t0.5": ("q4_0", {"ask": {"temperature": 0.5, "window_in": "system"}}),
     "q4_1-t0.2": ("q4_1", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
     "q8_0-t0.2": ("q8_0", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
+    # !gpt2 alone (--kinds gpt2): its sampling and how often it is written again.
+    "gpt2-t0.6": ("q4_0", {"gpt2": {"temperature": 0.6}}),
+    "gpt2-t1.1": ("q4_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries
+    "gpt2-retry1": ("q4_0", {"gpt2": {"retries": 1}}),
+    "gpt2-t1.1-retry1": ("q4_0", {"gpt2": {"temperature": 1.1, "retries": 1}}),
 }
 
 
@@ -155,6 +160,7 @@ def figures(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         return round(sum(values) / len(values), 3) if values else float("nan")
 
     return {
+        "answered": rate([bool(r["reply"]) for r in rows]),  # not a notice or an error
         "echo_rate": rate([bool(r["echo"]) for r in rows]),
         "raw_echo_rate": rate([r["raw_echo"] for r in rows]),
         "degenerate_rate": rate([bool(r["degenerate"]) for r in rows]),
@@ -200,8 +206,8 @@ def model_files(cache: Path) -> dict[str, Path]:
 
 
 def table(results: dict[str, dict[str, Any]]) -> None:
-    keys = ["echo_rate", "raw_echo_rate", "degenerate_rate", "format_compliance", "fact_hit",
-            "context_use", "mean_chars", "calls_per_item", "seconds"]  # fmt: skip
+    keys = ["answered", "echo_rate", "raw_echo_rate", "degenerate_rate", "format_compliance",
+            "fact_hit", "context_use", "mean_chars", "calls_per_item", "seconds"]  # fmt: skip
     print(f"{'variant':16}" + "".join(f"{k[:12]:>13}" for k in keys))
     for name, fig in results.items():
         print(f"{name:16}" + "".join(f"{fig[k]:>13}" for k in keys))
@@ -228,6 +234,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--limit", type=int, default=0, help="first N items only (0: all)")
+    parser.add_argument("--kinds", default="", help="only these item kinds (comma-separated)")
     parser.add_argument("--cache", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--out", type=Path, help="every reply and its scores, as JSONL")
     args = parser.parse_args()
@@ -236,6 +243,8 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    if args.kinds:
+        items = [item for item in items if item["kind"] in args.kinds.split(",")]
     items = items[: args.limit] if args.limit else items
     args.cache.mkdir(parents=True, exist_ok=True)
     files = model_files(args.cache)

@@ -1,7 +1,7 @@
 """A chat answer streamed through the guard: the model's text is shown a sentence at a
 time, each sentence only once the :class:`~literai_core.guard.Guard` has passed it. The
 first bad sentence stops the model (its stream is closed); an answer with nothing left
-is written again (``bot.guard_retries``), and only then replaced by a notice."""
+is written again (the command's ``retries``), and only then replaced by a notice."""
 
 from __future__ import annotations
 

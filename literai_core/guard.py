@@ -8,9 +8,12 @@ up to the first bad one; what is kept ends on a sentence boundary. ``bench/answe
 and ``bench/longform.py`` measure what gets through with scorers written apart from
 these rules (``bench/scores.py``).
 
-The rules, per sentence (words: lowercase letters, digits and apostrophes):
+The rules, per sentence (words: runs of letters and digits, with inner apostrophes,
+lowercased; in scripts without spaces each character is a word):
 - label: it starts with, or contains, ``<name>:`` for a chat name or a role word
-  (user, assistant, system, human, ai, bot, viewer, chat);
+  (user, assistant, system, human, ai, bot, viewer, chat); continuing a raw transcript
+  (``Sources.turns``), also any one-word ``name:`` at its start, or a handle-shaped one
+  (``sarah_schloe:``) anywhere: the model has begun someone else's line;
 - instruction: it shares a run of 5 words with an instruction, persona or prompt
   scaffold, or of 8 words with text given as context (a premise, a summary so far);
 - transcript: it is a chat line (2 words or more), or half of its word 4-grams are in
@@ -25,10 +28,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_WORD = re.compile(r"[a-z0-9']+")
-# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, or at a
-# newline; whatever follows the last end is the unfinished rest.
-_END = re.compile(r"[.!?…]+[\"'”’)\]*]*(?=\s|$)|\n")
+# Scripts written without spaces (Chinese, Japanese kana and kanji, Thai...): one
+# character is one word, so n-grams over them still mean something.
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_UNSPACED}]|(?:(?![{_UNSPACED}])[^\W_])+(?:'(?:(?![{_UNSPACED}])[^\W_])+)*")
+# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, at a
+# full-width 。！？ (no space follows those), or at a newline; whatever follows the last
+# end is the unfinished rest.
+_END = re.compile(r"[.!?…]+[\"'”’)\]*]*(?=\s|$)|[。！？]+[」』）]*|\n")
 ROLES = ("user", "assistant", "system", "human", "ai", "bot", "viewer", "chat")
 SELF_REPEAT = 0.2  # the share of a sentence's own 4-grams that may repeat
 SHARE = 0.5  # the share of a sentence's 4-grams taken from a source that makes it an echo
@@ -80,6 +87,7 @@ class Sources:
     names: tuple[str, ...] = ()  # speakers in the chat (their "name:" labels)
     instructions: tuple[str, ...] = ()  # persona, system prompt, prompt scaffolding
     quoted: tuple[str, ...] = ()  # text given as context (a premise, a summary): no 8-word copies
+    turns: bool = False  # the prompt is a raw transcript: any "name:" may open a new turn
 
 
 class Guard:
@@ -94,10 +102,11 @@ class Guard:
         self._label = re.compile(
             rf"(?:^|[\s>\"'(*])(?:{alts})(?:\s+\d+)?\**\s*:(?:\s|$)", re.IGNORECASE
         )
+        self._turn = _TURN if sources.turns else None
 
     def verdict(self, sentence: str, said: Iterable[str] = ()) -> str | None:
         """Why ``sentence`` must not be shown after ``said``; None when it may."""
-        if self._label.search(sentence):
+        if self._label.search(sentence) or (self._turn and self._turn.search(sentence)):
             return "label"
         tokens = words(sentence)
         if not tokens:
@@ -162,7 +171,10 @@ def clean(
     return " ".join(" ".join(s.split()) for s in kept)
 
 
-_ENDED = re.compile(r"[.!?…][\"'”’)\]*]*\s*$")
+# In a continued transcript, a new speaker's turn: any one-word "name:" opening a line,
+# or a chat handle (with a digit or an underscore: "sarah_schloe:", "user1:") anywhere.
+_TURN = re.compile(r"^\s*[^\s:]{1,40}:(?:\s|$)|(?:^|\s)[a-z]+(?:[_\d][a-z\d]*)+:(?:\s|$)", re.I)
+_ENDED = re.compile(r"(?:[.!?…][\"'”’)\]*]*|[。！？][」』）]*)\s*$")
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "

@@ -27,13 +27,12 @@ def transcript(lines: list[ChatLine], *, names: bool = True) -> str:
     return "\n".join(f"{data(line.user)}: {data(line.text)}" for line in lines)
 
 
-def gpt2_prompt(window: list[ChatLine], user: str, text: str) -> str:
-    """The original bot's prompt: recent chat as a raw transcript, then the new line."""
-    head = transcript(window)
-    tail = f"{data(user)}: {data(text)}" if text else ""
-    if head and tail:
-        return f"{head}\n{tail}"
-    return head + ("\n" if head else "") + tail
+def gpt2_prompt(window: list[ChatLine], user: str, text: str, bot: str = "literai") -> str:
+    """The original bot's prompt: recent chat as a raw transcript, then the new line:
+    the viewer's text to continue, or without it the bot's own turn (``bot:``), so the
+    model writes the bot's line rather than someone else's."""
+    tail = f"{data(user)}: {data(text)}" if text else f"{data(bot)}:"
+    return "\n".join([transcript(window), tail]) if window else tail
 
 
 WindowIn = Literal["system", "user", "none"]

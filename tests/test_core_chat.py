@@ -90,8 +90,8 @@ async def test_gpt2_without_text_continues_the_chat() -> None:
     await core.handle(line("pizza tonight?", user="bob"))
     reply = await core.handle(line("!gpt2", user="alice", time=1))
     _, text = await consume(reply)
-    # No text of one's own: the transcript ends with a newline for the model to go on.
-    assert inference.calls[0].prompt == "bob: pizza tonight?\n"
+    # No text of one's own: the transcript ends with the bot's turn for the model to fill.
+    assert inference.calls[0].prompt == "bob: pizza tonight?\nliterai:"
     assert text == "sounds good"
 
 

@@ -24,6 +24,24 @@ def test_sentences_split_at_ends_and_keep_the_rest() -> None:
     assert rest == "Next line and more"
 
 
+def test_scripts_without_spaces_have_words_and_sentence_ends() -> None:
+    done, rest = split_sentences("テレタイプが鳴りました。紙がなくなった！まだ")
+    assert done == ["テレタイプが鳴りました。", "紙がなくなった！"] and rest == "まだ"
+    chat = Guard(Sources(("テレタイプが鳴りました",)))
+    assert chat.verdict("テレタイプが鳴りました。") == "transcript"
+    assert chat.verdict("紙がなくなった。") is None
+    assert chat.keep("紙がなくなった。" * 3) == ("紙がなくなった。", "repeat")
+
+
+def test_continuing_a_transcript_no_one_else_may_speak() -> None:
+    turns = Guard(Sources(CHAT, ("speedy_sam",), turns=True))
+    for turn in ("sarah_schloe: lol", " drew: hi there", " and user1: lol and wolf"):
+        assert turns.verdict(turn) == "label", turn
+        assert GUARD.verdict(turn) is None, turn  # a chat answer may say "drew: hi"
+    for said in (" is simple: be kind.", " the score is 9:12 now", "I said: no."):
+        assert turns.verdict(said) is None, said
+
+
 def test_ordinary_answers_pass() -> None:
     for ok in ("Paris is the capital of France.", "A teletype is a printing telegraph.",
                "The run category is glitchless.", "Yes."):  # fmt: skip

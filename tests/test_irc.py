@@ -24,11 +24,31 @@ from literai_core.settings import BotSettings
 
 from .kit.clock import FakeClock
 from .kit.ircd import Ircd, IrcPeer, start_ircd
-from .kit.scripted import ScriptedInference
+from .kit.scripted import ScriptedInference, prose
 from .kit.server import API_KEY, LITERAI, ROOT, Server, write_config
 from .kit.waiting import until
 
 pytestmark = pytest.mark.slow  # a real InspIRCd for every test
+
+
+# A long reply in a script without spaces, sentences that do not repeat (the guard cuts
+# repeats): ~330 characters, ~1,000 bytes.
+JAPANESE = (
+    "テレタイプは一行ずつ紙に文字を打ちます。"
+    "行の終わりには小さなベルが鳴ります。"
+    "昔の新聞社では、電報がこの機械で届きました。"
+    "紙テープに穴を開けて、同じ文章を何度も送ることができました。"
+    "キーボードはとても重く、指が疲れると言う人もいました。"
+    "今でも博物館で動いている機械を見ることができます。"
+    "愛好家たちは古い部品を探して、自分で修理しています。"
+    "インターネットにつなげて、チャットを印刷する人もいます。"
+    "速度は一秒に十文字ほどで、ゆっくりと読むのにちょうどいいです。"
+    "音はうるさいですが、その音が好きだというファンも多いです。"
+    "最初のコンピューター端末として使われた歴史もあります。"
+    "小文字がなく、すべて大文字で印刷されるのが特徴です。"
+    "配信では、視聴者のコメントが紙に打ち出されていきます。"
+    "最後に、紙を切り取って記念に持ち帰ることもできます。"
+)
 
 CHANNEL = "#teletype"
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=2000)  # type: ignore[call-arg]
@@ -91,7 +111,7 @@ async def test_ask_is_answered_by_the_real_model_as_a_tagged_reply(
 async def test_long_replies_are_split_to_lines_and_paced(ircd: Ircd, op: IrcPeer) -> None:
     """Flood control on the bot's own clock: time passes only when the test moves it,
     so each line's send time is exact and nothing waits for real time."""
-    long = "The teletype prints one careful line at a time, with a bell at the end. " * 12
+    long = prose(14)  # ~900 characters that do not repeat (the guard cuts repeats)
     expected = split_message(" ".join(long.split()), 200)
     clock = FakeClock()
     bot, task = await start_bot(
@@ -248,7 +268,7 @@ async def test_literai_run_joins_irc_with_its_password_from_the_environment(
 async def test_replies_are_text_never_ctcp_and_fit_512_bytes_losing_nothing(
     ircd: Ircd, op: IrcPeer
 ) -> None:
-    japanese = "これは長い日本語の返事です。" * 30  # 3 bytes a character, few spaces
+    japanese = JAPANESE  # 3 bytes a character, no spaces
     inference = ScriptedInference(["\x01ACTION waves\x01 \x02bold\x02"], [japanese])
     bot, task = await start_bot(ircd, inference)
     try:

@@ -28,12 +28,14 @@ class ChatCommands(Component):
     async def gpt2(self, ctx: Context) -> Reply:
         """!gpt2 [text]
 
-        Continue the chat like the original GPT-2 bot: the last few lines, then your text.
+        Continue the chat like the original GPT-2 bot: the last few lines, then your text
+        (without text, the bot's own next line).
         """
         host = ctx.host
         window = host.window(ctx.line.key)
-        prompt = gpt2_prompt(window, ctx.line.user, ctx.args)
-        guard = Guard(Sources(tuple(ln.text for ln in window), _names(window, ctx.line)))
+        prompt = gpt2_prompt(window, ctx.line.user, ctx.args, host.settings.name)
+        heard = tuple(ln.text for ln in window)
+        guard = Guard(Sources(heard, _names(window, ctx.line), turns=True))
 
         def source(attempt: int) -> AsyncIterator[str]:
             gen = _gen(host.settings.gpt2, attempt)
@@ -41,7 +43,8 @@ class ChatCommands(Component):
 
         # One line of chat: the reply is the viewer's text plus the model's continuation
         # up to the first newline that follows something worth saying.
-        job = Answer(guard, source, host.settings.max_reply_chars, host.settings.guard_retries)
+        retries = host.settings.gpt2.retries
+        job = Answer(guard, source, host.settings.max_reply_chars, retries)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply, ctx.args, one_line=True))
 
     @command("ask", requires_args=True, arg="Your question")
@@ -66,7 +69,7 @@ class ChatCommands(Component):
         def source(attempt: int) -> AsyncIterator[str]:
             return host.inference.stream_chat(messages, _gen(s, attempt), user=ctx.line.user)
 
-        job = Answer(guard, source, host.settings.max_reply_chars, host.settings.guard_retries)
+        job = Answer(guard, source, host.settings.max_reply_chars, s.retries)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
 
 
