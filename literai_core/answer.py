@@ -1,7 +1,8 @@
 """A chat answer streamed through the guard: the model's text is shown a sentence at a
 time, each sentence only once the :class:`~literai_core.guard.Guard` has passed it. The
 first bad sentence stops the model (its stream is closed); an answer with nothing left
-is written again (the command's ``retries``), and only then replaced by a notice."""
+is written again (the command's ``retries``), and only then replaced by a notice. The
+shape the asker requested (:mod:`~literai_core.form`) is kept sentence by sentence."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
 from .chat import Reply, ReplyKind
+from .form import NONE, Form
 from .guard import Guard, split_sentences, words
 from .inference import InferenceError
 from .trim import trim_reply
@@ -18,8 +20,10 @@ NOTHING = "(I had nothing to add this time. Try again?)"
 
 
 class Answer:
-    def __init__(self, guard: Guard, source: Source, max_chars: int, retries: int) -> None:
-        self.guard, self.source = guard, source
+    def __init__(
+        self, guard: Guard, source: Source, max_chars: int, retries: int, form: Form = NONE
+    ) -> None:
+        self.guard, self.source, self.form = guard, source, form
         self.max_chars, self.retries = max_chars, retries
 
     async def run(
@@ -65,26 +69,41 @@ class Answer:
                 done, _ = split_sentences(body, final=stop)
                 for sentence in done[checked:]:
                     checked += 1
-                    if not self._passes(sentence, shown):
+                    said, last = self._take(sentence, shown)
+                    if said is not None:
+                        shown.append(said)
+                        yield said
+                    if last:
                         return  # closing the stream stops the model
-                    shown.append(sentence)
-                    yield sentence
                 if stop or len(body) > 2 * self.max_chars:
                     break
         done, rest = split_sentences(body)
         for sentence in done[checked:]:  # the last one, now that nothing follows
-            if not self._passes(sentence, shown):
+            said, last = self._take(sentence, shown)
+            if said is not None:
+                shown.append(said)
+                yield said
+            if last:
                 return
-            shown.append(sentence)
-            yield sentence
         # An answer that never ended a sentence (EOS after a phrase, a one-line !gpt2):
         # the phrase itself, if it passes; after whole sentences, a fragment is dropped.
-        if not shown and words(rest) and self.guard.verdict(rest, shown) is None:
-            shown.append(rest)
-            yield rest
+        if not shown and words(rest):
+            said, _ = self._take(rest, shown, whole=False)  # trim_reply shortens it
+            if said is not None:
+                shown.append(said)
+                yield said
 
-    def _passes(self, sentence: str, shown: list[str]) -> bool:
-        """Within the length (never show what would be cut) and past the guard."""
-        if sum(map(len, shown)) + len(sentence.strip()) > self.max_chars:
-            return False
-        return self.guard.verdict(sentence, shown) is None
+    def _take(
+        self, sentence: str, shown: list[str], *, whole: bool = True
+    ) -> tuple[str | None, bool]:
+        """What of ``sentence`` to show (None: nothing) and whether it is the last:
+        past the guard, in the form asked for, and a ``whole`` sentence only within the
+        length (never show what would be cut)."""
+        if self.guard.verdict(sentence, shown) is not None:
+            return None, True
+        said, last = self.form.take(sentence, shown)
+        if said is None:
+            return None, True
+        if whole and sum(map(len, shown)) + len(said.strip()) > self.max_chars:
+            return None, True
+        return said, last

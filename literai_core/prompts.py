@@ -48,13 +48,16 @@ def ask_messages(
     window_in: WindowIn = "user",
     names: bool = True,
     lines: int | None = None,
+    hint: str = "",
 ) -> list[dict[str, str]]:
     """``!ask``'s messages: the persona as the system message, the question as the user
     message, and the last ``lines`` of chat (with or without names) in either of them or
-    left out (``bench/answers.py`` measures which layout answers best)."""
+    left out (``bench/answers.py`` measures which layout answers best). ``hint``: the
+    form the asker requested, said plainly after the question."""
     recent = window[-lines:] if lines is not None and lines > 0 else window
     context = transcript(recent, names=names) if window_in != "none" and lines != 0 else ""
     ask = f"{data(user)} asks: {data(question)}" if names else data(question)
+    ask = f"{ask}\n\n{hint}" if hint else ask
     system = data(persona)
     if context and window_in == "system":
         system = f"{system}\n\n{CHAT_HEAD}\n{context}"

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from ..answer import Answer
 from ..chat import ChatLine, Reply
+from ..form import parse
 from ..guard import Guard, Sources
 from ..inference import Generation
 from ..prompts import CHAT_HEAD, ask_messages, gpt2_prompt
@@ -57,11 +58,12 @@ class ChatCommands(Component):
         s = host.settings.ask
         persona = host.persona(ctx.line.scope_key)
         window = host.window(ctx.line.key)
+        form = parse(ctx.args)  # "in one sentence", "under 80 characters", ...
         messages = ask_messages(
             persona, window, ctx.line.user, ctx.args,
-            window_in=s.window_in, names=s.names, lines=s.lines,
+            window_in=s.window_in, names=s.names, lines=s.lines, hint=form.hint(),
         )  # fmt: skip
-        told = (persona, CHAT_HEAD)
+        told = (persona, CHAT_HEAD, form.hint())
         # The question is part of the prompt too: an answer that repeats it is an echo.
         heard = (*(ln.text for ln in window), ctx.args)
         guard = Guard(Sources(heard, _names(window, ctx.line), told))
@@ -69,7 +71,7 @@ class ChatCommands(Component):
         def source(attempt: int) -> AsyncIterator[str]:
             return host.inference.stream_chat(messages, _gen(s, attempt), user=ctx.line.user)
 
-        job = Answer(guard, source, host.settings.max_reply_chars, s.retries)
+        job = Answer(guard, source, host.settings.max_reply_chars, s.retries, form)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
 
 

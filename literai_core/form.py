@@ -1,0 +1,154 @@
+"""The shape a viewer asked for: "in one sentence", "in under 80 characters", "in five
+words or fewer", "one word only", "yes or no", "name three ...".
+
+A small model reads such a request and often ignores it. :func:`parse` finds it in the
+question (English wording only); the request goes into the prompt as a plain hint
+(:meth:`Form.hint`), and what can be enforced without inventing anything is enforced
+on the answer, sentence by sentence (:meth:`Form.take`): at most one sentence, within
+the length (the one sentence shortened at a clause or word boundary, marked with "…",
+when it alone is too long), one word picked from the answer, a bulleted list cut to
+the number asked. Whether the answer starts with yes or no, or lists the right number
+of things in prose, is left to the model: guessing it would be making it up.
+``bench/answers.py`` measures the result (format compliance).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
+    "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100,
+}  # fmt: skip
+_N = r"(\d{1,4}|" + "|".join(_NUMBERS) + ")"
+_UNDER = r"(?:under|less than|fewer than|at most|no more than|max(?:imum)?|within|in)"
+_LIMIT = re.compile(
+    rf"\b{_UNDER}\s+{_N}\s+(characters|chars|letters|words)\b"
+    rf"|\b{_N}\s+(characters|chars|letters|words)\s+or\s+(?:less|fewer)\b",
+    re.IGNORECASE,
+)
+_ONE_WORD = re.compile(r"\b(?:one|a single|1)[ -]word\b(?![ -]?(?:s\b|answers?\b|or\b))", re.I)
+_ONE_SENTENCE = re.compile(r"\b(?:one|a single|1)[ -]sentences?\b", re.IGNORECASE)
+_SENTENCES = re.compile(rf"\b(?:in|with|using|at most)\s+{_N}\s+sentences\b", re.IGNORECASE)
+_YES_NO = re.compile(r"\byes\s*(?:or|/)\s*no\b", re.IGNORECASE)
+_LIST = re.compile(rf"\b(?:name|list|give(?: me)?|tell me)\s+{_N}\b", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", re.MULTILINE)
+_CLAUSE = re.compile(r"[,;:—–]\s")
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_COMMON = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been "
+    "it its this that these those he she they them his her their we you i me my our your "
+    "not no so then than there here what which who when where why how all any some very "
+    "can will would could should do does did has have had yes well oh sure think really "
+    "just also one word answer only".split()
+)
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else _NUMBERS[text.lower()]
+
+
+@dataclass(frozen=True)
+class Form:
+    sentences: int | None = None  # at most this many
+    max_chars: int | None = None
+    max_words: int | None = None
+    one_word: bool = False
+    yes_no: bool = False
+    items: int | None = None  # a list of this many
+    question: str = ""
+
+    def hint(self) -> str:
+        """The request, said plainly for the prompt ("" when there is none)."""
+        asks = []
+        if self.one_word:
+            asks.append("Answer with one word only.")
+        elif self.yes_no:
+            asks.append("Start your answer with Yes or No.")
+        if self.items:
+            asks.append(f"Answer with a list of exactly {self.items} items, separated by commas.")
+        if self.sentences == 1 and not self.one_word:
+            asks.append("Answer in exactly one sentence.")
+        elif self.sentences and self.sentences > 1:
+            asks.append(f"Answer in at most {self.sentences} sentences.")
+        if self.max_chars:
+            asks.append(f"Use fewer than {self.max_chars} characters.")
+        if self.max_words and not self.one_word:
+            asks.append(f"Use at most {self.max_words} words.")
+        return " ".join(asks)
+
+    def take(self, sentence: str, shown: list[str]) -> tuple[str | None, bool]:
+        """What of ``sentence`` to show after ``shown`` (None: nothing more), and
+        whether it is the last thing to show."""
+        if self.one_word:
+            return self.word(sentence), True
+        chars = len(" ".join(s.strip() for s in [*shown, sentence]))
+        count = len(" ".join([*shown, sentence]).split())
+        long = (self.max_chars is not None and chars > self.max_chars) or (
+            self.max_words is not None and count > self.max_words
+        )
+        if long:
+            return (None, True) if shown else (self.shorten(sentence), True)
+        if self.items and len(_BULLET.findall(sentence)) and len(shown) + 1 >= self.items:
+            return sentence, True
+        last = self.sentences is not None and len(shown) + 1 >= self.sentences
+        return sentence, last
+
+    def word(self, sentence: str) -> str | None:
+        """The answer's one word: the sentence itself if it is one word, else its first
+        word that is neither common nor taken from the question."""
+        found = _WORD.findall(sentence)
+        if len(found) == 1:
+            return found[0].capitalize() + "."
+        asked = {w.lower() for w in _WORD.findall(self.question)}
+        for word in found:
+            if word.lower() not in _COMMON and word.lower() not in asked and len(word) > 1:
+                return word.capitalize() + "."
+        return None
+
+    def shorten(self, sentence: str) -> str | None:
+        """The sentence within the length: up to its last clause break that fits, else
+        its last word that fits, ending in "…"; None when not even a word fits."""
+        text = " ".join(sentence.split())
+        chars = (self.max_chars or len(text) + 1) - 1  # room for the "…"
+        words = text.split()[: self.max_words or None]
+        head = " ".join(words)
+        while len(head) > chars and " " in head:
+            head = head.rsplit(" ", 1)[0]
+        if len(head) > chars:
+            return None
+        clauses = [m.start() for m in _CLAUSE.finditer(head)]
+        if clauses and clauses[-1] >= len(head) // 2:
+            head = head[: clauses[-1]]
+        return head.rstrip(",;:—– ") + "…"
+
+
+NONE = Form()
+
+
+def parse(question: str) -> Form:
+    """The form ``question`` asks for (``NONE`` when it asks for none)."""
+    max_chars = max_words = None
+    for m in _LIMIT.finditer(question):
+        n = _number(m.group(1) or m.group(3))
+        unit = (m.group(2) or m.group(4)).lower()
+        if unit == "words":
+            max_words = n
+        else:
+            max_chars = n
+    one_word = bool(_ONE_WORD.search(question))
+    listed = _LIST.search(question)
+    several = _SENTENCES.search(question)
+    sentences = _number(several.group(1)) if several else None
+    form = Form(
+        sentences=1 if one_word or _ONE_SENTENCE.search(question) else sentences,
+        max_chars=max_chars,
+        max_words=1 if one_word else max_words,
+        one_word=one_word,
+        yes_no=bool(_YES_NO.search(question)),
+        items=_number(listed.group(1)) if listed and not one_word else None,
+        question=question,
+    )
+    return NONE if form == Form(question=question) else form

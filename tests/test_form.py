@@ -1,0 +1,92 @@
+"""The shape a viewer asks for: read from the question, said in the prompt, and kept on
+the answer where that needs no guessing."""
+
+from __future__ import annotations
+
+import pytest
+
+from literai_core.form import NONE, Form, parse
+
+from .kit.chat import consume, line, make_core
+from .kit.scripted import ScriptedInference
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("describe the night sky in one sentence", Form(sentences=1)),
+        ("explain it in two sentences", Form(sentences=2)),
+        ("name three fruits", Form(items=3)),
+        ("list 4 things you need to bake bread", Form(items=4)),
+        ("in one word, what colour is grass?", Form(1, None, 1, one_word=True)),
+        ("answer with one word only: your favourite season?", Form(1, None, 1, one_word=True)),
+        ("yes or no: is the sun a star?", Form(yes_no=True)),
+        ("explain a speedrun in under 120 characters", Form(max_chars=120)),
+        ("in five words or fewer, hype up the runner", Form(max_words=5)),
+        ("say hi in 10 words or less", Form(max_words=10)),
+        ("say hi in one sentence under 100 characters", Form(sentences=1, max_chars=100)),
+    ],
+)
+def test_the_form_is_read_from_the_question(question: str, expected: Form) -> None:
+    form = parse(question)
+    assert form == Form(**{**expected.__dict__, "question": question})
+    assert form.hint()
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what is a teletype?", "in 1963 the world", "how many words are in a sentence?",
+     "name a fruit"],
+)  # fmt: skip
+def test_questions_that_ask_for_no_form(question: str) -> None:
+    assert parse(question) is NONE and NONE.hint() == ""
+
+
+def test_one_word_is_picked_from_the_answer_never_made_up() -> None:
+    grass = parse("in one word, what colour is grass?")
+    assert grass.word("The grass is green.") == "Green."
+    assert grass.word("green") == "Green."
+    assert parse("one word only: which animal barks?").word("A dog barks loudly.") == "Dog."
+    assert grass.word("It is what it is.") is None  # nothing but common words
+
+
+def test_a_sentence_too_long_for_the_limit_is_shortened_at_a_clause_or_word() -> None:
+    form = parse("explain what a speedrun is in under 60 characters")
+    said, last = form.take(
+        "A speedrun is a playthrough of a game, done as fast as possible with glitches.", []
+    )
+    assert said == "A speedrun is a playthrough of a game…" and last
+    assert parse("in five words or fewer, hype it").take("You are doing great, keep going!", [])[
+        0
+    ] == ("You are doing great…")
+    # After a whole sentence, one that does not fit is left out, not shortened.
+    later = "And it is fun to watch with friends."
+    assert form.take(later, ["A speedrun is a race through a game. "]) == (None, True)
+
+
+async def test_ask_says_the_form_in_the_prompt_and_keeps_it() -> None:
+    inference = ScriptedInference(
+        ["The sky is dark and full of stars. ", "The moon is ", "bright tonight."],
+        ["The grass is green."],
+        ["A speedrun is a playthrough of a game, done as fast as possible."],
+    )
+    core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)
+    _, sky = await consume(await core.handle(line("!ask describe the night sky in one sentence")))
+    assert sky == "The sky is dark and full of stars."
+    assert inference.calls[0].closed  # one sentence was enough: the model was stopped
+    ask = (inference.calls[0].messages or [])[-1]["content"]
+    assert ask.endswith("in one sentence\n\nAnswer in exactly one sentence.")
+    _, grass = await consume(await core.handle(line("!ask in one word, what colour is grass?")))
+    assert grass == "Green."
+    _, run = await consume(await core.handle(line("!ask what is a speedrun, under 40 characters")))
+    assert run == "A speedrun is a playthrough of a game…"
+
+
+async def test_an_answer_that_recites_the_hint_is_cut() -> None:
+    inference = ScriptedInference(
+        ["Answer in exactly one sentence. The sky is dark."], ["The sky is dark."]
+    )
+    core = make_core(inference)
+    _, sky = await consume(await core.handle(line("!ask describe the sky in one sentence")))
+    assert sky == "The sky is dark."
+    assert len(inference.calls) == 2
