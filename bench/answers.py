@@ -49,19 +49,22 @@ from tests.kit.server import start_server, stop_server, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "answers.jsonl"
-T02 = {"temperature": 0.2, "top_p": 0.9}
 # name -> (model file, bot setting overrides). "defaults" is what ships.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "defaults": ("q4_0", {}),
-    "t0.8-user": ("q4_0", {"ask": {"temperature": 0.8}, "gpt2": {"temperature": 0.9}}),
-    "t0.2-user": ("q4_0", {"ask": {**T02, "window_in": "user"}, "gpt2": T02}),
-    "t0.2-system": ("q4_0", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
-    "t0.2-nonames": ("q4_0", {"ask": {**T02, "window_in": "system", "names": False}}),
-    "t0.2-2lines": ("q4_0", {"ask": {**T02, "window_in": "system", "lines": 2}}),
-    "t0.2-nowindow": ("q4_0", {"ask": {**T02, "window_in": "none"}}),
-    "t0.5": ("q4_0", {"ask": {"temperature": 0.5, "window_in": "system"}}),
-    "q4_1-t0.2": ("q4_1", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
-    "q8_0-t0.2": ("q8_0", {"ask": {**T02, "window_in": "system"}, "gpt2": T02}),
+    # !ask: the defaults before 2026-11-30, then one change at a time from today's.
+    "old-t0.8-user-names": (
+        "q4_0",
+        {"ask": {"temperature": 0.8, "top_p": 0.95, "window_in": "user", "names": True}},
+    ),
+    "t0.2-user": ("q4_0", {"ask": {"window_in": "user"}}),
+    "t0.2-names": ("q4_0", {"ask": {"names": True}}),
+    "t0.2-2lines": ("q4_0", {"ask": {"lines": 2}}),
+    "t0.2-nowindow": ("q4_0", {"ask": {"window_in": "none"}}),
+    "t0.5": ("q4_0", {"ask": {"temperature": 0.5}}),
+    # The same settings on the packaged Q4_1 file and on a Q8_0.
+    "q4_1": ("q4_1", {}),
+    "q8_0": ("q8_0", {}),
     # !gpt2 alone (--kinds gpt2): its sampling and how often it is written again.
     "gpt2-t0.6": ("q4_0", {"gpt2": {"temperature": 0.6}}),
     "gpt2-t1.1": ("q4_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries

@@ -264,6 +264,19 @@ async def test_a_long_answer_is_trimmed_at_a_sentence_end() -> None:
     assert window_texts(core, MAIN) == ["literai: This is the first sentence."]
 
 
+async def test_an_answer_going_round_as_a_whole_stops_where_it_starts_to() -> None:
+    sentences = [
+        "Pasta needs salt in the water, always. ",
+        "Good pasta needs salt in the water and a big pot. ",
+        "My nonna said fresh pasta needs salt in the water every day of the week. ",
+        "So the pasta needs salt in the water, and then you wait for the boil.",
+    ]  # each new enough alone; together, over a fifth of the 4-grams repeat
+    inference = ScriptedInference(sentences)
+    core = make_core(inference)
+    _, text = await consume(await core.handle(line("!ask how do I cook pasta?")))
+    assert text == "".join(sentences[:3]).strip()
+
+
 async def test_a_very_long_answer_stops_reading_the_model() -> None:
     inference = ScriptedInference([f"word{n} " for n in range(500)])
     core = make_core(inference, max_reply_chars=30)
