@@ -4,6 +4,12 @@ local fake Discord, the fake Twitch and a real InspIRCd, one chat core as in ``l
 run``, and literai's server on the embedded model.
 
     .venv/bin/python -m bench.soak [--minutes 30] [--rate 20] [--channels 200]
+                                   [--history 10] [--trace]
+
+The warm-up (a fifth of the run, at most 3 minutes) fills the bounded stores; the
+summary history is kept at ``--history`` lines a channel so that it is full by then
+(at the default 500 it fills for 80 minutes: growth by design). ``--trace`` names the
+lines of code whose allocations grew after the warm-up (tracemalloc; slower).
 
 Reports the bots' resident memory after warm-up and at the end (and the server's), open
 file descriptors, command latency (to the first reply or refusal) p50/p99, and how many
@@ -22,6 +28,7 @@ import random
 import sys
 import tempfile
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,11 +93,18 @@ async def load(platforms: Platforms, tally: Tally, rate: float, seconds: float) 
 
 async def soak(base_url: str, args: argparse.Namespace, folder: Path) -> dict[str, object]:
     tally = Tally()
-    async with Platforms(base_url, args.channels, folder, tally) as platforms:
-        warmup = min(60.0, args.minutes * 60 / 5)
+    async with Platforms(base_url, args.channels, folder, tally, args.history) as platforms:
+        # Warm-up: the bounded stores fill (windows, histories of --history lines, the
+        # libraries' message caches: discord.py keeps 1,000 messages).
+        warmup = min(180.0, args.minutes * 60 / 5)
         await load(platforms, tally, args.rate, warmup)
         rss_warm, fds_warm = rss_kib(), open_fds()
+        first = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
         await load(platforms, tally, args.rate, args.minutes * 60 - warmup)
+        if first is not None:
+            grown = tracemalloc.take_snapshot().compare_to(first, "lineno")
+            for stat in grown[:25]:  # where the memory that grew was allocated
+                print(f"soak: grew {stat}", file=sys.stderr)
         with contextlib.suppress(AssertionError):  # what is still missing then is lost
             await until(lambda: set(tally.asked) <= set(tally.answered) | tally.refused, GRACE_S)
         rss_end, fds_end = rss_kib(), open_fds()
@@ -171,7 +185,13 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=20.0, help="chat lines a second")
     parser.add_argument("--channels", type=int, default=200, help="across the platforms")
+    parser.add_argument(
+        "--history", type=int, default=10, help="summary history lines a channel (bounded)"
+    )
+    parser.add_argument("--trace", action="store_true", help="show where memory grew")
     args = parser.parse_args()
+    if args.trace:
+        tracemalloc.start()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config = write_config(folder, server={"port": 0, "models": {"smollm2": {"slots": 8}}})
@@ -183,12 +203,14 @@ def main() -> int:
             stop_server(server)
     keys = [k for k in fig if k != "latency_p99_over_p50"] + ["latency_p99_over_p50"]
     report(
-        f"soak: {args.minutes:g} min, {args.rate:g} lines/s, {args.channels} channels",
+        f"soak: {args.minutes:g} min, {args.rate:g} lines/s, {args.channels} channels, "
+        f"history {args.history} lines",
         fig,
         keys,
         minutes=args.minutes,
         rate=args.rate,
         channels=args.channels,
+        history_lines=args.history,
     )
     return 0 if fig["lost"] == 0 else 1
 

@@ -42,8 +42,11 @@ IRC_PEERS = 22  # each a few channels: one person does not send every command th
 
 
 class Platforms:
-    def __init__(self, base_url: str, channels: int, folder: Path, tally: Any) -> None:
+    def __init__(
+        self, base_url: str, channels: int, folder: Path, tally: Any, history_lines: int = 10
+    ) -> None:
         self.base_url, self.folder, self.tally = base_url, folder, tally
+        self.history_lines = history_lines
         third = channels // 3
         self.discord_ids = [str(1_200_000_000_000_000_000 + n) for n in range(third)]
         self.twitch_logins = [f"soak{n}" for n in range(third)]
@@ -70,7 +73,12 @@ class Platforms:
         self.api = openai.AsyncOpenAI(
             base_url=self.base_url, api_key="none", max_retries=0, timeout=timeout
         )
-        bot = BotSettings(channel_cooldown_s=0, channel_queue=8)  # type: ignore[call-arg]
+        # The summary history is a bounded store (500 lines a channel by default); at 0.1
+        # lines a second a channel it would still be filling after 80 minutes, which is
+        # growth by design, not a leak. Kept at 10 lines, it is full after the warm-up, so
+        # what grows after it is what the soak is for.
+        history = {"history_lines": self.history_lines}
+        bot = BotSettings(channel_cooldown_s=0, channel_queue=8, summary=history)  # type: ignore[call-arg, arg-type]
         self.core = ChatCore(bot, OpenAIInference(self.api, "smollm2"), default_components())
         await self._discord()
         await self._twitch()
@@ -138,9 +146,15 @@ class Platforms:
         """Post ``text`` as ``viewer``; the id its reply will be known by."""
         cid = await self._say(channel, viewer, text)
         self._asked_in[cid] = channel
-        shown = self.help_shown.get(channel)
-        if text == "!help" and shown is not None and time.monotonic() - shown < 30:
-            self.tally.collapsed.add(cid)
+        if text == "!help":
+            # The bot's quiet period starts when it handles a help, between the send
+            # and the reply's arrival: from the send until 30 s after the arrival, a
+            # help may be collapsed (one that is answered anyway still counts).
+            shown = self.help_shown.get(channel)
+            if shown is not None and time.monotonic() - shown < 30:
+                self.tally.collapsed.add(cid)
+            else:
+                self.help_shown[channel] = time.monotonic()
         return cid
 
     async def _say(self, channel: tuple[str, str], viewer: str, text: str) -> str:
@@ -206,7 +220,7 @@ class Platforms:
             channel = next((c for c in self.channels if platform and c[0] == platform
                             and self._asked_in.get(cid) == c), None)  # fmt: skip
             if channel is not None:
-                self.help_shown[channel] = at
+                self.help_shown[channel] = max(at, self.help_shown.get(channel, at))
         if cid not in self.tally.asked or cid in self.tally.answered:
             return
         self.tally.answered[cid] = at

@@ -31,7 +31,7 @@ class ChannelKey:
     channel: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a long history holds many of them
 class ChatLine:
     platform: str
     channel: str

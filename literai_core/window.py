@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from dataclasses import replace
 
 from .chat import ChannelKey, ChatLine
 
@@ -30,9 +31,11 @@ class RollingWindows:
         else:
             self._windows.move_to_end(line.key)
         # One long line may fill the window, never empty it: leave room for "user: ".
+        # The platform's event (``source``: a whole message payload) is not kept: a
+        # window holds text, and a week of history must not hold a week of payloads.
         text = line.text[: max(1, self.max_chars - len(line.user) - 2)]
-        if text != line.text:
-            line = ChatLine(line.platform, line.channel, line.user, text, line.time, line.roles)
+        if text != line.text or line.source is not None:
+            line = replace(line, text=text, source=None)
         window.append(line)
         while len(window) > self.max_lines or _chars(window) > self.max_chars:
             window.popleft()

@@ -42,6 +42,17 @@ def test_window_drops_oldest_lines_by_char_budget() -> None:
     assert texts == ["c" * 40, "short", "d" * 20]
 
 
+def test_window_keeps_text_not_the_platform_event_and_a_cut_line_stays_the_bots() -> None:
+    windows = RollingWindows(max_lines=3, max_chars=30)
+    payload = {"raw": "x" * 10_000}  # a platform message, with everything it carries
+    windows.add(ChatLine("p", "#c", "u", "hi", 0.0, source=payload))
+    [kept] = windows.lines(ChannelKey("p", "#c"))
+    assert kept.text == "hi" and kept.source is None
+    windows.add(ChatLine("p", "#c", "literai", "y" * 100, 1.0, own=True))
+    [cut] = windows.lines(ChannelKey("p", "#c"))
+    assert cut.own and cut.text == "y" * 21  # cut to fit, still the bot's own
+
+
 def test_window_channels_are_separate_even_with_the_same_name() -> None:
     windows = RollingWindows()
     windows.add(wl("on twitch", channel="#main", platform="twitch"))
