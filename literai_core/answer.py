@@ -16,7 +16,9 @@ from .inference import InferenceError
 from .trim import trim_reply
 
 Source = Callable[[int], AsyncIterator[str]]  # attempt number -> the model's text
-NOTHING = "(I had nothing to add this time. Try again?)"
+# Named: two viewers' empty answers are two notices, and a platform's outbox, which says
+# one text once while it waits, must not drop the second asker's.
+NOTHING = "(I had nothing to add this time, {user}. Try again?)"
 
 
 class Answer:
@@ -50,7 +52,7 @@ class Answer:
         if said:
             reply.finish(f"{lead} {said}" if lead else said)
         else:
-            reply.finish(NOTHING, ReplyKind.NOTICE)
+            reply.finish(NOTHING.format(user=reply.line.user), ReplyKind.NOTICE)
 
     async def _attempt(self, attempt: int, shown: list[str], one_line: bool) -> AsyncIterator[str]:
         """One model call: yield each sentence that passes, appending it to ``shown``;

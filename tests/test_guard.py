@@ -82,7 +82,7 @@ async def test_an_answer_that_only_echoes_becomes_a_notice() -> None:
     core = make_core(inference)
     await core.handle(line("hello there, chat", user="alice"))
     reply = await core.handle(line("!ask hm?", user="bob", time=1))
-    assert (await text_of(reply)).startswith("(I had nothing to add")
+    assert await text_of(reply) == "(I had nothing to add this time, bob. Try again?)"
 
 
 async def test_gpt2_keeps_the_viewers_text_and_cuts_a_new_speaker() -> None:
