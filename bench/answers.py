@@ -247,7 +247,11 @@ def main() -> int:
         parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     if args.kinds:
-        items = [item for item in items if item["kind"] in args.kinds.split(",")]
+        kinds = set(args.kinds.split(","))
+        known = sorted({item["kind"] for item in items})
+        if not kinds <= set(known):
+            parser.error(f"unknown kinds {sorted(kinds - set(known))}; known: {', '.join(known)}")
+        items = [item for item in items if item["kind"] in kinds]
     items = items[: args.limit] if args.limit else items
     args.cache.mkdir(parents=True, exist_ok=True)
     files = model_files(args.cache)

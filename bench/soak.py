@@ -190,6 +190,8 @@ def main() -> int:
     )
     parser.add_argument("--trace", action="store_true", help="show where memory grew")
     args = parser.parse_args()
+    if args.history < 10:
+        parser.error("--history: at least 10 lines (bot.summary.history_lines)")
     if args.trace:
         tracemalloc.start()
     with tempfile.TemporaryDirectory() as tmp:

@@ -159,7 +159,7 @@ def clean(
     before = list(said)
     kept: list[str] = []
     for sentence in done:
-        if not _ENDED.search(sentence):  # a line break is no sentence end in prose
+        if not ended(sentence):  # a line break is no sentence end in prose
             continue
         if guard.verdict(sentence, [*before, *kept]) is not None:
             continue
@@ -175,6 +175,13 @@ def clean(
 # or a chat handle (with a digit or an underscore: "sarah_schloe:", "user1:") anywhere.
 _TURN = re.compile(r"^\s*[^\s:]{1,40}:(?:\s|$)|(?:^|\s)[a-z]+(?:[_\d][a-z\d]*)+:(?:\s|$)", re.I)
 _ENDED = re.compile(r"(?:[.!?…][\"'”’)\]*]*|[。！？][」』）]*)\s*$")
+
+
+def ended(text: str) -> bool:
+    """Whether ``text`` ends a sentence (an end mark, closing quotes or brackets, space)."""
+    return _ENDED.search(text) is not None
+
+
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "

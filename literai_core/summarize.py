@@ -18,7 +18,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from .guard import Guard, Sources, clean
+from .guard import Guard, Sources, clean, ended
 from .inference import Generation, Inference
 from .settings import SummarySettings
 
@@ -170,15 +170,12 @@ def opening(text: str, tokens: int) -> str:
     out: list[str] = []
     for paragraph in _PARAGRAPHS.split(text):
         for sentence in _SENTENCES.split(" ".join(paragraph.split())):
-            if not _ENDED.search(sentence):
+            if not ended(sentence):
                 continue
             if out and count_tokens(" ".join([*out, sentence])) > tokens:
                 return " ".join(out)
             out.append(sentence)
     return " ".join(out)
-
-
-_ENDED = re.compile(r"[.!?…][\"')\]]*$")
 
 
 _SPEAKER = re.compile(r"^([^\s:]{1,40}):", re.MULTILINE)

@@ -60,6 +60,9 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
     path.write_text("bot:\n  windw_lines: 3\n")
     with pytest.raises(ConfigError, match=r"bot\.windw_lines: Extra inputs are not permitted"):
         load_config(path)
+    path.write_text("bot:\n  gpt2:\n    retries: 9\n")
+    with pytest.raises(ConfigError, match=r"bot\.gpt2\.retries: Input should be less than or"):
+        load_config(path)
     path.write_text("server: [1\n")
     with pytest.raises(ConfigError, match=r"x\.yaml at line 2: not valid YAML"):
         load_config(path)
