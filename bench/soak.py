@@ -55,6 +55,9 @@ class Tally:
     # A !help said in a channel whose same help was posted moments ago: the bot says a
     # notice once per channel (bot.repeat_notice_s), so it is not asked again.
     collapsed: set[str] = field(default_factory=set)
+    # IRC commands the server relayed to the channel (a watcher saw them): a lost one
+    # that was never relayed was lost before the bot could hear it.
+    relayed: set[str] = field(default_factory=set)
 
 
 def rss_kib(pid: int | str = "self") -> int:
@@ -151,7 +154,11 @@ def figures(tally: Tally, rss0: int, rss1: int, fd0: int, fd1: int) -> dict[str,
         for platform in ("discord", "twitch", "irc")
     }  # fmt: skip
     if lost:
-        print(f"soak: lost, for example: {sorted(lost)[:8]}", file=sys.stderr)
+        for cid in sorted(lost)[:8]:
+            relayed = "" if tally.platform_of[cid] != "irc" else (
+                ", relayed by the IRC server" if cid in tally.relayed else ", never relayed"
+            )  # fmt: skip
+            print(f"soak: lost {cid} ({tally.kind_of[cid]}{relayed})", file=sys.stderr)
     return {
         "commands": len(tally.asked),
         "answered": len(set(tally.answered) - tally.refused),

@@ -207,7 +207,9 @@ class Platforms:
             if line.nick.startswith("peer") and text.startswith("!"):
                 sent = self._irc_sent.get(channel)
                 if sent and "msgid" in line.tags:
-                    self._irc_cid[line.tags["msgid"]] = sent.popleft()
+                    cid = sent.popleft()
+                    self._irc_cid[line.tags["msgid"]] = cid
+                    self.tally.relayed.add(cid)
             elif line.nick == "literai" and "+draft/reply" in line.tags:
                 cid = self._irc_cid.pop(line.tags["+draft/reply"], None)
                 if cid is not None:
