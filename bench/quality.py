@@ -72,6 +72,8 @@ def formats() -> list[Fmt]:
         Fmt("q4_0_f16", "Q4_0 via F16", "q4_0", "f16"),
         Fmt("q4_0_f32", "Q4_0 via F32", "q4_0", "f32"),
         Fmt("q8_0", "Q8_0", "q8_0", "direct"),
+        Fmt("iq4_nl", "IQ4_NL", "iq4_nl", "direct"),
+        Fmt("q5_0", "Q5_0", "q5_0", "direct"),
         Fmt("f16", "F16 (reference)", "f16", "direct"),
     ]
 

@@ -33,7 +33,7 @@ class ConvertError(Exception):
     """A conversion that did not produce its file; ``str()`` says which file and why."""
 
 
-FTYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7}
+FTYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "iq4_nl": 25}
 """Target names to llama.cpp's ``llama_ftype`` (LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1...)."""
 
 Via = Literal["direct", "f16", "f32"]
