@@ -15,8 +15,11 @@ words), degenerate (empty, repeating itself, cut mid-word), format compliance (f
 items), fact hit (fact items), context use (fact hit on items whose answer is in the
 window), length. ``raw_echo`` scores the model's first output before the guard: what
 the guard had to stop. A reply the guard left empty (the "nothing to add" notice)
-counts as empty, so as degenerate. The last line is JSON with the figures of the
-shipped defaults (variant ``defaults``) and of every variant.
+counts as empty, so as degenerate. A ``!gpt2`` line that ends on a bare word is cut
+only when the token limit stopped it, not when the model ended the line itself
+(``line_ended``); ``gpt2_unended`` reports how many lines have no end mark at all. The
+last line is JSON with the figures of the shipped defaults (variant ``defaults``) and
+of every variant.
 """
 
 from __future__ import annotations
@@ -62,9 +65,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "t0.2-2lines": ("q4_0", {"ask": {"lines": 2}}),
     "t0.2-nowindow": ("q4_0", {"ask": {"window_in": "none"}}),
     "t0.5": ("q4_0", {"ask": {"temperature": 0.5}}),
-    # The same settings on the packaged Q4_1 file and on a Q8_0.
+    # The same settings on the packaged Q4_1 file and on a Q8_0; !ask with
+    # two retries (a checked form: yes or no, a list of N, a word to use).
     "q4_1": ("q4_1", {}),
     "q8_0": ("q8_0", {}),
+    "ask-retry2": ("q4_0", {"ask": {"retries": 2}}),
     # !gpt2 alone (--kinds gpt2): its sampling and how often it is written again.
     "gpt2-t0.6": ("q4_0", {"gpt2": {"temperature": 0.6}}),
     "gpt2-t1.1": ("q4_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries
@@ -147,15 +152,33 @@ def score_item(
     echo = scores.echo(own, transcript=transcript, persona=settings.persona, names=names,
                        instructions=[CHAT_HEAD])  # fmt: skip
     first = raw[0] if raw else ""
+    reasons = scores.degenerate(own)
+    if lead and "cut" in reasons and line_ended(own, raw):
+        reasons.remove("cut")  # a chat line the model ended itself: not cut off
     raw_echo = scores.echo(first, transcript=transcript, persona=settings.persona, names=names,
                            instructions=[CHAT_HEAD])  # fmt: skip
     return {
         "id": item["id"], "kind": item["kind"], "reply": said, "raw": first,
-        "echo": echo, "raw_echo": bool(raw_echo), "degenerate": scores.degenerate(own),
+        "echo": echo, "raw_echo": bool(raw_echo), "degenerate": reasons,
+        "unended": scores.unfinished(own),
         "format_ok": scores.format_ok(said, item["format"]) if item["kind"] == "format" else None,
         "hit": scores.fact_hit(said, item["accepted"]) if item["accepted"] else None,
         "chars": len(said), "calls": len(raw),
     }  # fmt: skip
+
+
+def line_ended(own: str, raw: list[str]) -> bool:
+    """Whether a ``!gpt2`` line without an end mark is one the model ended itself: some
+    call's output, past leading line breaks, is that line (the same words) and then a
+    line break, rather than text stopped by the token limit. Chat lines often end on a
+    bare word ("good morning from Wales"); the degenerate rule "cut" is for text cut
+    off, which such a line is not."""
+    mine = scores.words(own)
+    for text in raw:
+        line, newline, _ = text.lstrip().partition("\n")
+        if newline and mine and scores.words(line) == mine:
+            return True
+    return False
 
 
 def figures(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
@@ -170,6 +193,7 @@ def figures(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         "format_compliance": rate([r["format_ok"] for r in rows if r["kind"] == "format"]),
         "fact_hit": rate([r["hit"] for r in rows if r["kind"] == "fact"]),
         "context_use": rate([r["hit"] for r in rows if r["kind"] == "context"]),
+        "gpt2_unended": rate([r["unended"] for r in rows if r["kind"] == "gpt2"]),
         "mean_chars": round(sum(r["chars"] for r in rows) / len(rows), 1),
         "calls_per_item": round(sum(r["calls"] for r in rows) / len(rows), 2),
         "seconds": round(seconds, 1),
@@ -200,17 +224,20 @@ def model_files(cache: Path) -> dict[str, Path]:
     packaged = resolve_model_path("smollm2", ModelSettings())
     package = PACKAGED_MODELS["smollm2"]
     q4_0 = converted_model_path("smollm2", ROOT / "data")
-    q8_0 = cache / "smollm2.Q8_0.gguf"
-    if not q8_0.is_file():
-        convert_gguf(packaged, q8_0, ftype="q8_0")
     if not q4_0.is_file():
         sys.exit(f"bench.answers: {q4_0} is missing; run `literai model convert` first ({package})")
-    return {"q4_1": packaged, "q4_0": q4_0, "q8_0": q8_0}
+    files = {"q4_1": packaged, "q4_0": q4_0}
+    for ftype in ("q8_0",):
+        files[ftype] = cache / f"smollm2.{ftype.upper()}.gguf"
+        if not files[ftype].is_file():
+            convert_gguf(packaged, files[ftype], ftype=ftype)
+    return files
 
 
 def table(results: dict[str, dict[str, Any]]) -> None:
     keys = ["answered", "echo_rate", "raw_echo_rate", "degenerate_rate", "format_compliance",
-            "fact_hit", "context_use", "mean_chars", "calls_per_item", "seconds"]  # fmt: skip
+            "fact_hit", "context_use", "gpt2_unended", "mean_chars", "calls_per_item",
+            "seconds"]  # fmt: skip
     print(f"{'variant':16}" + "".join(f"{k[:12]:>13}" for k in keys))
     for name, fig in results.items():
         print(f"{name:16}" + "".join(f"{fig[k]:>13}" for k in keys))

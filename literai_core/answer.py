@@ -2,7 +2,9 @@
 time, each sentence only once the :class:`~literai_core.guard.Guard` has passed it. The
 first bad sentence stops the model (its stream is closed); an answer with nothing left
 is written again (the command's ``retries``), and only then replaced by a notice. The
-shape the asker requested (:mod:`~literai_core.form`) is kept sentence by sentence."""
+shape the asker requested (:mod:`~literai_core.form`) is kept sentence by sentence; where
+it is checked on the whole answer (yes or no, a list of N, a word to use), the answer is
+held back until it is complete, so that one that misses is never half shown."""
 
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ class Answer:
     ) -> None:
         self.guard, self.source, self.form = guard, source, form
         self.max_chars, self.retries = max_chars, retries
+        # What a whole answer must pass before any of it is shown (else it is written
+        # again): the form's own check, where it has one.
+        self.check = form.check if form.checked else None
 
     async def run(
         self, reply: Reply, lead: str = "", *, one_line: bool = False
@@ -37,7 +42,11 @@ class Answer:
             yield lead
         shown: list[str] = []
         try:
-            for attempt in range(self.retries + 1):
+            if self.check is not None:  # an !ask form: no lead
+                shown = await self._held(one_line)
+                for sentence in shown:
+                    yield sentence
+            for attempt in range(self.retries + 1 if self.check is None else 0):
                 async for sentence in self._attempt(attempt, shown, one_line):
                     first = lead and len(shown) == 1
                     yield " " + sentence.lstrip() if first else sentence
@@ -53,6 +62,19 @@ class Answer:
             reply.finish(f"{lead} {said}" if lead else said)
         else:
             reply.finish(NOTHING.format(user=reply.line.user), ReplyKind.NOTICE)
+
+    async def _held(self, one_line: bool) -> list[str]:
+        """The first whole answer that passes ``check``, else the first with anything
+        in it."""
+        first: list[str] = []
+        for attempt in range(self.retries + 1):
+            said: list[str] = []
+            async for _ in self._attempt(attempt, said, one_line):
+                pass
+            if said and self.check is not None and self.check("".join(said)):
+                return said
+            first = first or said
+        return first
 
     async def _attempt(self, attempt: int, shown: list[str], one_line: bool) -> AsyncIterator[str]:
         """One model call: yield each sentence that passes, appending it to ``shown``;

@@ -7,9 +7,12 @@ question (English wording only); the request goes into the prompt as a plain hin
 on the answer, sentence by sentence (:meth:`Form.take`): at most one sentence, within
 the length (the one sentence shortened at a clause or word boundary, marked with "…",
 when it alone is too long), one word picked from the answer, a bulleted list cut to
-the number asked. Whether the answer starts with yes or no, or lists the right number
-of things in prose, is left to the model: guessing it would be making it up.
-``bench/answers.py`` measures the result (format compliance).
+the number asked. What cannot be cut into shape (an answer that starts with yes or no,
+a list of the right number of things, a word the viewer asked to be used) is checked
+on the whole answer (:meth:`Form.check`): one that fails is written again (the command's
+``retries``) and, when no try passes, the first answer is shown as it is, since
+supplying the "yes" or the missing word would be making it up. ``bench/answers.py``
+measures the result (format compliance).
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ _SENTENCES = re.compile(rf"\b(?:in|with|using|at most)\s+{_N}\s+sentences\b", re
 _YES_NO = re.compile(r"\byes\s*(?:or|/)\s*no\b", re.IGNORECASE)
 _LIST = re.compile(rf"\b(?:name|list|give(?: me)?|tell me)\s+{_N}\b", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", re.MULTILINE)
+_NEEDS = re.compile(
+    r"\b(?:use|uses|using|include|includes|including|contains?|containing|mentions?|"
+    r"mentioning|with)\s+the\s+word\s+[\"'“‘]?([^\W\d_]+)",
+    re.IGNORECASE,
+)
+_PIECES = re.compile(r"[,;&]|\band\b|\bor\b", re.IGNORECASE)
+_STOPS = re.compile(r"(?<=[.!?…])\s+|\n+")
 _CLAUSE = re.compile(r"[,;:—–]\s")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _COMMON = frozenset(
@@ -42,8 +52,10 @@ _COMMON = frozenset(
     "it its this that these those he she they them his her their we you i me my our your "
     "not no so then than there here what which who when where why how all any some very "
     "can will would could should do does did has have had yes well oh sure think really "
-    "just also one word answer only".split()
+    "just also one word answer only that's it's i'm good great question like love my "
+    "favourite favorite definitely probably maybe".split()
 )
+_COPULA = frozenset("is are was were be am".split())
 
 
 def _number(text: str) -> int:
@@ -58,7 +70,23 @@ class Form:
     one_word: bool = False
     yes_no: bool = False
     items: int | None = None  # a list of this many
+    needs: tuple[str, ...] = ()  # words the answer must use
     question: str = ""
+
+    @property
+    def checked(self) -> bool:
+        """Whether :meth:`check` has anything to check."""
+        return self.yes_no or self.items is not None or bool(self.needs)
+
+    def check(self, answer: str) -> bool:
+        """Whether the whole answer keeps what cannot be cut into shape: it starts with
+        yes or no, lists exactly ``items`` things, and uses each word in ``needs``."""
+        found = [w.lower() for w in _WORD.findall(answer)]
+        if self.yes_no and found[:1] not in (["yes"], ["no"]):
+            return False
+        if self.items is not None and count_items(answer) != self.items:
+            return False
+        return all(need.lower() in found for need in self.needs)
 
     def hint(self) -> str:
         """The request, said plainly for the prompt ("" when there is none)."""
@@ -77,6 +105,7 @@ class Form:
             asks.append(f"Use fewer than {self.max_chars} characters.")
         if self.max_words and not self.one_word:
             asks.append(f"Use at most {self.max_words} words.")
+        asks += [f'Use the word "{need}".' for need in self.needs]
         return " ".join(asks)
 
     def take(self, sentence: str, shown: list[str]) -> tuple[str | None, bool]:
@@ -93,17 +122,22 @@ class Form:
             return (None, True) if shown else (self.shorten(sentence), True)
         if self.items and len(_BULLET.findall(sentence)) and len(shown) + 1 >= self.items:
             return sentence, True
+        if self.items and not shown and count_items(sentence) >= self.items:
+            return sentence, True  # the list, in one sentence
         last = self.sentences is not None and len(shown) + 1 >= self.sentences
         return sentence, last
 
     def word(self, sentence: str) -> str | None:
-        """The answer's one word: the sentence itself if it is one word, else its first
-        word that is neither common nor taken from the question."""
+        """The answer's one word: the sentence itself if it is one word, else the first
+        word that is neither common nor taken from the question, looking first after
+        the last "is"/"are" ("The animal that barks is a dog.")."""
         found = _WORD.findall(sentence)
         if len(found) == 1:
             return found[0].capitalize() + "."
         asked = {w.lower() for w in _WORD.findall(self.question)}
-        for word in found:
+        copula = [i for i, word in enumerate(found) if word.lower() in _COPULA]
+        after = found[copula[-1] + 1 :] if copula else []
+        for word in [*after, *found]:
             if word.lower() not in _COMMON and word.lower() not in asked and len(word) > 1:
                 return word.capitalize() + "."
         return None
@@ -128,6 +162,17 @@ class Form:
 NONE = Form()
 
 
+def count_items(answer: str) -> int:
+    """Things listed: bulleted or numbered lines if there are any, else the pieces of
+    the answer's first sentence (after a lead-in ending in ":") between commas, "and"
+    and "or"."""
+    bullets = _BULLET.findall(answer)
+    if bullets:
+        return len(bullets)
+    first = next((part for part in _STOPS.split(answer.strip()) if _WORD.search(part)), "")
+    return sum(1 for piece in _PIECES.split(first.rsplit(":", 1)[-1]) if _WORD.search(piece))
+
+
 def parse(question: str) -> Form:
     """The form ``question`` asks for (``NONE`` when it asks for none)."""
     max_chars = max_words = None
@@ -149,6 +194,7 @@ def parse(question: str) -> Form:
         one_word=one_word,
         yes_no=bool(_YES_NO.search(question)),
         items=_number(listed.group(1)) if listed and not one_word else None,
+        needs=tuple(dict.fromkeys(m.group(1) for m in _NEEDS.finditer(question))),
         question=question,
     )
     return NONE if form == Form(question=question) else form

@@ -166,7 +166,9 @@ class GenerationSettings(Section):
 class AskSettings(GenerationSettings):
     """Sampling and prompt layout for ``!ask``. Defaults chosen by bench/answers.py
     (2026-11-30): temperature 0.2, top-p 0.9, the chat in the system message without
-    names had the lowest echo and degenerate rates and the best context use."""
+    names had the lowest echo and degenerate rates and the best context use. Two retries
+    (2026-12-01): every item answered (0.96 with one), degenerate 0.11 (0.16), format
+    compliance 0.71 (0.66), for 11% more time."""
 
     temperature: Annotated[
         float, Field(ge=0, le=2, description="Sampling temperature (0: greedy).")
@@ -180,6 +182,16 @@ class AskSettings(GenerationSettings):
     lines: Annotated[
         int, Field(ge=0, le=200, description="Chat lines given (at most window_lines).")
     ] = 5
+    retries: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=5,
+            description="An answer that echoes the chat, a label, its instructions or "
+            "itself, or misses a checked form (yes or no, a list of N, a word to use), is "
+            "written again this many times.",
+        ),
+    ] = 2
 
 
 class BotSettings(Section):

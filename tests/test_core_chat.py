@@ -71,28 +71,35 @@ async def test_gpt2_continues_the_window_and_stops_at_the_first_newline() -> Non
 
 
 async def test_gpt2_skips_leading_newlines_before_anything_is_said() -> None:
-    inference = ScriptedInference(["\n", " world", "\nnext line"])
+    inference = ScriptedInference(["\n", " world.", "\nnext line"])
     core = make_core(inference)
     _, text = await consume(await core.handle(line("!gpt2 hello")))
-    assert text == "hello world"
+    assert text == "hello world."
 
 
 async def test_gpt2_stops_at_the_first_newline_after_text_within_one_piece() -> None:
-    inference = ScriptedInference(["\n\n world\nnext line"])
+    inference = ScriptedInference(["\n\n world!\nnext line"])
     core = make_core(inference)
     _, text = await consume(await core.handle(line("!gpt2 hello")))
-    assert text == "hello world"
+    assert text == "hello world!"
+
+
+async def test_gpt2_keeps_a_chat_line_without_an_end_mark() -> None:
+    inference = ScriptedInference([" world and friends", "\nbob: x"])
+    core = make_core(inference)
+    _, text = await consume(await core.handle(line("!gpt2 hello")))
+    assert text == "hello world and friends" and len(inference.calls) == 1
 
 
 async def test_gpt2_without_text_continues_the_chat() -> None:
-    inference = ScriptedInference([" sounds good", "\nmore"])
+    inference = ScriptedInference([" sounds good.", "\nmore"])
     core = make_core(inference)
     await core.handle(line("pizza tonight?", user="bob"))
     reply = await core.handle(line("!gpt2", user="alice", time=1))
     _, text = await consume(reply)
     # No text of one's own: the transcript ends with the bot's turn for the model to fill.
     assert inference.calls[0].prompt == "bob: pizza tonight?\nliterai:"
-    assert text == "sounds good"
+    assert text == "sounds good."
 
 
 async def test_ask_sends_persona_window_and_question() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from literai_core.form import NONE, Form, parse
+from literai_core.form import NONE, Form, count_items, parse
 
 from .kit.chat import consume, line, make_core
 from .kit.scripted import ScriptedInference
@@ -25,6 +25,8 @@ from .kit.scripted import ScriptedInference
         ("in five words or fewer, hype up the runner", Form(max_words=5)),
         ("say hi in 10 words or less", Form(max_words=10)),
         ("say hi in one sentence under 100 characters", Form(sentences=1, max_chars=100)),
+        ("tell me about teletypes and use the word paper", Form(needs=("paper",))),
+        ('a welcome that includes the word "cozy"', Form(needs=("cozy",))),
     ],
 )
 def test_the_form_is_read_from_the_question(question: str, expected: Form) -> None:
@@ -48,6 +50,33 @@ def test_one_word_is_picked_from_the_answer_never_made_up() -> None:
     assert grass.word("green") == "Green."
     assert parse("one word only: which animal barks?").word("A dog barks loudly.") == "Dog."
     assert grass.word("It is what it is.") is None  # nothing but common words
+    # After "is": the answer, not the first uncommon word of the lead-in.
+    barks = parse("one word only: which animal barks?")
+    assert barks.word("That's a good question, the animal that barks is a dog.") == "Dog."
+
+
+@pytest.mark.parametrize(
+    ("answer", "count"),
+    [
+        ("Apples, bananas and oranges.", 3),
+        ("Three fruits: apple, pear, plum. They are sweet, and cheap.", 3),
+        ("- flour\n- water\n- salt\n- yeast", 4),
+        ("A guitar or a piano.", 2),
+        ("Fruit is good.", 1),
+    ],
+)
+def test_listed_things_are_counted(answer: str, count: int) -> None:
+    assert count_items(answer) == count
+
+
+def test_what_cannot_be_cut_into_shape_is_checked_on_the_whole_answer() -> None:
+    assert parse("yes or no: is the sun a star?").check("Yes, it is.")
+    assert not parse("yes or no: is the sun a star?").check("The sun is a star.")
+    assert parse("name three fruits").check("Apples, pears and plums.")
+    assert not parse("name three fruits").check("Apples and pears.")
+    assert parse("use the word paper").check("Teletypes print on Paper.")
+    assert not parse("use the word paper").check("Teletypes print.")
+    assert not parse("what is a teletype?").checked
 
 
 def test_a_sentence_too_long_for_the_limit_is_shortened_at_a_clause_or_word() -> None:
@@ -90,3 +119,16 @@ async def test_an_answer_that_recites_the_hint_is_cut() -> None:
     _, sky = await consume(await core.handle(line("!ask describe the sky in one sentence")))
     assert sky == "The sky is dark."
     assert len(inference.calls) == 2
+
+
+async def test_an_answer_that_misses_a_checked_form_is_written_again_before_it_shows() -> None:
+    inference = ScriptedInference(
+        ["The sun is a star. ", "It is hot."], ["Yes, the sun is a star."],
+        ["Apples and pears."], ["Bananas."],
+    )  # fmt: skip
+    core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)
+    _, sun = await consume(await core.handle(line("!ask yes or no: is the sun a star?")))
+    assert sun == "Yes, the sun is a star." and len(inference.calls) == 2
+    # No try passes (one retry in these tests): the first answer is shown as it was said.
+    _, fruit = await consume(await core.handle(line("!ask name three fruits")))
+    assert fruit == "Apples and pears." and len(inference.calls) == 4

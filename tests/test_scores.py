@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.answers import line_ended
 from bench.scores import (
     content_words,
     coverage,
@@ -283,3 +284,10 @@ def test_speaker_lines() -> None:
         "label_in_text": 2,
     }
     assert speaker_lines([], ("Ana", "Ben"))["both_speak"] is False
+
+
+def test_a_gpt2_line_the_model_ended_itself_is_not_cut() -> None:
+    assert line_ended("good morning from Wales", ["\n Wales?\n", " good morning from Wales\nbob"])
+    # Stopped by the token limit (no line break after it), or not the line shown: cut.
+    assert not line_ended("good morning from the", [" good morning from the"])
+    assert not line_ended("good morning from", [" good morning from Wales\n"])

@@ -43,7 +43,10 @@ class ChatCommands(Component):
             return host.inference.stream_completion(prompt, gen, user=ctx.line.user)
 
         # One line of chat: the reply is the viewer's text plus the model's continuation
-        # up to the first newline that follows something worth saying.
+        # up to the first newline that follows something worth saying. A line without
+        # an end mark is kept: writing it again until it ended a sentence took four
+        # calls and ended no more of them (bench/answers.py, 2026-12-01): chat lines
+        # often have none.
         retries = host.settings.gpt2.retries
         job = Answer(guard, source, host.settings.max_reply_chars, retries)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply, ctx.args, one_line=True))

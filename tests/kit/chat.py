@@ -19,7 +19,13 @@ PERSONA = "You are testbot, terse and kind."
 GPT2_GEN = GenerationSettings(max_tokens=33, temperature=0.5, top_p=0.9, frequency_penalty=0.1)
 # The layout with names in the user message: the tests read the prompt's lines by name.
 ASK_GEN = AskSettings(
-    max_tokens=77, temperature=0.2, top_p=0.8, frequency_penalty=0.0, window_in="user", names=True
+    max_tokens=77,
+    temperature=0.2,
+    top_p=0.8,
+    frequency_penalty=0.0,
+    window_in="user",
+    names=True,
+    retries=1,
 )
 MAIN = ChannelKey("twitch", "#main")
 
