@@ -28,7 +28,7 @@ class Cooldown:
         left = self.retry_after(key, now)
         if left is not None:
             return left
-        _remember(self._until, key, now + self.seconds, self.max_keys)
+        _remember(self._until, key, now + self.seconds, now, self.max_keys)
         return None
 
 
@@ -50,6 +50,14 @@ class RateLimit:
             while len(self._uses) > self.max_keys:
                 self._uses.popitem(last=False)
         self._uses.move_to_end(key)
+        # Keys whose uses have all left the window are as good as new: drop them from
+        # the least recent end, so the table holds the users of the last window, not
+        # every viewer of a long stream (a soak measured it growing by ~1 KiB a command).
+        while len(self._uses) > 1:
+            old, used = next(iter(self._uses.items()))
+            if old == key or (used and now - used[-1] < self.window_s):
+                break
+            self._uses.popitem(last=False)
         while uses and now - uses[0] >= self.window_s:
             uses.popleft()
         if len(uses) >= self.limit:
@@ -70,16 +78,23 @@ class Notices:
         until = self._quiet_until.get(key)
         if until is not None and now < until:
             return False
-        _remember(self._quiet_until, key, now + quiet_s, self.max_keys)
+        _remember(self._quiet_until, key, now + quiet_s, now, self.max_keys)
         return True
 
 
 def _remember(
-    table: OrderedDict[Hashable, float], key: Hashable, value: float, max_keys: int
+    table: OrderedDict[Hashable, float], key: Hashable, until: float, now: float, max_keys: int
 ) -> None:
-    table[key] = value
+    """Set ``key`` until ``until`` (newest last); drop the least recent keys whose time
+    is over, which are as good as absent, and any beyond ``max_keys``."""
+    table[key] = until
     table.move_to_end(key)
     while len(table) > max_keys:
+        table.popitem(last=False)
+    while len(table) > 1:
+        old, old_until = next(iter(table.items()))
+        if old_until > now or old == key:
+            break
         table.popitem(last=False)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from literai_core.chat import ChannelKey, ChatLine
-from literai_core.limits import ChannelQueues, Cooldown, Notices
+from literai_core.limits import ChannelQueues, Cooldown, Notices, RateLimit
 from literai_core.window import RollingWindows
 
 # ---------------------------------------------------------------------------------- RollingWindows
@@ -174,6 +174,20 @@ def test_notices_key_count_is_bounded() -> None:
         assert notices.allow(key, 0.0, 100.0)
     assert notices.allow("a", 1.0, 100.0) is True  # evicted, oldest first
     assert notices.allow("c", 1.0, 100.0) is False
+
+
+def test_keys_whose_time_is_over_are_forgotten() -> None:
+    """A long stream's every viewer must not stay in the tables: a key whose cooldown,
+    quiet period or window is over is dropped (least recent first) as others come."""
+    cd, notices, rate = Cooldown(10), Notices(), RateLimit(2, 10)
+    for n in range(1000):
+        t = float(n)  # one new viewer a second, each using it once
+        assert cd.hit(n, t) is None and notices.allow(n, t, 10) and rate.hit(n, t) is None
+    # Only the last window's viewers are kept, and they are still held back.
+    assert len(cd._until) <= 11 and len(notices._quiet_until) <= 11 and len(rate._uses) <= 11
+    assert cd.retry_after(999, 1000.0) == pytest.approx(9.0)
+    assert notices.allow(999, 1000.0, 10) is False
+    assert rate.hit(999, 1000.0) is None and rate.hit(999, 1000.5) == pytest.approx(8.5)
 
 
 # ----------------------------------------------------------------------------------- ChannelQueues
