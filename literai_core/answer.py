@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
 from .chat import Reply, ReplyKind
-from .form import NONE, Form
+from .form import NONE, Form, is_item, prose_list
 from .guard import SELF_REPEAT, Guard, self_repeat, split_sentences, words
 from .inference import InferenceError
 from .trim import trim_reply
@@ -57,7 +57,7 @@ class Answer:
             reply.finish(polite, ReplyKind.ERROR)
             yield ("\n" if lead or shown else "") + polite
             return
-        said = trim_reply("".join(shown), self.max_chars)
+        said = trim_reply(prose_list("".join(shown)), self.max_chars)
         if said:
             reply.finish(f"{lead} {said}" if lead else said)
         else:
@@ -110,12 +110,17 @@ class Answer:
             if last:
                 return
         # An answer that never ended a sentence (EOS after a phrase, a one-line !gpt2):
-        # the phrase itself, if it passes; after whole sentences, a fragment is dropped.
+        # the phrase itself, if it passes; after whole sentences, a fragment is dropped,
+        # but for the last item of a list, which needs no end mark.
         if not shown and words(rest):
             said, _ = self._take(rest, shown, whole=False)  # trim_reply shortens it
-            if said is not None:
-                shown.append(said)
-                yield said
+        elif words(rest) and is_item(rest) and is_item(shown[-1]):
+            said, _ = self._take(rest, shown)
+        else:
+            return
+        if said is not None:
+            shown.append(said)
+            yield said
 
     def _take(
         self, sentence: str, shown: list[str], *, whole: bool = True

@@ -120,8 +120,8 @@ class Form:
         )
         if long:
             return (None, True) if shown else (self.shorten(sentence), True)
-        if self.items and len(_BULLET.findall(sentence)) and len(shown) + 1 >= self.items:
-            return sentence, True
+        if self.items and is_item(sentence) and sum(map(is_item, shown)) + 1 >= self.items:
+            return sentence, True  # the last item asked for
         if self.items and not shown and count_items(sentence) >= self.items:
             return sentence, True  # the list, in one sentence
         last = self.sentences is not None and len(shown) + 1 >= self.sentences
@@ -160,6 +160,25 @@ class Form:
 
 
 NONE = Form()
+
+
+def is_item(text: str) -> bool:
+    """Whether ``text`` is a bulleted or numbered list line ("- flour", "2. salt")."""
+    return _BULLET.match(text.lstrip("\n")) is not None
+
+
+def prose_list(text: str) -> str:
+    """A bulleted or numbered list as one line of chat ("flour, water, salt."), where
+    chat shows one line and " - flour - water" reads badly; a lead-in line before the
+    items is kept. Any other text is returned as it is."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    head = lines[:1] if lines and not is_item(lines[0]) else []
+    items = lines[len(head) :]
+    if len(items) < 2 or not all(map(is_item, items)):
+        return text
+    body = ", ".join(_BULLET.sub("", line, count=1).rstrip(" .;,") for line in items)
+    end = "" if body[-1:] in ("!", "?", "…") else "."
+    return " ".join([*head, body + end])
 
 
 def count_items(answer: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from literai_core.form import NONE, Form, count_items, parse
+from literai_core.form import NONE, Form, count_items, parse, prose_list
 
 from .kit.chat import consume, line, make_core
 from .kit.scripted import ScriptedInference
@@ -132,3 +132,19 @@ async def test_an_answer_that_misses_a_checked_form_is_written_again_before_it_s
     # No try passes (one retry in these tests): the first answer is shown as it was said.
     _, fruit = await consume(await core.handle(line("!ask name three fruits")))
     assert fruit == "Apples and pears." and len(inference.calls) == 4
+
+
+def test_a_list_becomes_one_line_of_chat() -> None:
+    assert prose_list("Three fruits:\n- banana\n- apple.\n- orange\n") == (
+        "Three fruits: banana, apple, orange."
+    )
+    assert prose_list("1. flour\n2. water!") == "flour, water!"
+    assert prose_list("- only one item") == "- only one item"  # not a list
+    assert prose_list("A sentence.\nAnother one.") == "A sentence.\nAnother one."
+
+
+async def test_the_last_item_of_a_list_is_kept_without_an_end_mark() -> None:
+    inference = ScriptedInference(["Sure:\n- flour\n- water", "\n- salt"])
+    core = make_core(inference, user_cooldown_s=0)
+    _, bread = await consume(await core.handle(line("!ask list three things for bread")))
+    assert bread == "Sure: flour, water, salt." and len(inference.calls) == 1
