@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from bench import scores
 from bench.report import report
-from inference_server.model_files import PACKAGED_MODELS, converted_model_path, resolve_model_path
+from inference_server.model_files import converted_model_path, resolve_model_path
 from inference_server.models import convert_gguf
 from inference_server.settings import ModelSettings
 from literai_core.chat import ChatLine, ReplyKind
@@ -54,27 +54,25 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "answers.jsonl"
 # name -> (model file, bot setting overrides). "defaults" is what ships.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "defaults": ("q4_0", {}),
+    "defaults": ("q8_0", {}),
+    # The same settings on the repacked Q4_0 copy (faster) and the packaged Q4_1 file.
+    "q4_0": ("q4_0", {}),
+    "q4_1": ("q4_1", {}),
     # !ask: the defaults before 2026-11-30, then one change at a time from today's.
     "old-t0.8-user-names": (
-        "q4_0",
+        "q8_0",
         {"ask": {"temperature": 0.8, "top_p": 0.95, "window_in": "user", "names": True}},
     ),
-    "t0.2-user": ("q4_0", {"ask": {"window_in": "user"}}),
-    "t0.2-names": ("q4_0", {"ask": {"names": True}}),
-    "t0.2-2lines": ("q4_0", {"ask": {"lines": 2}}),
-    "t0.2-nowindow": ("q4_0", {"ask": {"window_in": "none"}}),
-    "t0.5": ("q4_0", {"ask": {"temperature": 0.5}}),
-    # The same settings on the packaged Q4_1 file and on a Q8_0; !ask with
-    # two retries (a checked form: yes or no, a list of N, a word to use).
-    "q4_1": ("q4_1", {}),
-    "q8_0": ("q8_0", {}),
-    "ask-retry2": ("q4_0", {"ask": {"retries": 2}}),
+    "t0.2-system": ("q8_0", {"ask": {"window_in": "system"}}),
+    "t0.2-names": ("q8_0", {"ask": {"names": True}}),
+    "t0.2-2lines": ("q8_0", {"ask": {"lines": 2}}),
+    "t0.2-nowindow": ("q8_0", {"ask": {"window_in": "none"}}),
+    "t0.5": ("q8_0", {"ask": {"temperature": 0.5}}),
+    "ask-retry1": ("q8_0", {"ask": {"retries": 1}}),
     # !gpt2 alone (--kinds gpt2): its sampling and how often it is written again.
-    "gpt2-t0.6": ("q4_0", {"gpt2": {"temperature": 0.6}}),
-    "gpt2-t1.1": ("q4_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries
-    "gpt2-retry1": ("q4_0", {"gpt2": {"retries": 1}}),
-    "gpt2-t1.1-retry1": ("q4_0", {"gpt2": {"temperature": 1.1, "retries": 1}}),
+    "gpt2-t0.6": ("q8_0", {"gpt2": {"temperature": 0.6}}),
+    "gpt2-t1.1": ("q8_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries
+    "gpt2-retry1": ("q8_0", {"gpt2": {"retries": 1}}),
 }
 
 
@@ -219,18 +217,16 @@ async def run_variant(
 
 
 def model_files(cache: Path) -> dict[str, Path]:
-    """The three files: the packaged Q4_1, the Q4_0 ``literai model convert`` makes (the
-    shipped default), and a Q8_0 made here once (kept in ``cache``)."""
+    """The three files: the packaged Q4_1 and the Q8_0 (the shipped default) and Q4_0
+    copies ``literai model convert`` makes, taken from data/models when made there,
+    else made once into ``cache``."""
     packaged = resolve_model_path("smollm2", ModelSettings())
-    package = PACKAGED_MODELS["smollm2"]
-    q4_0 = converted_model_path("smollm2", ROOT / "data")
-    if not q4_0.is_file():
-        sys.exit(f"bench.answers: {q4_0} is missing; run `literai model convert` first ({package})")
-    files = {"q4_1": packaged, "q4_0": q4_0}
-    for ftype in ("q8_0",):
-        files[ftype] = cache / f"smollm2.{ftype.upper()}.gguf"
-        if not files[ftype].is_file():
-            convert_gguf(packaged, files[ftype], ftype=ftype)
+    files = {"q4_1": packaged}
+    for quant in ("q8_0", "q4_0"):
+        made = converted_model_path("smollm2", ROOT / "data", quant)
+        files[quant] = made if made.is_file() else cache / made.name
+        if not files[quant].is_file():
+            convert_gguf(packaged, files[quant], ftype=quant)
     return files
 
 
@@ -285,7 +281,7 @@ def main() -> int:
     models = {name: {"path": str(path), "slots": 4} for name, path in files.items()}
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(
-            Path(tmp), server={"port": 0, "default_model": "q4_0", "models": models}
+            Path(tmp), server={"port": 0, "default_model": "q8_0", "models": models}
         )
         server = start_server(config, capture_stderr=False)
         try:

@@ -5,8 +5,9 @@ on the same weights; plus raw llama.cpp in-process, one stream, as the floor.
     .venv/bin/pip install -e '.[bench]'   # llama-cpp-python's server, once
     .venv/bin/python -m bench.concurrency [--tokens 128] [--threads 2] [--no-vllm]
 
-All llama.cpp engines load the same GGUF (the default: the Q4_0 copy `literai model
-convert` makes; made in a temp folder if it is not there); vLLM loads the Hugging Face
+All llama.cpp engines load the same GGUF (the default: the repacked Q4_0 copy that
+`literai model convert --type q4_0` makes, the format for many busy channels; made in a
+temp folder if it is not there); vLLM loads the Hugging Face
 folder exported from the packaged weights (`literai model export-hf`) and runs from
 .venv-vllm (scripts/vllm-env.sh). Engines run one after another, never side by side.
 Every request streams a completion of exactly N tokens: `ignore_eos` where the engine has
@@ -264,7 +265,7 @@ def main() -> int:
     from inference_server.models import convert_gguf
 
     tmp = Path(tempfile.mkdtemp(prefix="literai-bench-"))
-    model = args.model or converted_model_path("smollm2", ROOT / "data")
+    model = args.model or converted_model_path("smollm2", ROOT / "data", "q4_0")
     if not model.is_file():
         model = convert_gguf(
             resolve_model_path("smollm2", ModelSettings()), tmp / "model.Q4_0.gguf"

@@ -187,7 +187,7 @@ class Platforms:
                     self._first(a.reference, a.content, a.at)
             # The fake keeps recent messages for edits and replies; 1,000 is full
             # within the warm-up (about 7 a second), so its store does not grow later
-            # and count as the bots' memory (at 5,000 it grew ~10 MiB after warm-up).
+            # and count as the bots' memory (5,000 took 11 minutes to fill).
             self.fake_discord.forget(read, keep_messages=1000)
             sent = self.fake_twitch.sent
             read = len(sent)

@@ -216,7 +216,7 @@ def main() -> int:
     if args.runs < 1 or args.max_tokens < 2 or args.threads < 1:
         parser.error("--runs >= 1, --max-tokens >= 2, --threads >= 1")
 
-    # The file the server would load (the Q4_0 copy when `literai model convert` made
+    # The file the server would load (the Q8_0 copy when `literai model convert` made
     # it), and both sides load that same file.
     path = resolve_model_path("smollm2", ModelSettings(), ROOT / "data")
     raw, srv = _measure(args, path)

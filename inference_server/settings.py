@@ -60,7 +60,17 @@ class ModelSettings(Section):
     path: str | None = Field(
         None,
         description="llama.cpp: a local GGUF file. Empty for a packaged alias (smollm2), "
-        "which uses the repacked Q4_0 copy `literai model convert` makes, when present.",
+        "which uses the copy `literai model convert` makes (see quant), when present, "
+        "else the packaged Q4_1 file.",
+    )
+    # bench/answers.py and bench/quality.py (2026-12-01): the Q8_0 copy keeps the packaged
+    # Q4_1's quality (perplexity 32.0 against 31.9; fact hit 0.54) and is faster than it;
+    # the Q4_0 copy is repacked at load and decodes ~1.35x as fast alone and ~1.5x in
+    # batches, but its second rounding costs perplexity +23% and fact hit 0.35.
+    quant: Literal["q8_0", "q4_0"] = Field(
+        "q8_0",
+        description="A packaged alias's copy: q8_0 (better answers) or q4_0 (faster under "
+        "many busy channels); made by `literai model convert --type q8_0|q4_0`.",
     )
     n_ctx: Annotated[
         int, Field(ge=256, le=131072, description="Context window per sequence, in tokens.")

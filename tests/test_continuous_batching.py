@@ -197,16 +197,23 @@ def test_a_shared_system_prompt_is_computed_once(backend: BatchedLlamaCpp) -> No
     assert backend.reused_tokens - before >= 80  # the persona's tokens, the second time
 
 
-def test_literai_model_convert_writes_the_q4_0_copy_the_server_prefers(tmp_path: Path) -> None:
+def test_literai_model_convert_writes_the_copies_the_server_prefers(tmp_path: Path) -> None:
     config = write_config(tmp_path, data_dir=str(tmp_path / "data"))
     made = literai("model", "convert", "--via", "direct", "--config", str(config))
     assert made.returncode == 0, made.stderr
     path = Path(made.stdout.strip())
-    assert path == tmp_path / "data" / "models" / "SmolLM2-135M-Instruct.Q4_0.gguf"
+    assert path == tmp_path / "data" / "models" / "SmolLM2-135M-Instruct.Q8_0.gguf"
     assert path.read_bytes()[:4] == b"GGUF"
     settings = ModelSettings()
     assert resolve_model_path("smollm2", settings, tmp_path / "data") == path  # preferred
     assert resolve_model_path("smollm2", settings).name.endswith("Q4_1.gguf")  # elsewhere
+    # quant: q4_0 takes the repacked copy once it is made, the packaged file until then.
+    fast = ModelSettings(quant="q4_0")
+    assert resolve_model_path("smollm2", fast, tmp_path / "data").name.endswith("Q4_1.gguf")
+    made = literai("model", "convert", "--type", "q4_0", "--config", str(config))
+    assert made.returncode == 0, made.stderr
+    assert Path(made.stdout.strip()).name == "SmolLM2-135M-Instruct.Q4_0.gguf"
+    assert resolve_model_path("smollm2", fast, tmp_path / "data") == Path(made.stdout.strip())
     again = literai("model", "convert", "--config", str(config))
     assert again.returncode == 0 and "exists already" in again.stderr
     unknown = literai("model", "convert", "--alias", "gpt-5", "--config", str(config))

@@ -31,7 +31,7 @@ def packaged() -> Path:
 
 @pytest.fixture(scope="module")
 def converted(packaged: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dst = converted_model_path("smollm2", tmp_path_factory.mktemp("data"))
+    dst = converted_model_path("smollm2", tmp_path_factory.mktemp("data"), "q4_0")
     assert convert_gguf(packaged, dst) == dst
     return dst
 

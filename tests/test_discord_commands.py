@@ -67,7 +67,7 @@ async def test_ask_is_answered_in_reply_to_the_question(chat: Chat, fake: FakeDi
     # The answer joined the channel's window: the next question sees it.
     await chat.say(BOB, "!ask are you sure?")
     assert chat.said() == ["Yes."]
-    assert "A machine that types." in asked(inference)[0]["content"]  # the system message
+    assert "A machine that types." in asked(inference)[1]["content"]  # the user message
     assert [ln.text for ln in client.core.windows.lines(MAIN)] == ["A machine that types.", "Yes."]
 
 
