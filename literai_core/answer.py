@@ -29,9 +29,6 @@ class Answer:
     ) -> None:
         self.guard, self.source, self.form = guard, source, form
         self.max_chars, self.retries = max_chars, retries
-        # What a whole answer must pass before any of it is shown (else it is written
-        # again): the form's own check, where it has one.
-        self.check = form.check if form.checked else None
 
     async def run(
         self, reply: Reply, lead: str = "", *, one_line: bool = False
@@ -42,16 +39,17 @@ class Answer:
             yield lead
         shown: list[str] = []
         try:
-            if self.check is not None:  # an !ask form: no lead
+            if self.form.checked:  # an !ask form, checked on the whole answer: no lead
                 shown = await self._held(one_line)
                 for sentence in shown:
                     yield sentence
-            for attempt in range(self.retries + 1 if self.check is None else 0):
-                async for sentence in self._attempt(attempt, shown, one_line):
-                    first = lead and len(shown) == 1
-                    yield " " + sentence.lstrip() if first else sentence
-                if shown:
-                    break
+            else:
+                for attempt in range(self.retries + 1):
+                    async for sentence in self._attempt(attempt, shown, one_line):
+                        first = lead and len(shown) == 1
+                        yield " " + sentence.lstrip() if first else sentence
+                    if shown:
+                        break
         except InferenceError as exc:
             polite = f"Sorry, I can't answer right now: {exc}. Please try again in a minute."
             reply.finish(polite, ReplyKind.ERROR)
@@ -64,14 +62,14 @@ class Answer:
             reply.finish(NOTHING.format(user=reply.line.user), ReplyKind.NOTICE)
 
     async def _held(self, one_line: bool) -> list[str]:
-        """The first whole answer that passes ``check``, else the first with anything
-        in it."""
+        """The first whole answer that passes :meth:`Form.check`, else the first with
+        anything in it."""
         first: list[str] = []
         for attempt in range(self.retries + 1):
             said: list[str] = []
             async for _ in self._attempt(attempt, said, one_line):
                 pass
-            if said and self.check is not None and self.check("".join(said)):
+            if said and self.form.check("".join(said)):
                 return said
             first = first or said
         return first

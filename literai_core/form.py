@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .guard import split_sentences
+
 _NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
@@ -44,7 +46,6 @@ _NEEDS = re.compile(
     re.IGNORECASE,
 )
 _PIECES = re.compile(r"[,;&]|\band\b|\bor\b", re.IGNORECASE)
-_STOPS = re.compile(r"(?<=[.!?…])\s+|\n+")
 _CLAUSE = re.compile(r"[,;:—–]\s")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _COMMON = frozenset(
@@ -188,7 +189,8 @@ def count_items(answer: str) -> int:
     bullets = _BULLET.findall(answer)
     if bullets:
         return len(bullets)
-    first = next((part for part in _STOPS.split(answer.strip()) if _WORD.search(part)), "")
+    done, rest = split_sentences(answer.strip())
+    first = next((part for part in [*done, rest] if _WORD.search(part)), "")
     return sum(1 for piece in _PIECES.split(first.rsplit(":", 1)[-1]) if _WORD.search(piece))
 
 

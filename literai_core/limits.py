@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+V = TypeVar("V")
 
 
 class Cooldown:
@@ -53,11 +56,7 @@ class RateLimit:
         # Keys whose uses have all left the window are as good as new: drop them from
         # the least recent end, so the table holds the users of the last window, not
         # every viewer of a long stream (a soak measured it growing by ~1 KiB a command).
-        while len(self._uses) > 1:
-            old, used = next(iter(self._uses.items()))
-            if old == key or (used and now - used[-1] < self.window_s):
-                break
-            self._uses.popitem(last=False)
+        _drop_stale(self._uses, key, lambda used: not used or now - used[-1] >= self.window_s)
         while uses and now - uses[0] >= self.window_s:
             uses.popleft()
         if len(uses) >= self.limit:
@@ -91,9 +90,15 @@ def _remember(
     table.move_to_end(key)
     while len(table) > max_keys:
         table.popitem(last=False)
+    _drop_stale(table, key, lambda old_until: old_until <= now)
+
+
+def _drop_stale(table: OrderedDict[Hashable, V], key: Hashable, stale: Callable[[V], bool]) -> None:
+    """Drop the least recent entries while they are ``stale`` (never ``key``, the one
+    just used): they are as good as absent."""
     while len(table) > 1:
-        old, old_until = next(iter(table.items()))
-        if old_until > now or old == key:
+        old, value = next(iter(table.items()))
+        if old == key or not stale(value):
             break
         table.popitem(last=False)
 

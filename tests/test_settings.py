@@ -63,6 +63,11 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
     path.write_text("bot:\n  gpt2:\n    retries: 9\n")
     with pytest.raises(ConfigError, match=r"bot\.gpt2\.retries: Input should be less than or"):
         load_config(path)
+    path.write_text("server:\n  models:\n    smollm2:\n      quant: q5_0\n")
+    with pytest.raises(
+        ConfigError, match=r"server\.models\.smollm2\.quant: Input should be 'q8_0'"
+    ):
+        load_config(path)
     path.write_text("server: [1\n")
     with pytest.raises(ConfigError, match=r"x\.yaml at line 2: not valid YAML"):
         load_config(path)
