@@ -115,7 +115,7 @@ async def test_a_story_with_the_real_model(tmp_path: Path, server: Server) -> No
 
 @pytest.mark.slow
 def test_literai_story_writes_rounds_and_refuses_bad_arguments(tmp_path: Path) -> None:
-    config = write_config(tmp_path, bot={"story": {"passage_tokens": 40, "summary_tokens": 30}})
+    config = write_config(tmp_path, bot={"story": {"passage_tokens": 80, "summary_tokens": 30}})
     done = literai("story", "A teletype in a lighthouse.", "--rounds", "2", "--config", str(config))
     assert done.returncode == 0, done.stderr
     passages = [p for p in done.stdout.split("\n\n") if p.strip()]
