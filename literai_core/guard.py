@@ -16,8 +16,8 @@ lowercased; in scripts without spaces each character is a word):
   (``sarah_schloe:``) anywhere: the model has begun someone else's line;
 - instruction: it shares a run of 5 words with an instruction, persona or prompt
   scaffold, or of 8 words with text given as context (a premise, a summary so far);
-- transcript: it is a chat line (2 words or more), or half of its word 4-grams are in
-  the chat lines given;
+- transcript: it is a chat line (2 words or more), holds a whole chat line of 4 words
+  or more, or half of its word 4-grams are in the chat lines given;
 - repeat: it says a sentence already said, half of its 4-grams were said before, or it
   repeats its own 4-grams more than ``SELF_REPEAT``.
 """
@@ -94,6 +94,8 @@ class Guard:
     def __init__(self, sources: Sources = Sources()) -> None:
         self._lines = {" ".join(w) for w in map(words, sources.transcript) if len(w) >= 2}
         self._chat4 = {g for line in sources.transcript for g in grams(words(line), 4)}
+        # Whole chat lines of 4+ words, space-delimited, to find inside a longer sentence.
+        self._inside = {f" {' '.join(w)} " for w in map(words, sources.transcript) if len(w) >= 4}
         self._told5 = {g for text in sources.instructions for g in grams(words(text), 5)}
         self._given8 = {g for text in sources.quoted for g in grams(words(text), 8)}
         names = sorted({*ROLES, *(n.strip().lower() for n in sources.names if n.strip())})
@@ -117,6 +119,8 @@ class Guard:
         if self._given8 and any(g in self._given8 for g in grams(tokens, 8)):
             return "instruction"
         if " ".join(tokens) in self._lines or _share(fours, self._chat4) >= SHARE:
+            return "transcript"
+        if self._inside and any(line in f" {' '.join(tokens)} " for line in self._inside):
             return "transcript"
         said = list(said)
         before = {" ".join(words(s)) for s in said}

@@ -54,6 +54,8 @@ def test_each_rule_cuts_what_it_should() -> None:
     assert GUARD.verdict("I am literai, a friendly, witty companion here.") == "instruction"
     assert GUARD.verdict("Hello there, chat.") == "transcript"
     assert GUARD.verdict("The run is glitchless any percent today.") == "transcript"
+    inside = "Chat says the run is glitchless any percent, which is the hardest one to do well."
+    assert GUARD.verdict(inside) == "transcript"  # a whole chat line inside a longer one
     assert GUARD.verdict("The bell rings at noon.", ["The bell rings at noon. "]) == "repeat"
     loop = "the pages of the pages of the pages of the pages of the pages."
     assert GUARD.verdict(loop) == "repeat"
