@@ -1,12 +1,17 @@
 """The long-form paths on texts written for the project (bench/data/longform), scored from
 the text alone with bench/scores.py, through literai's server on the embedded model.
 
-    .venv/bin/python -m bench.longform [--quick] [--rounds 4] [--premises 6] [--seed 7] [--out F]
+    .venv/bin/python -m bench.longform [--quick] [--rounds 4] [--premises 6] [--seed 7]
+        [--variants defaults,story-t0.5,...] [--out F]
 
 Paths: ``literai summarize`` (literai_core.summarize) on short_story.txt and article.txt;
 ``!summary 60`` through the chat core after speedrun_chat.txt (its ``literai`` lines are the
 bot's own earlier recaps); story mode (literai_core.story.next_passage), --rounds rounds per
 premise of premises.json; a podcast script (literai_core.podcast.script) of short_story.txt.
+
+Variants (``--variants``, default all) change one setting each and run every path again
+with the same seeds: ``defaults`` is what ships. The last line gives the defaults' figures
+and, under "variants", each variant's.
 
 Figures (the last line is JSON):
   summary_faithfulness  lowest share of a summary's content words found in its source
@@ -39,6 +44,7 @@ import json
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,7 @@ from typing import Any
 import openai
 from tqdm import tqdm
 
+from bench.longform_report import figures, table, variants_table
 from bench.report import report
 from bench.scores import (
     coverage,
@@ -71,11 +78,29 @@ STORY_LABELS = re.compile(r"(?:^|[.!?(\[\n]\s*)(?:the )?(?:premise|last paragrap
     r"summary so far)[\s\d]*:|the story so far|write the next paragraph|the audience asks|"
     r"do not reuse earlier", re.IGNORECASE)  # fmt: skip
 Item = dict[str, Any]
+# Each changes one sampling setting of one long-form path (the others run as shipped).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "story-t0.5": {"story": {"temperature": 0.5}},
+    "story-t1.0": {"story": {"temperature": 1.0}},
+    "summary-t0": {"summary": {"temperature": 0.0}},
+    "summary-t0.5": {"summary": {"temperature": 0.5}},
+    "podcast-t0.4": {"podcast": {"temperature": 0.4}},
+    "podcast-t1.0": {"podcast": {"temperature": 1.0}},
+}
+
+
+def settings_for(overrides: dict[str, Any]) -> BotSettings:
+    data = BotSettings().model_dump()
+    for key, value in overrides.items():
+        data[key] = {**data[key], **value}
+    return BotSettings(**data)
 
 
 @dataclass
 class Run:
     inference: Inference
+    settings: BotSettings
     bar: tqdm
     gate: asyncio.Semaphore
     items: list[Item] = field(default_factory=list)
@@ -114,7 +139,7 @@ def score_summary(summary: str, source: str, facts: list[list[str]], about: str)
 async def file_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
     """``literai summarize`` on one file."""
     text = (DATA / name).read_text()
-    budget = summarize.SummaryBudget.from_settings(BotSettings().summary)
+    budget = summarize.SummaryBudget.from_settings(run.settings.summary)
     item = {"kind": "summary", "path": "summarize", "item": name}
     try:
         async with run.gate:
@@ -127,7 +152,7 @@ async def file_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
 
 async def chat_summary(run: Run, name: str, fact: dict[str, Any]) -> None:
     """``!summary 60`` after the whole chat, the bot's own recaps among its lines."""
-    settings = BotSettings()
+    settings = run.settings
     said = [ln.partition(": ") for ln in (DATA / name).read_text().splitlines() if ln.strip()]
     core = ChatCore(settings, run.inference, default_components())
     t = 1000.0
@@ -164,7 +189,7 @@ def prompt_echo(passage: str, given: list[str]) -> list[str]:
 async def story_rounds(run: Run, n: int, premise: str, rounds: int, seed: int) -> None:
     """``rounds`` passages of one story; each scored against what came before."""
     tale = story.Story(premise=premise)
-    knobs = story.StoryKnobs.from_settings(BotSettings().story, seed=seed)
+    knobs = story.StoryKnobs.from_settings(run.settings.story, seed=seed)
     written: list[str] = []
     async with run.gate:
         for r in range(rounds):
@@ -204,7 +229,7 @@ def podcast_prompts(plan: podcast.PodcastPlan, title: str) -> list[str]:
 
 async def podcast_script(run: Run, name: str, fact: dict[str, Any]) -> None:
     """A podcast script of one file; every line scored, the fixed ones marked."""
-    settings = BotSettings()
+    settings = run.settings
     plan = podcast.PodcastPlan.from_settings(settings.podcast)
     budget = summarize.SummaryBudget.from_settings(settings.summary)
     text, title = (DATA / name).read_text(), fact["title"]
@@ -228,12 +253,15 @@ async def podcast_script(run: Run, name: str, fact: dict[str, Any]) -> None:
     run.add({"kind": "podcast", "path": "podcast", "item": name, **check, "content": content})
 
 
-async def measure(base_url: str, args: argparse.Namespace, premises: list[str]) -> Run:
+async def measure(
+    base_url: str, args: argparse.Namespace, premises: list[str], variant: str
+) -> Run:
     facts = json.loads((DATA / "facts.json").read_text())
+    settings = settings_for(VARIANTS[variant])
     async with openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0) as api:
         total = 4 + len(premises) * args.rounds
-        with tqdm(total=total, desc="longform", unit="item", file=sys.stderr) as bar:
-            run = Run(OpenAIInference(api, "smollm2"), bar, asyncio.Semaphore(4))
+        with tqdm(total=total, desc=variant, unit="item", file=sys.stderr) as bar:
+            run = Run(OpenAIInference(api, "smollm2"), settings, bar, asyncio.Semaphore(4))
             jobs = [
                 *(story_rounds(run, n, p, args.rounds, args.seed) for n, p in enumerate(premises)),
                 file_summary(run, "short_story.txt", facts["short_story.txt"]),
@@ -249,80 +277,19 @@ async def measure(base_url: str, args: argparse.Namespace, premises: list[str]) 
     return run
 
 
-def _of(items: list[Item], kind: str) -> list[Item]:
-    """The items of ``kind`` there is a text of to score (declined ones have none)."""
-    return [it for it in items if it["kind"] == kind and "failed" not in it]
-
-
-def figures(items: list[Item]) -> dict[str, object]:
-    sums, passages = _of(items, "summary"), _of(items, "passage")
-    lines, casts = _of(items, "podcast_line"), _of(items, "podcast")
-    spoken = [ln for ln in lines if not ln["fixed"]]
-    return {
-        "summary_faithfulness": min((s["faithfulness"] for s in sums), default=None),
-        "summary_coverage": round(sum(s["coverage"] for s in sums) / len(sums), 3)
-        if sums else None,
-        "instruction_echo": sum(it["echo"] for it in [*sums, *passages, *lines]),
-        "unfinished": sum(it["unfinished"] for it in [*sums, *passages]),
-        "max_self_repeat4": max((p["self_repeat4"] for p in passages), default=None),
-        "repeat_passages": sum(p["self_repeat4"] > 0.2 for p in passages),
-        "max_repeat4_against": max((p["repeat4_against"] for p in passages), default=None),
-        "own_echo": next((s["own_echo"] for s in sums if s["path"] == "!summary"), None),
-        "podcast_both_speak": bool(casts) and all(n >= 1 for n in casts[0]["content"].values()),
-        "podcast_bad_lines": sum(
-            ln["echo"] or ln["self_repeat4"] > 0.2 or ln["unfinished"] for ln in spoken
-        ),
-        "summaries": len(sums),
-        "declined": sum("failed" in it for it in items),
-        "passages": len(passages),
-        "podcast_lines": len(lines),
-        "errors": sum(it["count"] for it in _of(items, "errors")),
-    }  # fmt: skip
-
-
-def table(items: list[Item]) -> None:
-    """One row per path and text: items, echoes, unfinished, the mean faithfulness and
-    coverage, the highest self/earlier 4-gram repeat, and what else the path has."""
-    cols = f"{'path':10}{'item':20}{'n':>3}{'echo':>5}{'unfin':>6}{'faith':>7}{'cover':>7}"
-    print(cols + f"{'self4':>7}{'vs_old':>7}  other")
-    groups: dict[tuple[str, str], list[Item]] = {}
-    for it in items:
-        if it["kind"] in ("summary", "passage", "podcast_line"):
-            groups.setdefault((it["path"], it["item"]), []).append(it)
-    for (path, name), rows in groups.items():
-
-        def mean(key: str, rows: list[Item] = rows) -> str:
-            got = [r[key] for r in rows if key in r]
-            return f"{sum(got) / len(got):.3f}" if got else "-"
-
-        def top(key: str, rows: list[Item] = rows) -> str:
-            got = [r[key] for r in rows if key in r]
-            return f"{max(got):.3f}" if got else "-"
-
-        other = ""
-        if any("failed" in r for r in rows):
-            other = f"declined {sum('failed' in r for r in rows)}: {rows[-1].get('failed', '')}"
-        elif path == "!summary":
-            other = f"own_echo {rows[0]['own_echo']}"
-        elif path == "podcast":
-            cast = next(c for c in _of(items, "podcast") if c["item"] == name)
-            other = f"content lines {cast['content']} label_in_text {cast['label_in_text']}"
-        elif path == "story":
-            other = f"tries {[r['tries'] for r in rows]}"
-        echo, unfin = sum(r.get("echo", 0) for r in rows), sum(r.get("unfinished", 0) for r in rows)
-        cells = f"{len(rows):>3}{echo:>5}{unfin:>6}{mean('faithfulness'):>7}{mean('coverage'):>7}"
-        reps = f"{top('self_repeat4'):>7}{top('repeat4_against'):>7}"
-        print(f"{path:10}{name[:19]:20}{cells}{reps}  {other}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--premises", type=int, default=None, help="default: all of them")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="2 premises, 2 rounds")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--out", type=Path, help="write every scored item here (JSONL)")
     args = parser.parse_args()
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        parser.error(f"--variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
     all_premises = json.loads((DATA / "premises.json").read_text())
     if args.quick:
         args.rounds, args.premises = 2, 2
@@ -333,16 +300,26 @@ def main() -> int:
         server = {"port": 0, "api_key_env": "LITERAI_BENCH_NO_KEY",
                   "models": {"smollm2": {"slots": 4}}}  # fmt: skip
         started = start_server(write_config(Path(tmp), server=server), capture_stderr=False)
+        runs: dict[str, Run] = {}
         try:
-            run = asyncio.run(measure(started.v1, args, premises))
+            for name in names:
+                start = time.perf_counter()
+                runs[name] = asyncio.run(measure(started.v1, args, premises, name))
+                runs[name].items.append({"kind": "seconds", "s": time.perf_counter() - start})
         finally:
             stop_server(started)
     if args.out is not None:
-        args.out.write_text("".join(json.dumps(it) + "\n" for it in run.items))
-    table(run.items)
-    fig = figures(run.items)
+        rows = [{**it, "variant": name} for name, run in runs.items() for it in run.items]
+        args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    for name, run in runs.items():
+        print(f"\n{name}")
+        table(run.items)
+    figs = {name: figures(run.items) for name, run in runs.items()}
+    variants_table(figs)
+    first = figs[names[0]]
     header = f"longform: {len(premises)} premises x {args.rounds} rounds, seed {args.seed}"
-    report(header, fig, fig.keys(), rounds=args.rounds, premises=len(premises), seed=args.seed)
+    report(header, first, first.keys(), rounds=args.rounds, premises=len(premises),
+           seed=args.seed, variant=names[0], variants=figs)  # fmt: skip
     return 0
 
 

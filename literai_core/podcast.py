@@ -46,6 +46,7 @@ class PodcastPlan:
     line_tokens: int = 220
     images: bool = True  # ask the server's image model; title cards where it has none
     image_size: str = "512x512"
+    temperature: float = 0.7  # the hosts' lines
 
     @classmethod
     def from_settings(cls, settings: PodcastSettings) -> PodcastPlan:
@@ -57,6 +58,7 @@ class PodcastPlan:
             settings.recap_every,
             images=settings.images,
             image_size=settings.image_size,
+            temperature=settings.temperature,
         )
 
 
@@ -147,8 +149,9 @@ async def _write_script(
             stage("writing the dialogue", n, len(summaries))
         said = tuple(ln.text for ln in lines)
         talk = await section_dialogue(
-            inference, title, summary, plan.hosts, plan.lines_per_section, said_before=said
-        )
+            inference, title, summary, plan.hosts, plan.lines_per_section,
+            said_before=said, temperature=plan.temperature,
+        )  # fmt: skip
         if not talk:  # nothing usable: the summary itself, read by the first host
             talk = [(a.name, summary)]
         lines += [Line(who, what, n) for who, what in talk]

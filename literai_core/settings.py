@@ -27,6 +27,9 @@ class SummarySettings(Section):
     ] = 1200
     summary_tokens: Annotated[int, Field(ge=16, le=4096, description="Output per call.")] = 160
     max_depth: Annotated[int, Field(ge=1, le=10, description="Combining rounds at most.")] = 4
+    temperature: Annotated[
+        float, Field(ge=0, le=2, description="Sampling temperature of summaries (0: greedy).")
+    ] = 0.2
     history_lines: Annotated[
         int, Field(ge=10, le=100_000, description="Chat lines kept per channel for it.")
     ] = 500
@@ -123,6 +126,9 @@ class PodcastSettings(Section):
     recap_every: Annotated[
         int, Field(ge=0, le=20, description="A recap after every N parts; 0: no recaps.")
     ] = 2
+    temperature: Annotated[
+        float, Field(ge=0, le=2, description="Sampling temperature of the hosts' lines.")
+    ] = 0.7
     speech_model: str = Field(
         "tts-1", min_length=1, max_length=256, description="Speech model id on the server."
     )

@@ -45,7 +45,7 @@ class SummaryBudget:
 
     @classmethod
     def from_settings(cls, s: SummarySettings) -> SummaryBudget:
-        return cls(s.chunk_tokens, s.summary_tokens, s.max_depth)
+        return cls(s.chunk_tokens, s.summary_tokens, s.max_depth, s.temperature)
 
 
 def count_tokens(text: str) -> int:

@@ -119,11 +119,14 @@ async def test_podcast_hosts_take_turns_and_their_labels_are_dropped() -> None:
         ["The lamp went out."],  # Bob repeats Ada: written again
         ["Odile wound it by hand for four hours."],
     )
-    talk = await section_dialogue(inference, "Gull Point", "A keeper fixes a lamp.", hosts, 2)
+    summary = "A keeper fixes a lamp."
+    talk = await section_dialogue(inference, "Gull Point", summary, hosts, 2, temperature=0.4)
     assert talk == [
         ("Ada", "The lamp went out."),
         ("Bob", "Odile wound it by hand for four hours."),
     ]
+    # podcast.temperature, sampled 0.2 wider for a line written again
+    assert [round(c.gen.temperature, 2) for c in inference.calls] == [0.4, 0.4, 0.6]
 
 
 async def test_a_sentence_end_at_a_piece_boundary_keeps_its_space() -> None:

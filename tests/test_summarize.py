@@ -11,6 +11,7 @@ from ebooklib import epub
 
 from literai_core.documents import read_document
 from literai_core.inference import InferenceError, OpenAIInference
+from literai_core.settings import SummarySettings
 from literai_core.summarize import (
     SummaryBudget,
     SummaryError,
@@ -79,6 +80,14 @@ async def test_short_text_is_one_call_long_text_is_mapped_then_combined() -> Non
     assert final.endswith("the text above (a story) in a short paragraph.")
     assert seen[0] == ("summarizing", 0, len(chunks))
     assert seen[-1] == ("summarizing", len(chunks), len(chunks))
+
+
+async def test_summary_sampling_comes_from_the_settings() -> None:
+    budget = SummaryBudget.from_settings(SummarySettings(temperature=0.5))
+    inference = ScriptedInference(["Mara read the lines aloud at dawn."])
+    out = await summarize(inference, "At dawn Mara read the lines aloud. " * 3, budget)
+    assert out == "Mara read the lines aloud at dawn."
+    assert [call.gen.temperature for call in inference.calls] == [0.5]
 
 
 async def test_a_model_that_does_not_condense_stops_with_an_error() -> None:
