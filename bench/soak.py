@@ -4,18 +4,21 @@ local fake Discord, the fake Twitch and a real InspIRCd, one chat core as in ``l
 run``, and literai's server on the embedded model.
 
     .venv/bin/python -m bench.soak [--minutes 30] [--rate 20] [--channels 200]
-                                   [--history 10] [--trace]
+                                   [--history 10] [--trace] [--quant q4_0]
 
 The warm-up (a fifth of the run, at most 3 minutes) fills the bounded stores; the
 summary history is kept at ``--history`` lines a channel so that it is full by then
-(at the default 500 it fills for 80 minutes: growth by design). ``--trace`` names the
+(at the default 500 it fills for 80 minutes: growth by design). The model is the Q4_0
+copy, the format for many busy channels (``--quant``). ``--trace`` names the
 lines of code whose allocations grew after the warm-up (tracemalloc; slower).
 
 Reports the bots' resident memory after warm-up and at the end (and the server's), open
 file descriptors, command latency (to the first reply or refusal) p50/p99, and how many
-commands were answered, refused out loud, or lost (neither, a minute after the load
-stopped). The last line is one JSON object with ``rss_growth_pct``, ``fd_growth``,
-``latency_p99_over_p50`` and ``lost``.
+commands were answered, refused out loud, collapsed (a !help said moments ago in that
+channel), quieted (sent while the bot had told its sender to wait N s: one notice, then
+silence) or lost (none of those, a minute after the load stopped). The last line is
+one JSON object with ``rss_growth_pct``, ``fd_growth``, ``latency_p99_over_p50`` and
+``lost``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench.answers import ROOT, model_files
 from bench.report import pct, report
 from bench.soak_platforms import Platforms
 from tests.kit.server import start_server, stop_server, write_config
@@ -58,6 +62,25 @@ class Tally:
     # IRC commands the server relayed to the channel (a watcher saw them): a lost one
     # that was never relayed was lost before the bot could hear it.
     relayed: set[str] = field(default_factory=set)
+    # Who sent each command as the bot sees it: the viewer on Discord and Twitch, the
+    # IRC peer's nick (one peer speaks for many viewers in its channels).
+    sender_of: dict[str, str] = field(default_factory=dict)
+    # After "slow down — try again in N s" the bot ignores that sender's commands for
+    # N s (one notice, then silence: bot.user_cooldown_s, bot.user_commands); each
+    # refusal opens (platform, sender, from, until).
+    quiet: list[tuple[str, str, float, float]] = field(default_factory=list)
+
+
+def quieted(tally: Tally, lost: set[str]) -> set[str]:
+    """The lost commands sent while their sender had been told to wait: the bot's
+    designed silence, not a loss. Half a second is added to the N the bot said, which
+    it rounds to whole seconds."""
+    return {
+        c for c in lost
+        if any(platform == tally.platform_of[c] and who == tally.sender_of.get(c)
+               and start < tally.asked[c] <= end + 0.5
+               for platform, who, start, end in tally.quiet)
+    }  # fmt: skip
 
 
 def rss_kib(pid: int | str = "self") -> int:
@@ -146,7 +169,8 @@ def figures(tally: Tally, rss0: int, rss1: int, fd0: int, fd1: int) -> dict[str,
         default=None,
     )
     handled = set(tally.answered) | tally.refused | tally.collapsed
-    lost = set(tally.asked) - handled
+    silenced = quieted(tally, set(tally.asked) - handled)
+    lost = set(tally.asked) - handled - silenced
     by_platform = {
         platform: round(
             pct([tally.answered[c] - t for c, t in tally.asked.items()
@@ -169,6 +193,7 @@ def figures(tally: Tally, rss0: int, rss1: int, fd0: int, fd1: int) -> dict[str,
             for platform in ("discord", "twitch", "irc")
         },
         "collapsed": len(tally.collapsed - set(tally.answered)),
+        "quieted": len(silenced),
         "latency_p50_s": round(p50, 2),
         "latency_p99_s_by_platform": by_platform,
         "latency_p99_s": round(p99, 2),
@@ -196,6 +221,10 @@ def main() -> int:
         "--history", type=int, default=10, help="summary history lines a channel (bounded)"
     )
     parser.add_argument("--trace", action="store_true", help="show where memory grew")
+    parser.add_argument(
+        "--quant", choices=("q4_0", "q8_0", "q4_1"), default="q4_0",
+        help="model file: q4_0, the format for many busy channels (README, Engines)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.history < 10:
         parser.error("--history: at least 10 lines (bot.summary.history_lines)")
@@ -203,7 +232,9 @@ def main() -> int:
         tracemalloc.start()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = write_config(folder, server={"port": 0, "models": {"smollm2": {"slots": 8}}})
+        path = str(model_files(ROOT / "data" / "bench")[args.quant])
+        models = {"smollm2": {"slots": 8, "path": path}}
+        config = write_config(folder, server={"port": 0, "models": models})
         server = start_server(config, capture_stderr=False)
         try:
             fig = asyncio.run(soak(server.v1, args, folder))
@@ -220,6 +251,7 @@ def main() -> int:
         rate=args.rate,
         channels=args.channels,
         history_lines=args.history,
+        quant=args.quant,
     )
     return 0 if fig["lost"] == 0 else 1
 

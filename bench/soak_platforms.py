@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 import zlib
 from collections import deque
@@ -38,6 +39,7 @@ from tests.kit.ircd import IrcPeer, start_ircd
 from tests.kit.waiting import until
 
 REFUSED = ("slow down", "busy", "Sorry")
+WAIT = re.compile(r"slow down — try again in (\d+) s")
 IRC_PEERS = 22  # each a few channels: one person does not send every command there
 
 
@@ -146,6 +148,11 @@ class Platforms:
         """Post ``text`` as ``viewer``; the id its reply will be known by."""
         cid = await self._say(channel, viewer, text)
         self._asked_in[cid] = channel
+        if channel[0] == "irc":
+            n = self.irc_channels.index(channel[1]) % IRC_PEERS
+            self.tally.sender_of[cid] = f"peer{n}"
+        else:
+            self.tally.sender_of[cid] = viewer
         if text == "!help":
             # The bot's quiet period starts when it handles a help, between the send
             # and the reply's arrival: from the send until 30 s after the arrival, a
@@ -231,3 +238,8 @@ class Platforms:
         self.tally.answered[cid] = at
         if any(word in text for word in REFUSED):
             self.tally.refused.add(cid)
+        wait = WAIT.search(text)
+        if wait is not None:
+            asked = self.tally.asked[cid]
+            who = (self.tally.platform_of[cid], self.tally.sender_of.get(cid, ""))
+            self.tally.quiet.append((*who, asked, asked + int(wait.group(1))))

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench import answers, soak
+from bench import answers, longform, soak
 
 
 @pytest.mark.parametrize(
@@ -16,6 +16,7 @@ from bench import answers, soak
         (answers.main, ["--kinds", "gpt2,bogus"], "unknown kinds ['bogus']; known: context,"),
         (answers.main, ["--variants", "nope"], "unknown variants ['nope']"),
         (soak.main, ["--history", "3"], "--history: at least 10 lines"),
+        (longform.main, ["--variants", "defaults,nope"], "--variants: unknown ['nope']"),
     ],
 )
 def test_a_bad_flag_is_one_line(
@@ -28,3 +29,12 @@ def test_a_bad_flag_is_one_line(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+
+
+def test_a_command_sent_while_its_sender_was_told_to_wait_is_quieted_not_lost() -> None:
+    tally = soak.Tally()
+    for cid, at, who in (("a", 10.0, "peer1"), ("b", 12.5, "peer1"), ("c", 20.0, "peer1"),
+                         ("d", 12.6, "peer2")):  # fmt: skip
+        tally.asked[cid], tally.platform_of[cid], tally.sender_of[cid] = at, "irc", who
+    tally.quiet.append(("irc", "peer1", 10.0, 13.0))  # "a" was told: try again in 3 s
+    assert soak.quieted(tally, {"b", "c", "d"}) == {"b"}
