@@ -18,13 +18,15 @@ lowercased; in scripts without spaces each character is a word):
   scaffold, or of 8 words with text given as context (a premise, a summary so far);
 - transcript: it is a chat line (2 words or more), holds a whole chat line of 4 words
   or more, or half of its word 4-grams are in the chat lines given;
-- repeat: it says a sentence already said, half of its 4-grams were said before, or it
-  repeats its own 4-grams more than ``SELF_REPEAT``.
+- repeat: it says a sentence already said, half of its 4-grams were said before, it
+  repeats its own 4-grams more than ``SELF_REPEAT``, or it says one word 3-gram
+  ``LOOP3`` times ("the best is 27:41, the sum is 27:41, and the PB is 27:41").
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,6 +41,8 @@ _END = re.compile(r"[.!?…]+[\"'”’)\]*]*(?=\s|$)|[。！？]+[」』）]*|\
 ROLES = ("user", "assistant", "system", "human", "ai", "bot", "viewer", "chat")
 SELF_REPEAT = 0.2  # the share of a sentence's own 4-grams that may repeat
 SHARE = 0.5  # the share of a sentence's 4-grams taken from a source that makes it an echo
+LOOP3 = 3  # a word 3-gram said this many times is a loop
+_ONE_CHAR = re.compile(rf"[{_UNSPACED}]")
 
 
 def words(text: str) -> list[str]:
@@ -58,6 +62,14 @@ def self_repeat(tokens: list[str], n: int = 4) -> float:
         again += gram in seen
         seen.add(gram)
     return again / total if total > 1 else 0.0
+
+
+def looping(tokens: list[str]) -> bool:
+    """Whether one word 3-gram occurs ``LOOP3`` times or more. In scripts without
+    spaces a word is one character, and 3-grams of those ("ました") recur in any
+    longer text: they do not count."""
+    counts = Counter(g for g in grams(tokens, 3) if not all(_ONE_CHAR.fullmatch(t) for t in g))
+    return bool(counts) and counts.most_common(1)[0][1] >= LOOP3
 
 
 def split_sentences(text: str, *, final: bool = True) -> tuple[list[str], str]:
@@ -127,7 +139,7 @@ class Guard:
         earlier = {g for s in said for g in grams(words(s), 4)}
         if " ".join(tokens) in before or _share(fours, earlier) >= SHARE:
             return "repeat"
-        if self_repeat(tokens) > SELF_REPEAT:
+        if self_repeat(tokens) > SELF_REPEAT or looping(tokens):
             return "repeat"
         return None
 

@@ -59,6 +59,10 @@ def test_each_rule_cuts_what_it_should() -> None:
     assert GUARD.verdict("The bell rings at noon.", ["The bell rings at noon. "]) == "repeat"
     loop = "the pages of the pages of the pages of the pages of the pages."
     assert GUARD.verdict(loop) == "repeat"
+    pb = "The runner's PB is 27:41, the best is 27:41, and the sum is 27:41."
+    assert GUARD.verdict(pb) == "repeat"  # one 3-gram three times
+    # ... but not three characters of a script without spaces ("ました")
+    assert GUARD.verdict("紙が出ました、音が鳴りました、人が来ました。") is None
 
 
 def test_keep_stops_at_the_first_bad_sentence() -> None:
