@@ -22,7 +22,15 @@ from .dialogue import section_dialogue
 from .episode import Cue, Line, atomic_write, prune_episodes, render, write_episode
 from .inference import Generation, Inference, InferenceError
 from .settings import BotSettings, PodcastSettings
-from .summarize import SummaryBudget, count_tokens, split_chunks, summarize
+from .summarize import (
+    SummaryBudget,
+    SummaryError,
+    count_tokens,
+    is_transcript,
+    opening,
+    split_chunks,
+    summarize,
+)
 
 log = logging.getLogger(__name__)
 Stage = Callable[[str, int, int], None]  # (stage, done, total)
@@ -138,7 +146,17 @@ async def _write_script(
         if count_tokens(part) <= budget.summary_tokens:  # short already (a topic): as is
             summaries.append(" ".join(part.split()))
             continue
-        summaries.append(await summarize(inference, part, budget, about=title))
+        try:
+            summaries.append(await summarize(inference, part, budget, about=title))
+        except SummaryError:
+            # A part of a document whose summary did not hold up: its opening sentences,
+            # the text's own words, stand in, so one part does not sink the episode. A
+            # chat transcript has no such stand-in (its lines would be read out).
+            stand_in = "" if is_transcript(part) else opening(part, budget.summary_tokens)
+            if not stand_in:
+                raise
+            log.warning("part %d's summary did not hold up; its opening stands in", i + 1)
+            summaries.append(stand_in)
     a, b = plan.hosts
     lines = [
         Line(a.name, f"Welcome! I'm {a.name}, and with me is {b.name}. Today: {title}.", 0),

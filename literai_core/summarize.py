@@ -181,6 +181,14 @@ def opening(text: str, tokens: int) -> str:
 _SPEAKER = re.compile(r"^([^\s:]{1,40}):", re.MULTILINE)
 
 
+def is_transcript(text: str) -> bool:
+    """Whether ``text`` reads as a chat transcript: half or more of its lines are
+    ``name: text`` ("Chapter 1: ..." heading a book does not make it one)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    said = sum(1 for line in lines if _SPEAKER.match(line))
+    return bool(lines) and 2 * said >= len(lines)
+
+
 def _speakers(text: str) -> tuple[str, ...]:
     """The names of a chat transcript's speakers (``name: text`` lines)."""
     return tuple({m.group(1) for m in _SPEAKER.finditer(text)})

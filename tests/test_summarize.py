@@ -11,11 +11,14 @@ from ebooklib import epub
 
 from literai_core.documents import read_document
 from literai_core.inference import InferenceError, OpenAIInference
+from literai_core.podcast import Host, PodcastPlan, script
 from literai_core.settings import SummarySettings
 from literai_core.summarize import (
+    SYSTEM,
     SummaryBudget,
     SummaryError,
     count_tokens,
+    opening,
     split_chunks,
     summarize,
 )
@@ -190,3 +193,18 @@ def test_bad_files_are_one_line(
     done = literai("summarize", str(path), "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
+
+
+async def test_a_podcast_part_whose_summary_fails_stands_in_with_its_opening() -> None:
+    hosts = (Host("Ada", "joe", ""), Host("Bob", "robot", ""))
+    plan = PodcastPlan(hosts, max_sections=1, lines_per_section=2)
+    budget = SummaryBudget(chunk_tokens=2000, summary_tokens=40)
+    said = ["Mara read every line aloud."], ["The paper ran out at last."]
+    inference = ScriptedInference([SYSTEM], [SYSTEM], *said)  # the prompt twice: dropped
+    _, summaries = await script(inference, "Harwick", STORY, plan, budget)
+    assert summaries == [opening(STORY, 40)]
+    assert summaries[0].startswith("Chapter 1. The teletype in the station at Harwick")
+    # A chat transcript has no stand-in: its lines would be read out.
+    chat = "\n".join(f"user{n}: the run is on, split {n} looks fine" for n in range(40))
+    with pytest.raises(SummaryError, match="did not hold up"):
+        await script(ScriptedInference([SYSTEM], [SYSTEM]), "chat", chat, plan, budget)
