@@ -13,7 +13,7 @@ from contextlib import aclosing
 
 from .chat import Reply, ReplyKind
 from .form import NONE, Form, is_item, prose_list
-from .guard import SELF_REPEAT, Guard, looping, self_repeat, split_sentences, words
+from .guard import SELF_REPEAT, Guard, self_repeat, split_sentences, words
 from .inference import InferenceError
 from .trim import trim_reply
 
@@ -128,8 +128,7 @@ class Answer:
         length (never show what would be cut)."""
         if self.guard.verdict(sentence, shown) is not None:
             return None, True
-        joined = words("".join([*shown, sentence]))
-        if shown and (self_repeat(joined) > SELF_REPEAT or looping(joined)):
+        if shown and self_repeat(words("".join([*shown, sentence]))) > SELF_REPEAT:
             return None, True  # each sentence new, the answer as a whole going round
         said, last = self.form.take(sentence, shown)
         if said is None:

@@ -20,7 +20,8 @@ lowercased; in scripts without spaces each character is a word):
   or more, or half of its word 4-grams are in the chat lines given;
 - repeat: it says a sentence already said, half of its 4-grams were said before, it
   repeats its own 4-grams more than ``SELF_REPEAT``, or it says one word 3-gram
-  ``LOOP3`` times ("the best is 27:41, the sum is 27:41, and the PB is 27:41").
+  ``LOOP3`` times ("the best is 27:41, the sum is 27:41, and the PB is 27:41"). Within
+  one sentence only: across a long answer, a 3-gram said three times is ordinary.
 """
 
 from __future__ import annotations
