@@ -106,19 +106,26 @@ async def summarize(
     current = text.strip()
     if not current:
         raise SummaryError("there is nothing to summarize")
+    # The speakers of a chat, from the chat itself: a later round reads summaries,
+    # where a recited "name:" would no longer be known as one.
+    names = _speakers(current)
+    chat = is_transcript(current)
     for depth in range(budget.max_depth + 1):
         chunks = split_chunks(current, budget.chunk_tokens)
         if len(chunks) == 1:
-            return await _one(inference, chunks[0], budget, about, final=True)
+            return await _one(inference, chunks[0], budget, about, names, final=True)
         stage = "summarizing" if depth == 0 else f"combining (round {depth})"
         parts = []
         for i, chunk in enumerate(chunks):
             if progress is not None:
                 progress(stage, i, len(chunks))
-            parts.append(await _one(inference, chunk, budget, about, final=False))
+            part = await _one(inference, chunk, budget, about, names, final=False, chat=chat)
+            parts.append(part)
         if progress is not None:
             progress(stage, len(chunks), len(chunks))
-        joined = "\n\n".join(parts)
+        joined = "\n\n".join(part for part in parts if part)
+        if not joined:
+            raise SummaryError("the model's summary did not hold up (it echoed or wandered)")
         if count_tokens(joined) >= count_tokens(current):
             raise SummaryError("the summaries are not getting shorter")
         current = joined
@@ -131,19 +138,28 @@ GROUNDING = 0.5  # a summary sentence keeps at least this share of its words in 
 
 
 async def _one(
-    inference: Inference, text: str, budget: SummaryBudget, about: str, *, final: bool
+    inference: Inference,
+    text: str,
+    budget: SummaryBudget,
+    about: str,
+    names: tuple[str, ...],
+    *,
+    final: bool,
+    chat: bool = False,
 ) -> str:
     """One call, the text first and the instruction last (a small model follows the
     last thing it read), its output through the long-form guard: sentences that recite
     the instructions, label a speaker, repeat or are not supported by the text are
-    dropped, and what is left ends on a sentence. Nothing left: written again once."""
+    dropped, and what is left ends on a sentence. Nothing left: written again once, then
+    a part of a document stands in with its opening, a part of a chat is left out ("")
+    and a final summary is an error."""
     what = f" ({about})" if about else ""
     ask = (FINAL if final else PART).format(what=what)
     messages = [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": f"{text}\n\n{ask}"},
     ]
-    guard = Guard(Sources(names=_speakers(text), instructions=(SYSTEM, FINAL, PART)))
+    guard = Guard(Sources(names=names, instructions=(SYSTEM, FINAL, PART)))
     for attempt in range(2):
         gen = Generation(
             max_tokens=budget.summary_tokens,
@@ -155,10 +171,14 @@ async def _one(
         kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=GROUNDING)
         if kept:
             return kept
+    if not final and chat:
+        # A part of a chat has no stand-in (its opening would recite the chat, names
+        # and all): it is left out, and the other parts are summarized.
+        log.warning("a part of the chat could not be summarized; it is left out")
+        return ""
     if not final:
         # One part of a book must not sink the whole summary: its opening sentences,
-        # the text's own words, stand in for it. A final summary (the only call for
-        # chat) has no such fallback: it would recite the transcript.
+        # the text's own words, stand in for it. A final summary has no such fallback.
         log.warning("a part's summary did not hold up; its opening sentences stand in")
         return opening(text, budget.summary_tokens)
     raise SummaryError("the model's summary did not hold up (it echoed or wandered)")

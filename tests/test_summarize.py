@@ -208,3 +208,15 @@ async def test_a_podcast_part_whose_summary_fails_stands_in_with_its_opening() -
     chat = "\n".join(f"user{n}: the run is on, split {n} looks fine" for n in range(40))
     with pytest.raises(SummaryError, match="did not hold up"):
         await script(ScriptedInference([SYSTEM], [SYSTEM]), "chat", chat, plan, budget)
+
+
+async def test_a_chat_part_that_cannot_be_summarized_is_left_out_not_recited() -> None:
+    chat = "\n".join(f"user{n}: the run is on, split {n} looks fine." for n in range(60))
+    chunks = split_chunks(chat, 120)
+    assert len(chunks) > 2
+    parts = [["The split looks fine."] for _ in chunks[1:]]
+    inference = ScriptedInference([SYSTEM], [SYSTEM], *parts, ["The run is on and fine."])
+    out = await summarize(inference, chat, SummaryBudget(chunk_tokens=120), about="chat")
+    assert out == "The run is on and fine."
+    final = (inference.calls[-1].messages or [])[-1]["content"]
+    assert "user0" not in final and final.startswith("The split looks fine.")
