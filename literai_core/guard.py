@@ -15,7 +15,8 @@ lowercased; in scripts without spaces each character is a word):
   (``Sources.turns``), also any one-word ``name:`` at its start, or a handle-shaped one
   (``sarah_schloe:``) anywhere: the model has begun someone else's line;
 - instruction: it shares a run of 5 words with an instruction, persona or prompt
-  scaffold, or of 8 words with text given as context (a premise, a summary so far);
+  scaffold, or of 8 words with text given as context (a premise, a summary so far),
+  counting the last words said before it (a copy across short sentences);
 - transcript: it is a chat line (2 words or more), holds a whole chat line of 4 words
   or more, or half of its word 4-grams are in the chat lines given;
 - repeat: it says a sentence already said, half of its 4-grams were said before, it
@@ -129,13 +130,17 @@ class Guard:
         fours = grams(tokens, 4)
         if self._told5 and any(g in self._told5 for g in grams(tokens, 5)):
             return "instruction"
-        if self._given8 and any(g in self._given8 for g in grams(tokens, 8)):
-            return "instruction"
+        said = list(said)
+        if self._given8:
+            # Copied context may run across short sentences ("She's a loner, not a
+            # loner. She's got a story to tell."): the last 7 words said lead in.
+            lead = words(said[-1])[-7:] if said else []
+            if any(g in self._given8 for g in grams(lead + tokens, 8)):
+                return "instruction"
         if " ".join(tokens) in self._lines or _share(fours, self._chat4) >= SHARE:
             return "transcript"
         if self._inside and any(line in f" {' '.join(tokens)} " for line in self._inside):
             return "transcript"
-        said = list(said)
         before = {" ".join(words(s)) for s in said}
         earlier = {g for s in said for g in grams(words(s), 4)}
         if " ".join(tokens) in before or _share(fours, earlier) >= SHARE:

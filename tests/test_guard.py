@@ -65,6 +65,13 @@ def test_each_rule_cuts_what_it_should() -> None:
     assert GUARD.verdict("紙が出ました、音が鳴りました、人が来ました。") is None
 
 
+def test_copied_context_is_found_across_short_sentences() -> None:
+    summary = "A lone figure waits. She's a loner, not a loner. She's got a story to tell."
+    guard = Guard(Sources(quoted=(summary,)))
+    text = "The wind rose. She's a loner, not a loner. She's got a story to tell. It rained."
+    assert clean(text, guard) == "The wind rose. She's a loner, not a loner. It rained."
+
+
 def test_keep_stops_at_the_first_bad_sentence() -> None:
     kept, why = GUARD.keep("A teletype prints. Hello there, chat. It is loud.")
     assert (kept, why) == ("A teletype prints.", "transcript")
