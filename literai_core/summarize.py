@@ -150,7 +150,8 @@ async def _one(
     """One call, the text first and the instruction last (a small model follows the
     last thing it read), its output through the long-form guard: sentences that recite
     the instructions, label a speaker, repeat or are not supported by the text are
-    dropped, and what is left ends on a sentence. Nothing left: written again once, then
+    dropped, and what is left ends on a sentence. Nothing left: written again (twice for
+    the final summary), then
     a part of a document stands in with its opening, a part of a chat is left out ("")
     and a final summary is an error."""
     what = f" ({about})" if about else ""
@@ -160,7 +161,8 @@ async def _one(
         {"role": "user", "content": f"{text}\n\n{ask}"},
     ]
     guard = Guard(Sources(names=names, instructions=(SYSTEM, FINAL, PART)))
-    for attempt in range(2):
+    # A final summary is all there is to show: one more try than a part gets.
+    for attempt in range(3 if final else 2):
         gen = Generation(
             max_tokens=budget.summary_tokens,
             temperature=budget.temperature if attempt == 0 else max(budget.temperature, 0.6),

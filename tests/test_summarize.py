@@ -112,7 +112,7 @@ async def test_a_part_the_model_cannot_summarize_stands_in_with_its_opening() ->
     assert final.startswith(f"{opening}\n\nMara read aloud.")
     # A final summary that does not hold up is an error, not the transcript recited.
     with pytest.raises(SummaryError, match="did not hold up"):
-        await summarize(ScriptedInference(heading, heading), "ana: the run is on\nbo: gg")
+        await summarize(ScriptedInference(heading, heading, heading), "ana: the run is on\nbo: gg")
 
 
 async def test_an_inference_error_is_raised_not_summarized() -> None:
@@ -200,14 +200,14 @@ async def test_a_podcast_part_whose_summary_fails_stands_in_with_its_opening() -
     plan = PodcastPlan(hosts, max_sections=1, lines_per_section=2)
     budget = SummaryBudget(chunk_tokens=2000, summary_tokens=40)
     said = ["Mara read every line aloud."], ["The paper ran out at last."]
-    inference = ScriptedInference([SYSTEM], [SYSTEM], *said)  # the prompt twice: dropped
+    inference = ScriptedInference(*[[SYSTEM]] * 3, *said)  # the prompt, 3 times: dropped
     _, summaries = await script(inference, "Harwick", STORY, plan, budget)
     assert summaries == [opening(STORY, 40)]
     assert summaries[0].startswith("Chapter 1. The teletype in the station at Harwick")
     # A chat transcript has no stand-in: its lines would be read out.
     chat = "\n".join(f"user{n}: the run is on, split {n} looks fine" for n in range(40))
     with pytest.raises(SummaryError, match="did not hold up"):
-        await script(ScriptedInference([SYSTEM], [SYSTEM]), "chat", chat, plan, budget)
+        await script(ScriptedInference(*[[SYSTEM]] * 3), "chat", chat, plan, budget)
 
 
 async def test_a_chat_part_that_cannot_be_summarized_is_left_out_not_recited() -> None:
