@@ -153,11 +153,8 @@ class Platforms:
             # with the sender) grew it as if the bots had.
             return cid
         self._asked_in[cid] = channel
-        if channel[0] == "irc":
-            n = self.irc_channels.index(channel[1]) % IRC_PEERS
-            self.tally.sender_of[cid] = f"peer{n}"
-        else:
-            self.tally.sender_of[cid] = viewer
+        irc = channel[0] == "irc"
+        self.tally.sender_of[cid] = self.peers[self._peer(channel[1])].nick if irc else viewer
         if text == "!help":
             # The bot's quiet period starts when it handles a help, between the send
             # and the reply's arrival: from the send until 30 s after the arrival, a
@@ -179,12 +176,15 @@ class Platforms:
             )  # fmt: skip
         if platform == "twitch":
             return await self.fake_twitch.chat(text, user_id=uid, login=viewer, channel=name)
-        n = self.irc_channels.index(name) % IRC_PEERS
-        await self.peers[n].say(name, text)
+        await self.peers[self._peer(name)].say(name, text)
         cid = f"irc:{name}:{next(self._ids)}"
         if text.startswith("!"):
             self._irc_sent[name].append(cid)
         return cid
+
+    def _peer(self, channel: str) -> int:
+        """The IRC peer who speaks in ``channel`` (each speaks in a few)."""
+        return self.irc_channels.index(channel) % IRC_PEERS
 
     async def _watch(self) -> None:
         """Tally first replies and refusals as they arrive, every 0.2 s, and drop the

@@ -106,10 +106,11 @@ class Sources:
 
 class Guard:
     def __init__(self, sources: Sources = Sources()) -> None:
-        self._lines = {" ".join(w) for w in map(words, sources.transcript) if len(w) >= 2}
-        self._chat4 = {g for line in sources.transcript for g in grams(words(line), 4)}
+        heard = [words(line) for line in sources.transcript]
+        self._lines = {" ".join(w) for w in heard if len(w) >= 2}
+        self._chat4 = {g for w in heard for g in grams(w, 4)}
         # Whole chat lines of 4+ words, space-delimited, to find inside a longer sentence.
-        self._inside = {f" {' '.join(w)} " for w in map(words, sources.transcript) if len(w) >= 4}
+        self._inside = {f" {' '.join(w)} " for w in heard if len(w) >= 4}
         self._told5 = {g for text in sources.instructions for g in grams(words(text), 5)}
         self._given8 = {g for text in sources.quoted for g in grams(words(text), 8)}
         names = sorted({*ROLES, *(n.strip().lower() for n in sources.names if n.strip())})
@@ -137,13 +138,14 @@ class Guard:
             lead = words(said[-1])[-7:] if said else []
             if any(g in self._given8 for g in grams(lead + tokens, 8)):
                 return "instruction"
-        if " ".join(tokens) in self._lines or _share(fours, self._chat4) >= SHARE:
+        joined = " ".join(tokens)
+        if joined in self._lines or _share(fours, self._chat4) >= SHARE:
             return "transcript"
-        if self._inside and any(line in f" {' '.join(tokens)} " for line in self._inside):
+        if self._inside and any(line in f" {joined} " for line in self._inside):
             return "transcript"
         before = {" ".join(words(s)) for s in said}
         earlier = {g for s in said for g in grams(words(s), 4)}
-        if " ".join(tokens) in before or _share(fours, earlier) >= SHARE:
+        if joined in before or _share(fours, earlier) >= SHARE:
             return "repeat"
         if self_repeat(tokens) > SELF_REPEAT or looping(tokens):
             return "repeat"
