@@ -18,7 +18,7 @@ measures the result (format compliance).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .guard import split_sentences
 
@@ -88,6 +88,13 @@ class Form:
         if self.items is not None and count_items(answer) != self.items:
             return False
         return all(need.lower() in found for need in self.needs)
+
+    def capped(self, sentences: int) -> Form:
+        """This form with at most ``sentences`` sentences (0: as it is) unless it asks
+        for a number of sentences, a list or one word itself."""
+        if not sentences or self.sentences is not None or self.items or self.one_word:
+            return self
+        return replace(self, sentences=sentences)
 
     def hint(self) -> str:
         """The request, said plainly for the prompt ("" when there is none)."""

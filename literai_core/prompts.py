@@ -21,9 +21,16 @@ def data(text: str) -> str:
     return _CONTROL_TOKEN.sub(lambda m: m.group(0)[0] + "\u200b" + m.group(0)[1:], text)
 
 
-def transcript(lines: list[ChatLine], *, names: bool = True) -> str:
+LineStyle = Literal["dash", "plain", "quoted"]
+_MARKS: dict[str, tuple[str, str]] = {"dash": ("- ", ""), "plain": ("", ""), "quoted": ('"', '"')}
+
+
+def transcript(lines: list[ChatLine], *, names: bool = True, style: LineStyle = "dash") -> str:
+    """Chat lines, one a line: "name: text", or without names in ``style`` ("- text",
+    "text" or '"text"'; a dash reads as a list, which a list-asking prompt continues)."""
     if not names:
-        return "\n".join(f"- {data(line.text)}" for line in lines)
+        head, tail = _MARKS[style]
+        return "\n".join(f"{head}{data(line.text)}{tail}" for line in lines)
     return "\n".join(f"{data(line.user)}: {data(line.text)}" for line in lines)
 
 
@@ -49,13 +56,16 @@ def ask_messages(
     names: bool = True,
     lines: int | None = None,
     hint: str = "",
+    style: LineStyle = "dash",
 ) -> list[dict[str, str]]:
     """``!ask``'s messages: the persona as the system message, the question as the user
     message, and the last ``lines`` of chat (with or without names) in either of them or
-    left out (``bench/answers.py`` measures which layout answers best). ``hint``: the
+    left out, unnamed lines in ``style`` (``bench/answers.py`` measures which layout
+    answers best). ``hint``: the
     form the asker requested, said plainly after the question."""
     recent = window[-lines:] if lines is not None and lines > 0 else window
-    context = transcript(recent, names=names) if window_in != "none" and lines != 0 else ""
+    shown = window_in != "none" and lines != 0
+    context = transcript(recent, names=names, style=style) if shown else ""
     ask = f"{data(user)} asks: {data(question)}" if names else data(question)
     ask = f"{ask}\n\n{hint}" if hint else ask
     system = data(persona)

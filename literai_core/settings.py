@@ -186,9 +186,22 @@ class AskSettings(GenerationSettings):
         description="Where the recent chat goes: the system message, the user message, or nowhere.",
     )
     names: bool = Field(False, description="Chat lines keep their speakers' names.")
+    line_style: Literal["dash", "plain", "quoted"] = Field(
+        "dash",
+        description='Chat lines without names: "- text", "text" or "\\"text\\"".',
+    )
     lines: Annotated[
         int, Field(ge=0, le=200, description="Chat lines given (at most window_lines).")
     ] = 5
+    max_sentences: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=20,
+            description="Sentences shown at most when the asker asked for no length "
+            "(0: no limit); the model is stopped there.",
+        ),
+    ] = 0
     retries: Annotated[
         int,
         Field(

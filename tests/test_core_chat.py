@@ -11,6 +11,7 @@ from literai_core.inference import Generation
 from literai_core.router import Component, Context, command
 
 from .kit.chat import (
+    ASK_GEN,
     MAIN,
     PERSONA,
     bot_settings,
@@ -145,6 +146,21 @@ async def test_ask_with_an_empty_window_is_just_the_question() -> None:
     assert messages is not None
     assert "alice" not in messages[1]["content"]
     assert messages[1]["content"].strip() == "bob asks: ok?"
+
+
+async def test_ask_writes_unnamed_chat_lines_in_the_configured_style() -> None:
+    for style, written in (("dash", "- hi\n- bread day"), ("plain", "hi\nbread day"),
+                           ("quoted", '"hi"\n"bread day"')):  # fmt: skip
+        inference = ScriptedInference(["Flour, water, salt."])
+        ask = ASK_GEN.model_copy(update={"names": False, "line_style": style})
+        core = make_core(inference, ask=ask)
+        await core.handle(line("hi", user="alice", time=0))
+        await core.handle(line("bread day", user="bob", time=1))
+        await text_of(await core.handle(line("!ask name three things", user="carol", time=2)))
+        messages = inference.calls[0].messages
+        assert messages is not None
+        assert written in messages[1]["content"], style
+        assert "alice" not in messages[1]["content"]
 
 
 async def test_the_prompt_sees_only_the_last_window_lines() -> None:

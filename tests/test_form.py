@@ -7,7 +7,7 @@ import pytest
 
 from literai_core.form import NONE, Form, count_items, parse, prose_list
 
-from .kit.chat import consume, line, make_core
+from .kit.chat import ASK_GEN, consume, line, make_core
 from .kit.scripted import ScriptedInference
 
 
@@ -148,3 +148,21 @@ async def test_the_last_item_of_a_list_is_kept_without_an_end_mark() -> None:
     core = make_core(inference, user_cooldown_s=0)
     _, bread = await consume(await core.handle(line("!ask list three things for bread")))
     assert bread == "Sure: flour, water, salt." and len(inference.calls) == 1
+
+
+async def test_the_bot_caps_an_answer_at_max_sentences_unless_the_asker_asked_for_more() -> None:
+    said = ["It is green. ", "Grass is a plant. ", "Plants are green. ", "Cows eat it."]
+    again = ["Grass grows. ", "It is soft. ", "Cows like it. ", "It is cut in May."]
+    inference = ScriptedInference(said, again)
+    ask = ASK_GEN.model_copy(update={"max_sentences": 2})
+    core = make_core(inference, user_cooldown_s=0, ask=ask)
+    _, grass = await consume(await core.handle(line("!ask what colour is grass?")))
+    assert grass == "It is green. Grass is a plant."
+    assert inference.calls[0].closed  # stopped at the cap
+    ask_text = (inference.calls[0].messages or [])[-1]["content"]
+    assert "sentences" not in ask_text  # the cap is the bot's own, not a hint to the model
+    _, three = await consume(await core.handle(line("!ask describe grass in three sentences")))
+    assert three == "Grass grows. It is soft. Cows like it."  # not the bot's own earlier lines
+    assert Form(items=3).capped(2) == Form(items=3) and NONE.capped(0) is NONE
+    asked = "say hi under 50 characters"
+    assert parse(asked).capped(1) == Form(sentences=1, max_chars=50, question=asked)

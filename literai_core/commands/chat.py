@@ -62,11 +62,14 @@ class ChatCommands(Component):
         persona = host.persona(ctx.line.scope_key)
         window = host.window(ctx.line.key)
         form = parse(ctx.args)  # "in one sentence", "under 80 characters", ...
+        hint = form.hint()  # what the asker asked for; the cap below is the bot's own
         messages = ask_messages(
             persona, window, ctx.line.user, ctx.args,
-            window_in=s.window_in, names=s.names, lines=s.lines, hint=form.hint(),
+            window_in=s.window_in, names=s.names, lines=s.lines, hint=hint,
+            style=s.line_style,
         )  # fmt: skip
-        told = (persona, CHAT_HEAD, form.hint())
+        form = form.capped(s.max_sentences)
+        told = (persona, CHAT_HEAD, hint)
         # The question is part of the prompt too: an answer that repeats it is an echo.
         heard = (*(ln.text for ln in window), ctx.args)
         guard = Guard(Sources(heard, _names(window, ctx.line), told))
