@@ -54,7 +54,8 @@ _COMMON = frozenset(
     "not no so then than there here what which who when where why how all any some very "
     "can will would could should do does did has have had yes well oh sure think really "
     "just also one word answer only that's it's i'm good great question like love my "
-    "favourite favorite definitely probably maybe".split()
+    "favourite favorite definitely probably maybe "
+    "aw aww awww oh ohh ah ahh hmm hm um uh wow hey hi hello ok okay yeah yep nope lol haha".split()
 )
 _COPULA = frozenset("is are was were be am".split())
 

@@ -53,6 +53,7 @@ def test_one_word_is_picked_from_the_answer_never_made_up() -> None:
     # After "is": the answer, not the first uncommon word of the lead-in.
     barks = parse("one word only: which animal barks?")
     assert barks.word("That's a good question, the animal that barks is a dog.") == "Dog."
+    assert barks.word("Aw, no.") is None and barks.word("Haha, a dog!") == "Dog."  # interjections
 
 
 @pytest.mark.parametrize(
