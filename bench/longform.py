@@ -78,7 +78,7 @@ STORY_LABELS = re.compile(r"(?:^|[.!?(\[\n]\s*)(?:the )?(?:premise|last paragrap
     r"summary so far)[\s\d]*:|the story so far|write the next paragraph|the audience asks|"
     r"do not reuse earlier", re.IGNORECASE)  # fmt: skip
 Item = dict[str, Any]
-# Each changes one sampling setting of one long-form path (the others run as shipped).
+# Each changes one setting of one long-form path (the others run as shipped).
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "story-t0.5": {"story": {"temperature": 0.5}},
@@ -87,6 +87,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "summary-t0.5": {"summary": {"temperature": 0.5}},
     "podcast-t0.4": {"podcast": {"temperature": 0.4}},
     "podcast-t1.0": {"podcast": {"temperature": 1.0}},
+    # !summary of a chat: the model's summary instead of the quoted highlights.
+    "chat-model": {"summary": {"chat_style": "model"}},
 }
 
 

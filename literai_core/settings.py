@@ -56,6 +56,12 @@ class SummarySettings(Section):
             "chunks is summarized (at most this many model calls plus the combining ones).",
         ),
     ] = 4
+    chat_style: Literal["highlights", "model"] = Field(
+        "highlights",
+        description="!summary and recaps: the chat's most informative lines quoted, or "
+        "the model's summary (bench/longform.py, 2026-12-01: the embedded model's chat "
+        "summaries named 6% of the key facts, the quoted lines 60%).",
+    )
 
 
 class StorySettings(Section):

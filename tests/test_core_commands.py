@@ -117,7 +117,8 @@ async def test_imagine_returns_a_picture_or_one_polite_notice() -> None:
 
 async def test_summary_covers_the_last_minutes_of_a_longer_history() -> None:
     inference = ScriptedInference(["They talked about paper tape."])
-    core = make_core(inference, user_cooldown_s=0, window_lines=2)
+    model = {"chat_style": "model"}  # the quoted highlights: tests/test_highlights.py
+    core = make_core(inference, user_cooldown_s=0, window_lines=2, summary=model)
     for i, text in enumerate(["old news from earlier"] + [f"paper tape {n}" for n in range(6)]):
         await core.handle(line(text, user=f"u{i}", time=0 if i == 0 else 1000 + i))
     usage = await text_of(await core.handle(line("!summary soon", time=1100)))
@@ -133,7 +134,7 @@ async def test_summary_covers_the_last_minutes_of_a_longer_history() -> None:
 
 async def test_summary_failure_is_a_polite_line() -> None:
     down = ScriptedInference(InferenceError("the model server is down"))
-    core = make_core(down, user_cooldown_s=0)
+    core = make_core(down, user_cooldown_s=0, summary={"chat_style": "model"})
     for i in range(4):
         await core.handle(line(f"line {i}", time=i))
     failed = await text_of(await core.handle(line("!summary", time=10)))

@@ -30,7 +30,10 @@ async def test_timed_recap_posts_what_is_new_and_says_a_failure_once() -> None:
     sleep = ManualSleep()
     components = default_components(clock=lambda: 99.0, sleep=sleep)
     core = make_core(
-        inference, components=components, user_cooldown_s=0, summary={"recap_min_minutes": 1}
+        inference,
+        components=components,
+        user_cooldown_s=0,
+        summary={"recap_min_minutes": 1, "chat_style": "model"},
     )
     posted = announced(core)
     assert (await text_of(await core.handle(line("!recap every 5")))).startswith("Only moder")
@@ -65,7 +68,7 @@ async def test_timed_recap_posts_what_is_new_and_says_a_failure_once() -> None:
 
 async def test_a_recap_round_alone_without_any_loop() -> None:
     inference = ScriptedInference(["Tape was discussed."])
-    core = make_core(inference, user_cooldown_s=0)
+    core = make_core(inference, user_cooldown_s=0, summary={"chat_style": "model"})
     posted = announced(core)
     start = line("before", time=0)
     await core.handle(start)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..chat import ChannelKey, ChatLine, Reply, ReplyKind
+from ..highlights import highlights
 from ..host import Host
 from ..inference import InferenceError
 from ..router import Component, Context, command
@@ -56,16 +57,15 @@ class SummaryCommands(Component):
         lines = [ln for ln in host.history(ctx.line.key) if ln.time >= since and not ln.own]
         if len(lines) < 3:
             return Reply(ctx.line, ReplyKind.NOTICE, "Not much has been said here yet.")
-        transcript = recent_transcript(lines, s)
         span = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
         try:
-            budget = SummaryBudget.from_settings(s)
-            text = await summarize(host.inference, transcript, budget, about="a live chat")
+            body = await chat_summary(host, lines, host.settings.max_reply_chars - len(span) - 12)
         except InferenceError as exc:
             return Reply(ctx.line, ReplyKind.ERROR, f"Sorry, I can't summarize right now: {exc}.")
         except SummaryError as exc:
             return Reply(ctx.line, ReplyKind.ERROR, f"Sorry, I couldn't summarize that: {exc}.")
-        body = trim_reply(text, host.settings.max_reply_chars - len(span) - 12)
+        if not body:
+            return Reply(ctx.line, ReplyKind.NOTICE, f"Nothing much was said in the last {span}.")
         return Reply(ctx.line, ReplyKind.ANSWER, f"Last {span}: {body}")
 
     @command(
@@ -137,13 +137,12 @@ class Recap:
         said = [ln for ln in lines if ln.user != host.settings.name]
         if len(said) < MIN_NEW_LINES or host.paused(self.channel.scope_key):
             return None
-        transcript = recent_transcript(lines, host.settings.summary)
-        budget = SummaryBudget.from_settings(host.settings.summary)
         where = ChatLine(
             self.channel.platform, self.channel.channel, "", "", now, scope=self.channel.scope
         )
+        span = f"{self.minutes:g} minute{'s' if self.minutes != 1 else ''}"
         try:
-            text = await summarize(host.inference, transcript, budget, about="a live chat")
+            body = await chat_summary(host, lines, host.settings.max_reply_chars - len(span) - 20)
         except (InferenceError, SummaryError) as exc:
             log.warning("recap in %s failed: %s", where.channel, exc)
             first, self.failing = not self.failing, True
@@ -155,11 +154,24 @@ class Recap:
             return reply
         self.failing = False
         self.seen = lines[-1].time
-        span = f"{self.minutes:g} minute{'s' if self.minutes != 1 else ''}"
-        body = trim_reply(text, host.settings.max_reply_chars - len(span) - 20)
+        if not body:  # nothing said worth quoting: nothing to post
+            return None
         reply = Reply(where, ReplyKind.ANSWER, f"📝 Recap, last {span}: {body}")
         await host.announce(reply)
         return reply
+
+
+async def chat_summary(host: Host, lines: list[ChatLine], room: int) -> str:
+    """What ``lines`` said, within ``room`` characters, in ``bot.summary.chat_style``:
+    the most informative lines quoted (highlights.py), or the model's summary of the
+    most recent that fit (raises InferenceError or SummaryError). "": nothing to quote."""
+    s = host.settings.summary
+    if s.chat_style == "highlights":
+        return await asyncio.to_thread(highlights, list(lines), room, prefix=host.prefix)
+    transcript = recent_transcript(lines, s)
+    budget = SummaryBudget.from_settings(s)
+    text = await summarize(host.inference, transcript, budget, about="a live chat")
+    return trim_reply(text, room)
 
 
 def recent_transcript(lines: list[ChatLine], s: SummarySettings) -> str:
