@@ -85,6 +85,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "story-t1.0": {"story": {"temperature": 1.0}},
     "summary-t0": {"summary": {"temperature": 0.0}},
     "summary-t0.5": {"summary": {"temperature": 0.5}},
+    "grounding-0.65": {"summary": {"grounding": 0.65}},
+    "grounding-0.8": {"summary": {"grounding": 0.8}},
     "podcast-t0.4": {"podcast": {"temperature": 0.4}},
     "podcast-t1.0": {"podcast": {"temperature": 1.0}},
     # !summary of a chat: the model's summary instead of the quoted highlights.

@@ -30,6 +30,15 @@ class SummarySettings(Section):
     temperature: Annotated[
         float, Field(ge=0, le=2, description="Sampling temperature of summaries (0: greedy).")
     ] = 0.2
+    grounding: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="A summary sentence is kept only when at least this share of its "
+            "content words is in the text it summarizes.",
+        ),
+    ] = 0.5
     history_lines: Annotated[
         int, Field(ge=10, le=100_000, description="Chat lines kept per channel for it.")
     ] = 500

@@ -42,10 +42,11 @@ class SummaryBudget:
     summary_tokens: int = 160  # output per call
     max_depth: int = 4  # reduce rounds before giving up on getting shorter
     temperature: float = 0.2
+    grounding: float = 0.5  # a summary sentence keeps at least this share of its words in the text
 
     @classmethod
     def from_settings(cls, s: SummarySettings) -> SummaryBudget:
-        return cls(s.chunk_tokens, s.summary_tokens, s.max_depth, s.temperature)
+        return cls(s.chunk_tokens, s.summary_tokens, s.max_depth, s.temperature, s.grounding)
 
 
 def count_tokens(text: str) -> int:
@@ -134,7 +135,6 @@ async def summarize(
 
 FINAL = "Summarize the text above{what} in a short paragraph."
 PART = "Summarize the text above{what}, one part of a longer text, in a few sentences."
-GROUNDING = 0.5  # a summary sentence keeps at least this share of its words in the text
 
 
 async def _one(
@@ -170,7 +170,7 @@ async def _one(
         )
         pieces: AsyncIterator[str] = inference.stream_chat(messages, gen)
         out = "".join([piece async for piece in pieces]).strip()
-        kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=GROUNDING)
+        kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=budget.grounding)
         if kept:
             return kept
     if not final and chat:

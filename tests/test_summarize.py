@@ -93,6 +93,19 @@ async def test_summary_sampling_comes_from_the_settings() -> None:
     assert [call.gen.temperature for call in inference.calls] == [0.5]
 
 
+async def test_a_sentence_the_text_does_not_support_is_dropped_at_the_configured_share() -> None:
+    text = "At dawn Mara read the lines aloud to the stationmaster. " * 3
+    # The second sentence: mara, read, stationmaster are in the text, night is not (3/4).
+    said = "Mara read the lines aloud. Mara read to the stationmaster at night."
+    loose = SummaryBudget.from_settings(SummarySettings(grounding=0.5))
+    out = await summarize(ScriptedInference([said]), text, loose)
+    assert out == said
+    strict = SummaryBudget.from_settings(SummarySettings(grounding=0.8))
+    assert strict.grounding == 0.8
+    out = await summarize(ScriptedInference([said]), text, strict)
+    assert out == "Mara read the lines aloud."
+
+
 async def test_a_model_that_does_not_condense_stops_with_an_error() -> None:
     chunks = split_chunks(STORY, 120)
     echo = ScriptedInference(*[[c] for c in chunks])  # "summaries" as long as the text
