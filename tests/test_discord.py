@@ -26,7 +26,7 @@ from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
 
-from .kit.discord_helpers import BOT, run_bot, settled, stop_bot
+from .kit.discord_helpers import BOT, LONG, run_bot, settled, stop_bot
 from .kit.fake_discord import (
     CHANNEL_ID,
     MODS_ROLE_ID,
@@ -75,7 +75,7 @@ async def test_long_streamed_answers_are_paced_and_split(fake: FakeDiscord) -> N
                 await asyncio.sleep(0.05)
                 yield piece
 
-    client, task = await run_bot(fake, Slow(), edit_interval_s=0.5)
+    client, task = await run_bot(fake, Slow(), bot=LONG, edit_interval_s=0.5)
     try:
         await fake.user_says("!ask tell me a long story")
         await until(lambda: sum(a.kind == "send" for a in fake.actions) >= 2, 90)

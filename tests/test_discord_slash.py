@@ -10,7 +10,7 @@ import pytest
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
 
-from .kit.discord_helpers import run_bot, settled, stop_bot
+from .kit.discord_helpers import LONG, run_bot, settled, stop_bot
 from .kit.fake_discord import EPHEMERAL, MODS_ROLE_ID, FakeDiscord
 from .kit.scripted import ScriptedInference, prose
 from .kit.server import API_KEY, Server
@@ -37,7 +37,7 @@ async def test_slash_commands_are_registered_with_described_options(fake: FakeDi
 
 async def test_slash_ask_defers_then_streams_into_the_response(fake: FakeDiscord) -> None:
     long = prose(50)  # ~2,400 characters: two messages
-    client, task = await run_bot(fake, ScriptedInference([w + " " for w in long.split()]))
+    client, task = await run_bot(fake, ScriptedInference([w + " " for w in long.split()]), bot=LONG)
     try:
         await fake.user_slash("ask", {"question": "what is a teletype?"})
         await until(lambda: sum(a.kind == "send" for a in fake.actions) == 1, 15)

@@ -56,7 +56,8 @@ async def test_long_replies_split_at_500_on_words_and_the_queue_keeps_the_rate(
     twitch: FakeTwitch,
 ) -> None:
     long, other = prose(22), prose(22, seed=1)  # ~1,350 characters each
-    bot = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000)  # type: ignore[call-arg]
+    long_answers = {"max_reply_chars": 4000, "ask": {"max_sentences": 0}}
+    bot = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, **long_answers)  # type: ignore[arg-type]
     inference = ScriptedInference([long], [other])
     clock = FakeClock()  # the outbox's pacing runs on it: time passes when the test says
     client, task = await run_bot(twitch, inference, bot=bot, messages_per_30s=4, clock=clock)

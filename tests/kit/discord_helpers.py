@@ -20,7 +20,7 @@ from literai_core.chat import Reply
 from literai_core.core import ChatCore
 from literai_core.inference import Inference
 from literai_core.router import Component
-from literai_core.settings import BotSettings
+from literai_core.settings import AskSettings, BotSettings
 
 from .clock import FakeClock
 from .fake_discord import FakeDiscord
@@ -30,6 +30,8 @@ __all__ = ["BOT", "fake", "run_bot", "settled", "stop_bot", "until"]
 
 # Tests send many commands from one member; the per-user rate has its own tests.
 BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=4000, user_commands=1000)  # type: ignore[call-arg]  # fmt: skip
+# Long answers, to test splitting and pacing: no cap on an answer's sentences.
+LONG = BOT.model_copy(update={"ask": AskSettings(max_sentences=0)})
 
 
 @pytest.fixture
