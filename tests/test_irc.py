@@ -51,7 +51,9 @@ JAPANESE = (
 )
 
 CHANNEL = "#teletype"
-BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, max_reply_chars=2000)  # type: ignore[call-arg]
+# Long replies, to test splitting by bytes and pacing: no cap on an answer's sentences.
+LONG = {"max_reply_chars": 2000, "ask": {"max_sentences": 0}}
+BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0, **LONG)  # type: ignore[arg-type]
 
 
 async def start_bot(
