@@ -55,7 +55,7 @@ _COMMON = frozenset(
     "can will would could should do does did has have had yes well oh sure think really "
     "just also one word answer only that's it's i'm good great question like love my "
     "favourite favorite definitely probably maybe "
-    "aw aww awww oh ohh ah ahh hmm hm um uh wow hey hi hello ok okay yeah yep nope lol haha".split()
+    "aw aww awww ohh ah ahh hmm hm um uh wow hey hi hello ok okay yeah yep nope lol haha".split()
 )
 _COPULA = frozenset("is are was were be am".split())
 

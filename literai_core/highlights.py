@@ -50,9 +50,14 @@ def _content(words: Iterable[str]) -> set[str]:
 
 def weight(text: str) -> float:
     """How much a chat line says (0: nothing worth quoting)."""
+    return _measure(text)[0]
+
+
+def _measure(text: str) -> tuple[float, set[str]]:
+    """The line's weight and its content words."""
     words = _words(text)
     if len(words) < MIN_WORDS:
-        return 0.0
+        return 0.0, set()
     content = _content(words)
     numbers = sum(1 for w in words if any(c.isdigit() for c in w))
     # A name inside the line: capitalized, not all capitals (LUL, KEKW), not the
@@ -64,7 +69,7 @@ def weight(text: str) -> float:
     )
     shouting = sum(1 for w in words if w.isupper() and len(w) > 1) > len(words) / 2
     score = len(content) + 2 * numbers + names - (2 if text.rstrip().endswith("?") else 0)
-    return 0.0 if shouting else max(score, 0.0)
+    return (0.0 if shouting else max(score, 0.0)), content
 
 
 def quote(line: ChatLine) -> str:
@@ -80,23 +85,23 @@ def highlights(lines: list[ChatLine], max_chars: int, *, prefix: str = "!") -> s
     at most ``MAX_LINES`` that fit ``max_chars``, each saying at least ``BAR`` of what
     the best one says; "" when no line says enough."""
     said = [ln for ln in lines if not ln.own and not ln.text.lstrip().startswith(prefix)]
-    weights = [weight(ln.text) for ln in said]
-    ranked = sorted(range(len(said)), key=lambda i: (-weights[i], i))
-    bar = BAR * max(weights, default=0.0)
-    chosen: list[int] = []
+    measured = [_measure(ln.text) for ln in said]
+    ranked = sorted(range(len(said)), key=lambda i: (-measured[i][0], i))
+    bar = BAR * max((w for w, _ in measured), default=0.0)
+    chosen: dict[int, str] = {}  # index in said -> its quote
     covered: set[str] = set()
     used = 0
     for i in ranked:
-        line = said[i]
-        if weights[i] <= 0 or weights[i] < bar or len(chosen) == MAX_LINES:
+        weight_i, content = measured[i]
+        if weight_i <= 0 or weight_i < bar or len(chosen) == MAX_LINES:
             break
-        content = _content(_words(line.text))
         if content and len(content & covered) / len(content) >= OVERLAP:
             continue
-        cost = len(quote(line)) + (1 if chosen else 0)
+        quoted = quote(said[i])
+        cost = len(quoted) + (1 if chosen else 0)
         if used + cost > max_chars:
             continue
-        chosen.append(i)
+        chosen[i] = quoted
         covered |= content
         used += cost
-    return " ".join(quote(said[i]) for i in sorted(chosen))
+    return " ".join(chosen[i] for i in sorted(chosen))

@@ -61,8 +61,8 @@ def ask_messages(
     """``!ask``'s messages: the persona as the system message, the question as the user
     message, and the last ``lines`` of chat (with or without names) in either of them or
     left out, unnamed lines in ``style`` (``bench/answers.py`` measures which layout
-    answers best). ``hint``: the
-    form the asker requested, said plainly after the question."""
+    answers best). ``hint``: the form the asker requested, said plainly after the
+    question."""
     recent = window[-lines:] if lines is not None and lines > 0 else window
     shown = window_in != "none" and lines != 0
     context = transcript(recent, names=names, style=style) if shown else ""

@@ -151,9 +151,8 @@ async def _one(
     last thing it read), its output through the long-form guard: sentences that recite
     the instructions, label a speaker, repeat or are not supported by the text are
     dropped, and what is left ends on a sentence. Nothing left: written again (twice for
-    the final summary), then
-    a part of a document stands in with its opening, a part of a chat is left out ("")
-    and a final summary is an error."""
+    the final summary), then a part of a document stands in with its opening, a part of
+    a chat is left out ("") and a final summary is an error."""
     what = f" ({about})" if about else ""
     ask = (FINAL if final else PART).format(what=what)
     messages = [

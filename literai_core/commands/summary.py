@@ -57,7 +57,7 @@ class SummaryCommands(Component):
         lines = [ln for ln in host.history(ctx.line.key) if ln.time >= since and not ln.own]
         if len(lines) < 3:
             return Reply(ctx.line, ReplyKind.NOTICE, "Not much has been said here yet.")
-        span = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+        span = _span(minutes)
         try:
             body = await chat_summary(host, lines, host.settings.max_reply_chars - len(span) - 12)
         except InferenceError as exc:
@@ -140,7 +140,7 @@ class Recap:
         where = ChatLine(
             self.channel.platform, self.channel.channel, "", "", now, scope=self.channel.scope
         )
-        span = f"{self.minutes:g} minute{'s' if self.minutes != 1 else ''}"
+        span = _span(self.minutes)
         try:
             body = await chat_summary(host, lines, host.settings.max_reply_chars - len(span) - 20)
         except (InferenceError, SummaryError) as exc:
@@ -167,11 +167,15 @@ async def chat_summary(host: Host, lines: list[ChatLine], room: int) -> str:
     most recent that fit (raises InferenceError or SummaryError). "": nothing to quote."""
     s = host.settings.summary
     if s.chat_style == "highlights":
-        return await asyncio.to_thread(highlights, list(lines), room, prefix=host.prefix)
+        return await asyncio.to_thread(highlights, lines, room, prefix=host.prefix)
     transcript = recent_transcript(lines, s)
     budget = SummaryBudget.from_settings(s)
     text = await summarize(host.inference, transcript, budget, about="a live chat")
     return trim_reply(text, room)
+
+
+def _span(minutes: float) -> str:
+    return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
 
 
 def recent_transcript(lines: list[ChatLine], s: SummarySettings) -> str:
