@@ -73,6 +73,28 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("yaml", "key", "says"),
+    [
+        ("bot:\n  ask:\n    max_sentences: -1\n", "bot.ask.max_sentences", "greater than or"),
+        ("bot:\n  ask:\n    line_style: bullets\n", "bot.ask.line_style", "Input should be"),
+        ("bot:\n  summary:\n    chat_style: ai\n", "bot.summary.chat_style", "Input should be"),
+        ("bot:\n  summary:\n    grounding: 1.5\n", "bot.summary.grounding", "less than or"),
+        ("bot:\n  summary:\n    temperature: hot\n", "bot.summary.temperature", "valid number"),
+        ("bot:\n  podcast:\n    temperature: 3\n", "bot.podcast.temperature", "less than or"),
+    ],
+)
+def test_each_answer_and_summary_knob_refuses_a_bad_value_in_one_line(
+    tmp_path: Path, yaml: str, key: str, says: str
+) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key == key and says in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
 def test_command_line_overrides_win_over_the_file(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("server:\n  port: 9000\n  host: 127.0.0.2\n")
