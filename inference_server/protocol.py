@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -132,15 +133,33 @@ class _Sampling(_Wire):
         return bool(self.stream and self.stream_options and self.stream_options.include_usage)
 
 
+class JsonSchemaSpec(_Wire):
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    description: Annotated[str | None, Field(max_length=4096)] = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(_Wire):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaSpec | None = None
+
+
 class ChatCompletionRequest(_Sampling):
     messages: Annotated[list[Message], Field(min_length=1, max_length=1000)]
     max_completion_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    response_format: ResponseFormat | None = None
 
     def prompt(self) -> list[ChatMessage]:
         return [ChatMessage(m.role, m.text()) for m in self.messages]
 
     def params(self) -> SamplingParams:
-        return self.sampling(self.max_completion_tokens or self.max_tokens)
+        """The sampling parameters, with the ``response_format`` constraint (an
+        ApiError(400) when it cannot be enforced)."""
+        from .structured import structure
+
+        params = self.sampling(self.max_completion_tokens or self.max_tokens)
+        return replace(params, structure=structure(self.response_format))
 
 
 class CompletionRequest(_Sampling):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 FinishReason = Literal["stop", "length"]
 
@@ -57,6 +57,25 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class Structure:
+    """Output held to JSON while it is sampled: ``schema`` is the client's JSON schema
+    (None: any JSON object), passed as it is to engines that constrain it themselves;
+    ``grammar`` is the same constraint as llama.cpp grammar text (structured.py)."""
+
+    grammar: str
+    schema: dict[str, Any] | None = None
+    name: str = "response"
+    strict: bool = False
+
+    def response_format(self) -> dict[str, Any]:
+        """The constraint in OpenAI's ``response_format`` shape, for another server."""
+        if self.schema is None:
+            return {"type": "json_object"}
+        spec = {"name": self.name, "schema": self.schema, "strict": self.strict}
+        return {"type": "json_schema", "json_schema": spec}
+
+
+@dataclass(frozen=True)
 class SamplingParams:
     max_tokens: int | None = None
     temperature: float = 1.0
@@ -66,6 +85,7 @@ class SamplingParams:
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
     ignore_eos: bool = False
+    structure: Structure | None = None
 
 
 @dataclass

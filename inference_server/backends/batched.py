@@ -17,8 +17,8 @@ the scheduler, following the pure policy in batch_policy.py:
   prompt never stalls the streams already running; a prompt's last token goes in a
   step of its own, so its logits do not depend on what the cache held (a seed repeats);
 - decodes it, then samples each sequence that produced logits with that request's own
-  sampler chain (llama_sampling.py: penalties, top-p, temperature, seed; greedy at
-  temperature 0).
+  sampler chain (llama_sampling.py: a JSON grammar, penalties, top-p, temperature,
+  seed; greedy at temperature 0), made on the request's own thread before it queues.
 
 Facts about llama-cpp-python 0.3.36 this relies on: ``n_threads`` applies to one-token
 batches only, every larger step uses ``n_threads_batch`` (both are set); with the
@@ -181,8 +181,12 @@ class BatchedLlamaCpp:
         if self._thread is None or rules is None:
             raise BackendError("model not loaded")
         seq = _Seq(rules.prepare(prompt, params), params, cancel)
+        # Made here, not on the scheduler: a grammar that does not parse is this
+        # request's 400, and compiling one never holds up the others' step.
+        seq.sampler = llama_sampling.sampler_chain(params, self._n_vocab, self._llm._model.vocab)
         with self._wake:
             if self._closing:
+                llama_sampling.free(seq.sampler)
                 raise BackendError("the server is shutting down")
             self._waiting.append(seq)
             self._wake.notify()
@@ -250,6 +254,7 @@ class BatchedLlamaCpp:
                 return
             seq = self._waiting.popleft()
             if seq.done or seq.cancel.cancelled:
+                self._finish(seq)  # frees its sampler
                 continue
             tokens = seq.run.tokens
             choice = choose_slot(free, self._cached, tokens)
@@ -262,7 +267,6 @@ class BatchedLlamaCpp:
             self.reused_tokens += keep
             seq.slot, seq.fed = slot, keep
             self._running[slot] = seq
-            seq.sampler = llama_sampling.sampler_chain(seq.params, self._n_vocab)
 
     def _step(self) -> None:
         """One decode: the batch ``plan_step`` plans, then a token for each sequence

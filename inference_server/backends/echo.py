@@ -59,6 +59,11 @@ class EchoBackend:
     def generate(
         self, prompt: str | list[ChatMessage], params: SamplingParams, cancel: CancelToken
     ) -> Iterator[Delta]:
+        if params.structure is not None:
+            raise BadPrompt(
+                "the echo engine repeats words and cannot hold them to JSON; use a model",
+                "response_format",
+            )
         words, n_prompt, param = _read(prompt)
         max_tokens = token_budget(n_prompt, params.max_tokens, self.context_length, param)
         return self._counted(self._words(words, n_prompt, max_tokens, params, cancel))

@@ -68,6 +68,11 @@ class LlamaCppBackend:
             raise BackendError("model not loaded")
         run = rules.prepare(prompt, params)
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
+        grammar = None
+        if params.structure is not None:
+            from llama_cpp import LlamaGrammar
+
+            grammar = LlamaGrammar.from_string(params.structure.grammar, verbose=False)
         tokens = llm.generate(
             run.tokens,
             temp=params.temperature,
@@ -77,5 +82,6 @@ class LlamaCppBackend:
             frequency_penalty=params.frequency_penalty,
             presence_penalty=params.presence_penalty,
             reset=True,
+            grammar=grammar,
         )
         yield from rules.deltas(tokens, run, params, cancel)

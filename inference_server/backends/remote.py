@@ -114,6 +114,8 @@ class RemoteOpenAI:
             args["seed"] = params.seed
         if params.ignore_eos:
             args["extra_body"] = {"ignore_eos": True}
+        if params.structure is not None and not isinstance(prompt, str):
+            args["response_format"] = params.structure.response_format()
         try:
             if isinstance(prompt, str):
                 stream = client.completions.create(prompt=prompt, **args)
