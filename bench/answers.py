@@ -76,6 +76,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ask-2sent": ("q8_0", {"ask": {"max_sentences": 2}}),
     "t0.5": ("q8_0", {"ask": {"temperature": 0.5}}),
     "ask-retry1": ("q8_0", {"ask": {"retries": 1}}),
+    # Lists and one-word answers sampled free and cut to shape afterwards, as before
+    # structured outputs (2026-12-01).
+    "ask-unshaped": ("q8_0", {"ask": {"shaped": False}}),
     # !gpt2 alone (--kinds gpt2): its sampling and how often it is written again.
     "gpt2-t0.6": ("q8_0", {"gpt2": {"temperature": 0.6}}),
     "gpt2-t1.1": ("q8_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries

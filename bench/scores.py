@@ -24,6 +24,7 @@ _SKIP_CATEGORIES = {"So", "Sk", "Mn", "Me", "Cf", "Cs", "Co"}  # emoji and their
 _ROLES = ("user", "assistant", "system", "human", "ai", "bot", "viewer", "chat")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…。！？])\s+|\n+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", re.MULTILINE)
+_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _NUMBERS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
     "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
@@ -234,32 +235,45 @@ def fact_hit(reply: str, accepted: Sequence[str]) -> bool:
 
 
 def list_items(reply: str) -> int:
-    """Items in a list answer. If any line starts with a bullet (-, *, •) or a number ("1."
-    or "1)") followed by a space, the count of such lines. Otherwise, when the reply is exactly
-    one sentence: that sentence, minus a lead-in up to its last colon, split at commas,
-    semicolons, "&" and the word "and" — the count of pieces with a word. Otherwise 0."""
-    bullets = _BULLET.findall(reply)
-    if bullets:
-        return len(bullets)
+    """Items in a list answer: the number of ``list_pieces``."""
+    return len(list_pieces(reply))
+
+
+def list_pieces(reply: str) -> list[str]:
+    """The items of a list answer, as their ``words`` joined by spaces. If any line starts
+    with a bullet (-, *, •) or a number ("1." or "1)") followed by a space, those lines.
+    Otherwise, when the reply is exactly one sentence: that sentence, minus a lead-in up to
+    its last colon, split at commas, semicolons, "&" and the word "and" — the pieces with a
+    word. Otherwise none."""
+    lines = [line for line in reply.splitlines() if _BULLET.match(line)]
+    if lines:
+        return [" ".join(words(_MARK.sub("", line, count=1))) for line in lines]
     sentences = _sentences(reply)
     if len(sentences) != 1:
-        return 0
+        return []
     body = sentences[0].rsplit(":", 1)[-1]
     pieces = re.split(r"[,;&]|\band\b", body, flags=re.IGNORECASE)
-    return sum(1 for piece in pieces if words(piece))
+    return [" ".join(words(piece)) for piece in pieces if words(piece)]
+
+
+def _list_of(reply: str, n: int) -> bool:
+    """A list of exactly ``n`` different things ("fantasy, fantasy and fantasy" is one)."""
+    pieces = list_pieces(reply)
+    return len(pieces) == n and len(set(pieces)) == n
 
 
 def format_ok(reply: str, fmt: dict[str, object]) -> bool:
     """True when every constraint in ``fmt`` holds (unknown keys fail; boolean keys set to
     False impose nothing): "max_chars" (len of the stripped reply <= N), "max_words"
     (``words`` count <= N), "one_sentence" (``_sentences`` finds exactly one), "list_of"
-    (``list_items`` == N), "one_word" (one whitespace-separated token, and it has a word),
-    "yes_no" (the first word is yes or no), "must_include" (each phrase ``phrase_in`` it)."""
+    (``list_pieces`` finds N, all different), "one_word" (one whitespace-separated token,
+    and it has a word), "yes_no" (the first word is yes or no), "must_include" (each phrase
+    ``phrase_in`` it)."""
     checks = {
         "max_chars": lambda n: len(reply.strip()) <= n,
         "max_words": lambda n: len(words(reply)) <= n,
         "one_sentence": lambda on: not on or len(_sentences(reply)) == 1,
-        "list_of": lambda n: list_items(reply) == n,
+        "list_of": lambda n: _list_of(reply, n),
         "one_word": lambda on: not on or (len(reply.split()) == 1 and bool(words(reply))),
         "yes_no": lambda on: not on or words(reply)[:1] in (["yes"], ["no"]),
         "must_include": lambda need: all(phrase_in(p, reply) for p in need),

@@ -3,22 +3,26 @@ words or fewer", "one word only", "yes or no", "name three ...".
 
 A small model reads such a request and often ignores it. :func:`parse` finds it in the
 question (English wording only); the request goes into the prompt as a plain hint
-(:meth:`Form.hint`), and what can be enforced without inventing anything is enforced
-on the answer, sentence by sentence (:meth:`Form.take`): at most one sentence, within
-the length (the one sentence shortened at a clause or word boundary, marked with "…",
-when it alone is too long), one word picked from the answer, a bulleted list cut to
-the number asked. What cannot be cut into shape (an answer that starts with yes or no,
-a list of the right number of things, a word the viewer asked to be used) is checked
-on the whole answer (:meth:`Form.check`): one that fails is written again (the command's
-``retries``) and, when no try passes, the first answer is shown as it is, since
-supplying the "yes" or the missing word would be making it up. ``bench/answers.py``
-measures the result (format compliance).
+(:meth:`Form.hint`); a list of N things and a one-word answer are held to their shape
+while they are sampled, where the server has structured outputs (:meth:`Form.schema`,
+turned back into chat by :func:`prose`); and what can be enforced without
+inventing anything is enforced on the answer, sentence by sentence (:meth:`Form.take`):
+at most one sentence, within the length (the one sentence shortened at a clause or word
+boundary, marked with "…", when it alone is too long), one word picked from the answer,
+a bulleted list cut to the number asked. What cannot be cut into shape (an answer that
+starts with yes or no, a list of the right number of things, a word the viewer asked to
+be used) is checked on the whole answer (:meth:`Form.check`): one that fails is written
+again (the command's ``retries``) and, when no try passes, the first answer is shown as
+it is, since supplying the "yes" or the missing word would be making it up.
+``bench/answers.py`` measures the result (format compliance).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .guard import split_sentences
 
@@ -58,6 +62,9 @@ _COMMON = frozenset(
     "aw aww awww ohh ah ahh hmm hm um uh wow hey hi hello ok okay yeah yep nope lol haha".split()
 )
 _COPULA = frozenset("is are was were be am".split())
+# What structured outputs hold a listed thing or the one word to: letters first, short.
+_ITEM_PATTERN = r"^[A-Za-z][A-Za-z0-9' -]{0,31}$"
+_ONE_WORD_PATTERN = r"^[A-Za-z]{2,24}$"
 
 
 def _number(text: str) -> int:
@@ -117,6 +124,29 @@ class Form:
         asks += [f'Use the word "{need}".' for need in self.needs]
         return " ".join(asks)
 
+    def schema(self) -> dict[str, Any] | None:
+        """A JSON schema that holds the answer to this form while it is sampled, for a
+        server with structured outputs: a list of exactly ``items`` short things, or one
+        word. None for a form the text itself can be cut to."""
+        if self.one_word:
+            return {"type": "string", "pattern": _ONE_WORD_PATTERN}
+        if self.items:
+            item = {"type": "string", "pattern": _ITEM_PATTERN}
+            return {"type": "array", "items": item, "minItems": self.items, "maxItems": self.items}
+        return None
+
+    @staticmethod
+    def things(text: str) -> list[str] | None:
+        """The listed things (or the one word) of an answer to :meth:`schema`; None for
+        text that is not JSON (a server that ignored the schema: cut it to the form like
+        any answer), [] for JSON cut short or holding nothing."""
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return [] if text.lstrip()[:1] in ('"', "[") else None
+        found = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        return [" ".join(str(v).split()) for v in found if str(v).strip()]
+
     def take(self, sentence: str, shown: list[str]) -> tuple[str | None, bool]:
         """What of ``sentence`` to show after ``shown`` (None: nothing more), and
         whether it is the last thing to show."""
@@ -169,6 +199,12 @@ class Form:
 
 
 NONE = Form()
+
+
+def prose(things: list[str]) -> str:
+    """Things as a line of chat: "Apple, pear and kiwi.", "Green."."""
+    body = things[0] if len(things) == 1 else f"{', '.join(things[:-1])} and {things[-1]}"
+    return body[:1].upper() + body[1:] + "."
 
 
 def is_item(text: str) -> bool:

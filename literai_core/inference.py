@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -19,9 +19,12 @@ class InferenceError(Exception):
     """A model call failed. ``str()`` is safe to show in chat; ``not_configured`` says the
     server lacks the capability (as opposed to failing at it)."""
 
-    def __init__(self, message: str, *, not_configured: bool = False) -> None:
+    def __init__(
+        self, message: str, *, not_configured: bool = False, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.not_configured = not_configured
+        self.param = param  # the request field a 400 named, if any
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class Generation:
     frequency_penalty: float = 0.0
     stop: tuple[str, ...] = ()
     seed: int | None = None  # reproducible sampling, where the server supports it
+    # A JSON schema the answer is held to while it is sampled (OpenAI's structured
+    # outputs), where the server supports it; chat only.
+    schema: Mapping[str, Any] | None = None
 
 
 class Inference(Protocol):
@@ -52,6 +58,13 @@ class Inference(Protocol):
         ...
 
 
+def _response_format(gen: Generation) -> Any:
+    if gen.schema is None:
+        return openai.omit
+    spec = {"name": "answer", "schema": dict(gen.schema), "strict": True}
+    return {"type": "json_schema", "json_schema": spec}
+
+
 def _explain(exc: Exception) -> InferenceError:
     if not isinstance(exc, openai.OpenAIError):  # e.g. a stream that is not JSON
         return InferenceError("the model server sent something I could not read")
@@ -70,7 +83,9 @@ def _explain(exc: Exception) -> InferenceError:
         if status in (401, 403):
             return InferenceError("the model server refused my key")
         if status == 400:
-            return InferenceError("that request was too big for the model")
+            param = getattr(exc, "param", None)
+            param = param if isinstance(param, str) else None
+            return InferenceError("that request was too big for the model", param=param)
         return InferenceError(f"the model server answered {status}")
     return InferenceError("the model call failed")
 
@@ -97,6 +112,7 @@ class OpenAIInference:
                 stop=list(gen.stop) if gen.stop else openai.omit,
                 seed=gen.seed if gen.seed is not None else openai.omit,
                 user=user[:256] if user else openai.omit,
+                response_format=_response_format(gen),
             )
             async with stream:
                 async for chunk in stream:

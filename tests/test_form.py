@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from literai_core.form import NONE, Form, count_items, parse, prose_list
+from literai_core.inference import InferenceError
 
 from .kit.chat import ASK_GEN, consume, line, make_core
 from .kit.scripted import ScriptedInference
@@ -167,3 +168,46 @@ async def test_the_bot_caps_an_answer_at_max_sentences_unless_the_asker_asked_fo
     assert Form(items=3).capped(2) == Form(items=3) and NONE.capped(0) is NONE
     asked = "say hi under 50 characters"
     assert parse(asked).capped(1) == Form(sentences=1, max_chars=50, question=asked)
+
+
+async def test_a_list_or_one_word_is_held_to_its_shape_by_a_schema() -> None:
+    inference = ScriptedInference(['["apple", "pear" ,', ' "kiwi"]'], ['"green"'], ["Dark."])
+    core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)
+    _, fruit = await consume(await core.handle(line("!ask name three fruits")))
+    assert fruit == "Apple, pear and kiwi."
+    item = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9' -]{0,31}$"}
+    schema = {"type": "array", "items": item, "minItems": 3, "maxItems": 3}
+    assert inference.calls[0].gen.schema == schema
+    _, grass = await consume(await core.handle(line("!ask in one word, what colour is grass?")))
+    assert grass == "Green."
+    assert inference.calls[1].gen.schema == {"type": "string", "pattern": "^[A-Za-z]{2,24}$"}
+    await consume(await core.handle(line("!ask describe the sky in one sentence")))
+    assert inference.calls[2].gen.schema is None  # a sentence is cut to shape afterwards
+
+
+async def test_a_repeated_echoed_or_cut_short_list_is_written_again() -> None:
+    inference = ScriptedInference(
+        ['["Fantasy", "fantasy", "Chess"]'],  # one thing twice
+        ['["sourdough day", "flour", "salt"]'],  # a chat line, passed off as an item
+        ['["flour", "wat'],  # cut short by max_tokens
+        ['["flour", "water", "salt"]'],
+    )
+    ask = ASK_GEN.model_copy(update={"retries": 3})
+    core = make_core(inference, user_cooldown_s=0, ask=ask)
+    await core.handle(line("sourdough day", user="bob"))
+    asked = line("!ask list three things to bake bread", time=1)
+    _, bread = await consume(await core.handle(asked))
+    assert bread == "Flour, water and salt." and len(inference.calls) == 4
+
+
+async def test_a_server_without_structured_outputs_is_asked_for_free_text() -> None:
+    refused = InferenceError("that request was too big for the model", param="response_format")
+    inference = ScriptedInference(refused, ["Apples, pears and kiwis."], ["Apples and pears."])
+    core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)
+    _, fruit = await consume(await core.handle(line("!ask name three fruits")))
+    assert fruit == "Apples, pears and kiwis."
+    first, second = inference.calls
+    assert first.gen.schema is not None and second.gen.schema is None
+    unshaped = make_core(inference, ask=ASK_GEN.model_copy(update={"shaped": False}))
+    await consume(await unshaped.handle(line("!ask name two fruits")))
+    assert inference.calls[2].gen.schema is None

@@ -123,3 +123,34 @@ async def test_garbage_instead_of_an_event_stream_is_an_inference_error() -> Non
             await _ask(url)
     finally:
         await runner.cleanup()
+
+
+async def test_a_schema_goes_out_as_response_format_and_a_refusal_names_it() -> None:
+    """The request carries the schema in OpenAI's shape; a 400 naming response_format
+    (a server without structured outputs) comes back with that field, so the caller
+    can ask again for free text."""
+    bodies: list[dict[str, object]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        error = {"message": "no JSON here", "type": "invalid_request_error",
+                 "param": "response_format", "code": None}  # fmt: skip
+        return web.json_response({"error": error}, status=400)
+
+    runner, url = await _serve(handler)
+    schema = {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}
+    try:
+        async with openai.AsyncOpenAI(base_url=url, api_key="k", max_retries=0) as client:
+            inference = OpenAIInference(client, "m")
+            with pytest.raises(InferenceError) as err:
+                async for _ in inference.stream_chat(MESSAGES, Generation(8, schema=schema)):
+                    pass
+            with pytest.raises(InferenceError):  # no schema: none sent
+                async for _ in inference.stream_chat(MESSAGES, GEN):
+                    pass
+    finally:
+        await runner.cleanup()
+    assert err.value.param == "response_format"
+    spec = {"name": "answer", "schema": schema, "strict": True}
+    assert bodies[0]["response_format"] == {"type": "json_schema", "json_schema": spec}
+    assert "response_format" not in bodies[1]

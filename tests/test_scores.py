@@ -219,6 +219,8 @@ def test_list_items_bullets_numbers_and_inline() -> None:
         ("", {"yes_no": True}, False),
         ("apples, pears and plums", {"list_of": 3}, True),
         ("apples and pears", {"list_of": 3}, False),
+        ("Fantasy, fantasy and Fantasy.", {"list_of": 3}, False),  # one thing, thrice
+        ("- flour\n- Flour\n- salt", {"list_of": 3}, False),
         ("I love my cat Pixel!", {"must_include": ["pixel", "cat"]}, True),
         ("I love my cats", {"must_include": ["cat"]}, False),
         ("Yes, Pixel.", {"yes_no": True, "max_chars": 5}, False),

@@ -78,6 +78,7 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
     [
         ("bot:\n  ask:\n    max_sentences: -1\n", "bot.ask.max_sentences", "greater than or"),
         ("bot:\n  ask:\n    line_style: bullets\n", "bot.ask.line_style", "Input should be"),
+        ("bot:\n  ask:\n    shaped: sometimes\n", "bot.ask.shaped", "valid boolean"),
         ("bot:\n  summary:\n    chat_style: ai\n", "bot.summary.chat_style", "Input should be"),
         ("bot:\n  summary:\n    grounding: 1.5\n", "bot.summary.grounding", "less than or"),
         ("bot:\n  summary:\n    temperature: hot\n", "bot.summary.temperature", "valid number"),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import replace
 
 from ..answer import Answer
 from ..chat import ChatLine, Reply
-from ..form import parse
+from ..form import Form, parse, prose
 from ..guard import Guard, Sources
-from ..inference import Generation
+from ..inference import Generation, Inference, InferenceError
 from ..prompts import CHAT_HEAD, ask_messages, gpt2_prompt
 from ..router import Component, Context, command
 from ..settings import GenerationSettings
+
+log = logging.getLogger(__name__)
 
 
 def _gen(settings: GenerationSettings, attempt: int = 0) -> Generation:
@@ -75,7 +80,12 @@ class ChatCommands(Component):
         guard = Guard(Sources(heard, _names(window, ctx.line), told))
 
         def source(attempt: int) -> AsyncIterator[str]:
-            return host.inference.stream_chat(messages, _gen(s, attempt), user=ctx.line.user)
+            gen = _gen(s, attempt)
+            schema = form.schema() if s.shaped else None
+            if schema is None:
+                return host.inference.stream_chat(messages, gen, user=ctx.line.user)
+            held = replace(gen, schema=schema)
+            return _shaped(host.inference, messages, held, guard, ctx.line.user)
 
         job = Answer(guard, source, host.settings.max_reply_chars, s.retries, form)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
@@ -83,3 +93,33 @@ class ChatCommands(Component):
 
 def _names(window: list[ChatLine], line: ChatLine) -> tuple[str, ...]:
     return (*{ln.user for ln in window}, line.user)
+
+
+async def _shaped(
+    inference: Inference, messages: list[dict[str, str]], gen: Generation, guard: Guard, user: str
+) -> AsyncIterator[str]:
+    """The answer held to ``gen.schema`` (a list or one word), as chat; nothing (so it
+    is written again) when a thing repeats another or the guard stops it on its own (an
+    item copied from the chat or the question would pass inside a list). From a server
+    without structured outputs (a 400 naming ``response_format``), the free answer."""
+    body = ""
+    try:
+        async with aclosing(inference.stream_chat(messages, gen, user=user)) as pieces:  # type: ignore[type-var]
+            async for piece in pieces:
+                body += piece
+    except InferenceError as exc:
+        if not (exc.param or "").startswith("response_format"):
+            raise
+        log.debug("the model server has no structured outputs; asking for free text")
+        free = replace(gen, schema=None)
+        async with aclosing(inference.stream_chat(messages, free, user=user)) as pieces:  # type: ignore[type-var]
+            async for piece in pieces:
+                yield piece
+        return
+    things = Form.things(body)
+    if things is None:  # a server that ignored the schema: free text after all
+        yield body
+        return
+    distinct = {thing.lower() for thing in things}
+    if things and len(distinct) == len(things) and all(guard.verdict(t) is None for t in things):
+        yield prose(things)
