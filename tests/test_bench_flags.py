@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench import answers, longform, soak
+from bench import answers, longform, soak, structured
 
 
 @pytest.mark.parametrize(
@@ -17,6 +17,7 @@ from bench import answers, longform, soak
         (answers.main, ["--variants", "nope"], "unknown variants ['nope']"),
         (soak.main, ["--history", "3"], "--history: at least 10 lines"),
         (longform.main, ["--variants", "defaults,nope"], "--variants: unknown ['nope']"),
+        (structured.main, ["--streams", "0"], "must be at least 1"),
     ],
 )
 def test_a_bad_flag_is_one_line(

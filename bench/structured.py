@@ -1,0 +1,193 @@
+"""Structured outputs under stress: does every answer held to a JSON schema parse and
+validate, and what does holding it cost?
+
+    .venv/bin/python -m bench.structured [--seeds 20] [--streams 8] [--reps 2]
+
+Against literai's server on the embedded model (8 slots), through the official client:
+
+- validity: each of 10 schemas (objects, nesting, arrays of exact length, enums, tuples,
+  unions, formats, patterns, ``$ref``) asked ``--seeds`` times at temperature 1 with
+  ``response_format: json_schema``; each answer is parsed and checked by an independent
+  validator (``jsonschema``). ``invalid`` counts answers that do not parse or validate,
+  whatever the reason (a ``max_tokens`` cut included);
+- cost: ``--streams`` concurrent streams held to a long list, against the same number of
+  free streams of the same length (``ignore_eos``) in the same run, alternated
+  ``--reps`` times; aggregate completion tokens per second of each, the median.
+
+The last line is JSON with ``invalid``, ``answers``, ``ratio_constrained_8`` (held over
+free tokens per second) and both throughputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import openai
+from tqdm import tqdm
+
+from bench.report import report
+from tests.kit.server import start_server, stop_server, write_config
+
+MODEL = "smollm2"
+SHORT = {"type": "string", "maxLength": 24}
+SCHEMAS: list[tuple[str, str, dict[str, Any]]] = [
+    ("pet", "Describe a pet.", {
+        "type": "object",
+        "properties": {"name": SHORT, "kind": {"enum": ["cat", "dog", "parrot"]},
+                       "age": {"type": "integer"}, "vaccinated": {"type": "boolean"}},
+        "required": ["name", "kind", "age", "vaccinated"], "additionalProperties": False}),
+    ("person", "Invent a person and where they live.", {
+        "type": "object",
+        "properties": {"name": SHORT, "address": {
+            "type": "object", "properties": {"city": SHORT, "zip": {"type": "string",
+                                                                    "pattern": "^[0-9]{5}$"}},
+            "required": ["city", "zip"], "additionalProperties": False}},
+        "required": ["name", "address"], "additionalProperties": False}),
+    ("fruits", "Name three fruits.", {
+        "type": "array", "items": SHORT, "minItems": 3, "maxItems": 3}),
+    ("mood", "How does the chat feel today?", {
+        "type": "object", "properties": {"mood": {"enum": ["happy", "sad", "hyped", "calm"]}},
+        "required": ["mood"], "additionalProperties": False}),
+    ("point", "Give a point on a map as latitude, longitude and a label.", {
+        "type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}, SHORT]}),
+    ("either", "Give a number or a word.", {"anyOf": [{"type": "integer"}, SHORT]}),
+    ("todo", "Write a short to-do list.", {
+        "type": "object", "properties": {"items": {
+            "type": "array", "maxItems": 4, "items": {
+                "type": "object", "properties": {"task": SHORT, "done": {"type": "boolean"}},
+                "required": ["task", "done"], "additionalProperties": False}}},
+        "required": ["items"], "additionalProperties": False}),
+    ("event", "Plan an event with a date and an id.", {
+        "type": "object",
+        "properties": {"title": SHORT, "date": {"type": "string", "format": "date"},
+                       "id": {"type": "string", "format": "uuid"}},
+        "required": ["title", "date", "id"], "additionalProperties": False}),
+    ("colour", "Pick a colour as a hex code.", {
+        "type": "object", "properties": {"hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
+                                         "name": SHORT},
+        "required": ["hex", "name"], "additionalProperties": False}),
+    ("team", "Name a team of two players.", {
+        "$defs": {"player": {"type": "object",
+                             "properties": {"nick": SHORT, "level": {"type": "integer"}},
+                             "required": ["nick", "level"], "additionalProperties": False}},
+        "type": "object", "properties": {"captain": {"$ref": "#/$defs/player"},
+                                         "second": {"$ref": "#/$defs/player"}},
+        "required": ["captain", "second"], "additionalProperties": False}),
+]  # fmt: skip
+LONG = {"type": "array", "items": {"type": "string", "maxLength": 16}, "minItems": 40,
+        "maxItems": 40}  # fmt: skip
+
+
+def _format(name: str, schema: dict[str, Any]) -> Any:
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+async def _one(api: openai.AsyncOpenAI, name: str, ask: str, schema: Any, seed: int) -> str:
+    """Why the answer is invalid ("" when it parses and validates)."""
+    resp = await api.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": ask}], temperature=1.0, seed=seed,
+        max_tokens=400, response_format=_format(name, schema),
+    )  # fmt: skip
+    text = resp.choices[0].message.content or ""
+    try:
+        jsonschema.validate(json.loads(text), schema)
+    except (ValueError, jsonschema.ValidationError) as exc:
+        return f"{resp.choices[0].finish_reason}: {type(exc).__name__}: {text[:80]!r}"
+    return ""
+
+
+async def validity(api: openai.AsyncOpenAI, seeds: int) -> tuple[dict[str, int], list[str]]:
+    gate = asyncio.Semaphore(8)
+    bar = tqdm(total=len(SCHEMAS) * seeds, unit="answer", desc="validity")
+
+    async def run(name: str, ask: str, schema: Any, seed: int) -> tuple[str, str]:
+        async with gate:
+            why = await _one(api, name, ask, schema, seed)
+        bar.update()
+        return name, why
+
+    jobs = [run(n, a, s, seed) for n, a, s in SCHEMAS for seed in range(seeds)]
+    done = await asyncio.gather(*jobs)
+    bar.close()
+    bad = {name: 0 for name, _, _ in SCHEMAS}
+    for name, why in done:
+        bad[name] += bool(why)
+    return bad, [f"{name}: {why}" for name, why in done if why]
+
+
+async def throughput(api: openai.AsyncOpenAI, streams: int, held: bool) -> float:
+    """Aggregate completion tokens per second of ``streams`` concurrent answers."""
+
+    async def one(i: int) -> int:
+        ask = [{"role": "user", "content": f"List forty words about topic {i}."}]
+        extra: dict[str, Any] = {"response_format": _format("words", LONG)} if held else {}
+        if not held:
+            extra["extra_body"] = {"ignore_eos": True}
+        resp = await api.chat.completions.create(
+            model=MODEL, messages=ask, temperature=1.0, seed=i, max_tokens=240, **extra
+        )  # type: ignore[call-overload]
+        return int(resp.usage.completion_tokens) if resp.usage else 0
+
+    t0 = time.perf_counter()
+    tokens = await asyncio.gather(*(one(i) for i in range(streams)))
+    return sum(tokens) / (time.perf_counter() - t0)
+
+
+async def run_all(v1: str, args: argparse.Namespace) -> dict[str, Any]:
+    async with openai.AsyncOpenAI(base_url=v1, api_key="x", max_retries=0, timeout=600) as api:
+        await throughput(api, 2, held=False)  # warm up
+        bad, why = await validity(api, args.seeds)
+        free, held = [], []
+        for _ in tqdm(range(args.reps), desc="throughput"):
+            free.append(await throughput(api, args.streams, held=False))
+            held.append(await throughput(api, args.streams, held=True))
+    return {"bad": bad, "why": why, "free": statistics.median(free),
+            "held": statistics.median(held)}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=20, help="answers per schema")
+    parser.add_argument("--streams", type=int, default=8, help="concurrent streams")
+    parser.add_argument("--reps", type=int, default=2, help="throughput runs of each kind")
+    args = parser.parse_args()
+    if min(args.seeds, args.streams, args.reps) < 1:
+        parser.error("--seeds, --streams and --reps must be at least 1")
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {MODEL: {"slots": args.streams}}
+        config = write_config(Path(tmp), server={"port": 0, "models": models})
+        server = start_server(config, capture_stderr=False)
+        try:
+            got = asyncio.run(run_all(server.v1, args))
+        finally:
+            stop_server(server)
+    for line in got["why"][:10]:
+        print("invalid:", line)
+    print(f"{'schema':10} {'answers':>8} {'invalid':>8}")
+    for name, bad in got["bad"].items():
+        print(f"{name:10} {args.seeds:8} {bad:8}")
+    print(f"\n{'streams':10} {'free tok/s':>11} {'held tok/s':>11} {'ratio':>6}")
+    ratio = got["held"] / got["free"]
+    print(f"{args.streams:<10} {got['free']:11.1f} {got['held']:11.1f} {ratio:6.2f}\n")
+    fig = {
+        "invalid": sum(got["bad"].values()),
+        "answers": len(SCHEMAS) * args.seeds,
+        f"ratio_constrained_{args.streams}": round(ratio, 3),
+        "free_tok_s": round(got["free"], 1),
+        "held_tok_s": round(got["held"], 1),
+    }
+    report("structured outputs", fig, list(fig), schemas=len(SCHEMAS), streams=args.streams)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
