@@ -6,10 +6,12 @@ Routes call these with a parsed request; nothing here knows about HTTP transport
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 from .backends.base import BackendError, BadPrompt, Delta
@@ -36,6 +38,7 @@ class Started:
     model: str
     id: str
     created: int
+    fingerprint: str  # OpenAI's system_fingerprint: which engine and build answered
 
 
 class OpenAIServing:
@@ -93,7 +96,8 @@ class OpenAIServing:
                     self.metrics.ttft.labels(*labels).observe(time.perf_counter() - t0)
                     self.metrics.prompt_tokens.labels(*labels).inc(first.prompt_tokens)
                     prefix = "chatcmpl" if isinstance(req, ChatCompletionRequest) else "cmpl"
-                    yield Started(first, deltas, req.model, new_id(prefix), now())
+                    made = (first, deltas, req.model, new_id(prefix), now())
+                    yield Started(*made, fingerprint(engine))
                 finally:
                     self.metrics.running.labels(*labels).dec()
         except BadPrompt as exc:
@@ -117,7 +121,9 @@ class OpenAIServing:
         text = "".join(parts)
         choice: dict[str, Any] = {"index": 0, "finish_reason": last.finish_reason, "logprobs": None}
         if isinstance(req, ChatCompletionRequest):
-            choice["message"] = {"role": "assistant", "content": text}
+            choice["message"] = {
+                "role": "assistant", "content": text, "refusal": None, "annotations": [],
+            }  # fmt: skip
             obj = "chat.completion"
         else:
             choice["text"] = text
@@ -129,6 +135,8 @@ class OpenAIServing:
             "model": run.model,
             "choices": [choice],
             "usage": usage(last.prompt_tokens, last.completion_tokens),
+            "system_fingerprint": run.fingerprint,
+            **({"service_tier": "default"} if obj == "chat.completion" else {}),
         }
 
     async def stream_chunks(self, req: Request, run: Started) -> AsyncIterator[dict[str, Any]]:
@@ -139,14 +147,17 @@ class OpenAIServing:
             "object": "chat.completion.chunk" if chat else "text_completion",
             "created": run.created,
             "model": run.model,
+            "system_fingerprint": run.fingerprint,
         }
+        if chat:
+            base["service_tier"] = "default"
         if req.include_usage:
             base["usage"] = None
 
         def chunk(text: str | None, finish: str | None, role: bool = False) -> dict[str, Any]:
             choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "logprobs": None}
             if chat:
-                delta: dict[str, Any] = {"role": "assistant"} if role else {}
+                delta: dict[str, Any] = {"role": "assistant", "refusal": None} if role else {}
                 if text is not None:
                     delta["content"] = text
                 choice["delta"] = delta
@@ -178,3 +189,11 @@ class OpenAIServing:
                 "choices": [],
                 "usage": usage(last.prompt_tokens, last.completion_tokens),
             }
+
+
+def fingerprint(engine: Engine) -> str:
+    """A stable id of the engine and build behind a model alias (OpenAI's
+    ``system_fingerprint``): the same seed repeats an answer while it is unchanged."""
+    backend = engine.backend
+    what = f"{version('literai')}:{type(backend).__name__}:{backend.name}:{backend.context_length}"
+    return "fp_" + hashlib.sha256(what.encode()).hexdigest()[:12]
