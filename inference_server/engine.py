@@ -140,7 +140,7 @@ class Engine:
             for item in await handoff.take_all():
                 if isinstance(item, Delta):
                     # Coalesce what piled up: a slow reader costs one write, not many.
-                    merged = item if merged is None else _merge(merged, item)
+                    merged = item if merged is None else merged.then(item)
                     continue
                 if merged is not None:
                     yield merged
@@ -150,7 +150,3 @@ class Engine:
                 raise item
             if merged is not None:
                 yield merged
-
-
-def _merge(a: Delta, b: Delta) -> Delta:
-    return Delta(a.text + b.text, b.completion_tokens, b.finish_reason, b.prompt_tokens)

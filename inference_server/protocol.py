@@ -149,17 +149,22 @@ class ChatCompletionRequest(_Sampling):
     messages: Annotated[list[Message], Field(min_length=1, max_length=1000)]
     max_completion_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
     response_format: ResponseFormat | None = None
+    logprobs: bool = False
+    top_logprobs: Annotated[int | None, Field(ge=0, le=20)] = None
 
     def prompt(self) -> list[ChatMessage]:
         return [ChatMessage(m.role, m.text()) for m in self.messages]
 
     def params(self) -> SamplingParams:
         """The sampling parameters, with the ``response_format`` constraint (an
-        ApiError(400) when it cannot be enforced)."""
+        ApiError(400) when it cannot be enforced) and the log-probabilities asked."""
         from .structured import structure
 
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ApiError(400, "top_logprobs needs logprobs: true", param="top_logprobs")
         params = self.sampling(self.max_completion_tokens or self.max_tokens)
-        return replace(params, structure=structure(self.response_format))
+        top = (self.top_logprobs or 0) if self.logprobs else None
+        return replace(params, structure=structure(self.response_format), logprobs=top)
 
 
 class CompletionRequest(_Sampling):
@@ -170,12 +175,16 @@ class CompletionRequest(_Sampling):
         ]
     )
     max_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = 16  # OpenAI's default
+    logprobs: Annotated[int | None, Field(ge=0, le=20)] = None  # how many top ones
+    echo: bool = False
 
     def text(self) -> str:
         return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
 
     def params(self) -> SamplingParams:
-        return self.sampling(self.max_tokens)
+        params = self.sampling(self.max_tokens)
+        scored = self.logprobs is not None
+        return replace(params, logprobs=self.logprobs, prompt_logprobs=self.echo and scored)
 
 
 class SpeechRequest(_Wire):
@@ -217,6 +226,8 @@ _NULL_MEANS_DEFAULT = (
     "speed",
     "response_format",
     "ignore_eos",
+    "logprobs",
+    "echo",
 )
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
 

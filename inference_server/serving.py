@@ -10,10 +10,11 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
 
+from . import logprobs
 from .backends.base import BackendError, BadPrompt, Delta
 from .engine import Engine, NotReady
 from .metrics import ServerMetrics
@@ -112,22 +113,21 @@ class OpenAIServing:
     async def complete(self, req: Request) -> dict[str, Any]:
         """A whole, non-streamed answer."""
         async with self.start(req) as run:
-            last = run.first
-            parts = [last.text]
+            whole = run.first
             async for delta in run.rest:
-                parts.append(delta.text)
-                last = delta
-        self.metrics.completion_tokens.labels(req.model).inc(last.completion_tokens)
-        text = "".join(parts)
-        choice: dict[str, Any] = {"index": 0, "finish_reason": last.finish_reason, "logprobs": None}
+                whole = whole.then(delta)
+        self.metrics.completion_tokens.labels(req.model).inc(whole.completion_tokens)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": whole.finish_reason}
+        choice["logprobs"] = _logprobs(req, whole)
         if isinstance(req, ChatCompletionRequest):
             choice["message"] = {
-                "role": "assistant", "content": text, "refusal": None, "annotations": [],
+                "role": "assistant", "content": whole.text, "refusal": None, "annotations": [],
             }  # fmt: skip
             obj = "chat.completion"
         else:
-            choice["text"] = text
+            choice["text"] = (req.text() if req.echo else "") + whole.text
             obj = "text_completion"
+        last = whole
         return {
             "id": run.id,
             "object": obj,
@@ -154,8 +154,11 @@ class OpenAIServing:
         if req.include_usage:
             base["usage"] = None
 
-        def chunk(text: str | None, finish: str | None, role: bool = False) -> dict[str, Any]:
-            choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "logprobs": None}
+        def chunk(
+            text: str | None, finish: str | None, role: bool = False, scored: Delta | None = None
+        ) -> dict[str, Any]:
+            choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
+            choice["logprobs"] = None if scored is None else _logprobs(req, scored, offset)
             if chat:
                 delta: dict[str, Any] = {"role": "assistant", "refusal": None} if role else {}
                 if text is not None:
@@ -165,15 +168,20 @@ class OpenAIServing:
                 choice["text"] = text or ""
             return {**base, "choices": [choice]}
 
+        offset = 0  # characters sent, for a completion's text offsets
         if chat:
             yield chunk("", None, role=True)
+        elif isinstance(req, CompletionRequest) and req.echo:
+            yield chunk(req.text(), None, scored=_prompt_only(run.first))
+            offset = len(req.text())
         last = run.first
         try:
             delta: Delta | None = run.first
             while delta is not None:
                 last = delta
-                if delta.text:
-                    yield chunk(delta.text, None)
+                if delta.text or delta.logprobs:
+                    yield chunk(delta.text, None, scored=replace(delta, prompt=None))
+                    offset += len(delta.text)
                 if delta.finish_reason is not None:
                     yield chunk(None if chat else "", delta.finish_reason)
                 if self.stream_interval and delta.finish_reason is None:
@@ -197,3 +205,17 @@ def fingerprint(engine: Engine) -> str:
     backend = engine.backend
     what = f"{version('literai')}:{type(backend).__name__}:{backend.name}:{backend.context_length}"
     return "fp_" + hashlib.sha256(what.encode()).hexdigest()[:12]
+
+
+def _prompt_only(first: Delta) -> Delta:
+    """A delta scoring only the prompt (an echo's first chunk), from the first delta."""
+    return Delta("", 0, logprobs=first.prompt)
+
+
+def _logprobs(req: Request, delta: Delta, offset: int = 0) -> dict[str, Any] | None:
+    """``choice.logprobs`` for the tokens ``delta`` covers (None: none were asked)."""
+    if delta.logprobs is None:
+        return None
+    if isinstance(req, ChatCompletionRequest):
+        return logprobs.chat(delta.logprobs, req.top_logprobs or 0)
+    return logprobs.completion([*(delta.prompt or []), *delta.logprobs], req.logprobs or 0, offset)

@@ -86,16 +86,53 @@ class SamplingParams:
     presence_penalty: float = 0.0
     ignore_eos: bool = False
     structure: Structure | None = None
+    logprobs: int | None = None  # each token's log-probability and this many top ones
+    prompt_logprobs: bool = False  # the prompt's tokens' too (a completion's echo)
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """A token the engine picked (or read, for a prompt) and its log-probability under
+    the model (raw logits, before temperature and penalties), with the likeliest
+    alternatives, as token ids; ``logprob`` is None for a prompt's first token."""
+
+    token: int
+    logprob: float | None
+    top: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A ``Sampled`` as text: the token's text and bytes, and the same for the top ones."""
+
+    text: str
+    data: bytes
+    logprob: float | None
+    top: tuple[tuple[str, bytes, float], ...] = ()
 
 
 @dataclass
 class Delta:
-    """Text produced since the last delta; the final one carries finish and usage."""
+    """Text produced since the last delta; the final one carries finish and usage.
+    With ``params.logprobs``, ``logprobs`` has an entry per token the delta covers; with
+    ``params.prompt_logprobs``, the first delta has the prompt's (``prompt``)."""
 
     text: str
     completion_tokens: int
     finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
+    logprobs: list[TokenLogprob] | None = None
+    prompt: list[TokenLogprob] | None = None
+
+    def then(self, later: Delta) -> Delta:
+        """This delta and the ``later`` one as one (text, scores and the prompt's
+        joined; counts and finish from the later)."""
+        scores = None if self.logprobs is None else self.logprobs + (later.logprobs or [])
+        prompt = self.prompt if self.prompt is not None else later.prompt
+        return Delta(
+            self.text + later.text, later.completion_tokens, later.finish_reason,
+            later.prompt_tokens, scores, prompt,
+        )  # fmt: skip
 
 
 @dataclass

@@ -18,7 +18,10 @@ the scheduler, following the pure policy in batch_policy.py:
   step of its own, so its logits do not depend on what the cache held (a seed repeats);
 - decodes it, then samples each sequence that produced logits with that request's own
   sampler chain (llama_sampling.py: a JSON grammar, penalties, top-p, temperature,
-  seed; greedy at temperature 0), made on the request's own thread before it queues.
+  seed; greedy at temperature 0), made on the request's own thread before it queues;
+  a request that asked for log-probabilities gets each token scored, and one that asked
+  for its prompt's (a completion's echo) has every prompt position computed, its cached
+  prefix not reused.
 
 Facts about llama-cpp-python 0.3.36 this relies on: ``n_threads`` applies to one-token
 batches only, every larger step uses ``n_threads_batch`` (both are set); with the
@@ -31,38 +34,19 @@ cells, and ``llama_decode`` returns 1 (not a negative code) when one runs out;
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import llama_sampling
-from .base import BackendError, CancelToken, ChatMessage, Delta, SamplingParams
+from .base import BackendError, CancelToken, ChatMessage, Delta, Sampled, SamplingParams
 from .batch_policy import Lane, Plan, choose_slot, plan_step
-from .llama_prompt import LlamaPrompt, Run, open_model
+from .batch_seq import END, Seq, read
+from .llama_prompt import LlamaPrompt, open_model
 
 log = logging.getLogger(__name__)
-
-_END = object()
-
-
-@dataclass(eq=False)
-class _Seq:
-    """One request inside the scheduler."""
-
-    run: Run
-    params: SamplingParams
-    cancel: CancelToken
-    out: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
-    slot: int = -1
-    fed: int = 0  # prompt tokens in the KV cache
-    produced: int = 0
-    last: int = -1  # the last sampled token, fed in the next step
-    sampler: Any = None
-    done: bool = False  # set by the reader: it stopped reading (stop string, cancel)
 
 
 class BatchedLlamaCpp:
@@ -101,12 +85,13 @@ class BatchedLlamaCpp:
         self._batch: Any = None
         self._n_vocab = 0
         self._eog: frozenset[int] = frozenset()
-        self._waiting: deque[_Seq] = deque()
-        self._running: list[_Seq | None] = [None] * slots
+        self._waiting: deque[Seq] = deque()
+        self._running: list[Seq | None] = [None] * slots
         self._cached: list[list[int]] = [[] for _ in range(slots)]  # tokens in each slot's KV
         self._wake = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._scoring: list[tuple[Seq, int, int]] = []  # prompt positions to score
         self.steps = 0  # decode calls, for tests and metrics
         self.reused_tokens = 0  # prompt tokens whose KV a slot already held
 
@@ -137,14 +122,8 @@ class BatchedLlamaCpp:
             target=self._schedule, name=f"batch-{self.name}", daemon=True
         )
         self._thread.start()
-        log.info(
-            "loaded %s from %s: %d sequences of %d tokens, prompt chunks of %d",
-            self.name,
-            self._path,
-            slots,
-            self.context_length,
-            self._chunk,
-        )
+        what = (self.name, self._path, slots, self.context_length, self._chunk)
+        log.info("loaded %s from %s: %d sequences of %d tokens, prompt chunks of %d", *what)
 
     def close(self) -> None:
         import llama_cpp
@@ -180,7 +159,7 @@ class BatchedLlamaCpp:
         rules = self._prompt
         if self._thread is None or rules is None:
             raise BackendError("model not loaded")
-        seq = _Seq(rules.prepare(prompt, params), params, cancel)
+        seq = Seq(rules.prepare(prompt, params), params, cancel)
         # Made here, not on the scheduler: a grammar that does not parse is this
         # request's 400, and compiling one never holds up the others' step.
         seq.sampler = llama_sampling.sampler_chain(params, self._n_vocab, self._llm._model.vocab)
@@ -192,28 +171,15 @@ class BatchedLlamaCpp:
             self._wake.notify()
         yield from rules.deltas(self._tokens(seq), seq.run, params, cancel)
 
-    def _tokens(self, seq: _Seq) -> Iterator[int]:
-        try:
-            while True:
-                try:
-                    item = seq.out.get(timeout=0.25)
-                except queue.Empty:
-                    if seq.cancel.cancelled:
-                        return
-                    thread = self._thread
-                    if thread is None or not thread.is_alive():
-                        raise BackendError("the text engine stopped") from None
-                    continue
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, int)
-                yield item
-        finally:  # stopped reading for whatever reason: the slot is freed next step
-            seq.done = True
+    def _tokens(self, seq: Seq) -> Iterator[int | Sampled | list[Sampled]]:
+        def alive() -> bool:
+            return self._thread is not None and self._thread.is_alive()
+
+        def wake() -> None:
             with self._wake:
                 self._wake.notify()
+
+        return read(seq, alive, wake)
 
     # -- the scheduler thread --------------------------------------------------------
 
@@ -258,7 +224,8 @@ class BatchedLlamaCpp:
                 continue
             tokens = seq.run.tokens
             choice = choose_slot(free, self._cached, tokens)
-            slot, keep = choice.slot, choice.keep
+            # A prompt's own log-probabilities need its every position computed.
+            slot, keep = choice.slot, 0 if seq.params.prompt_logprobs else choice.keep
             memory = llama_cpp.llama_get_memory(self._ctx.ctx)
             if not llama_cpp.llama_memory_seq_rm(memory, slot, keep, -1):
                 keep = 0
@@ -287,15 +254,20 @@ class BatchedLlamaCpp:
                 self._cached[seq.slot] = []
                 self._finish(seq, BackendError(f"the text engine failed to decode (code {rc})"))
             return
+        for seq, index, k in self._scoring:
+            token, top = seq.run.tokens[k], seq.params.logprobs or 0
+            score = llama_sampling.score_at(self._ctx.ctx, index, self._n_vocab, token, top)
+            seq.prompt_scores.append(score)
+        self._scoring.clear()
         for seq, index in sampling:
             self._sample(seq, index)
 
-    def _fill(self, running: list[_Seq], plan: Plan) -> list[tuple[_Seq, int]]:
+    def _fill(self, running: list[Seq], plan: Plan) -> list[tuple[Seq, int]]:
         """Write ``plan`` into the llama.cpp batch; returns (sequence, its logits' batch
         index) for each sequence whose next token this step computes."""
         batch = self._batch
         batch.n_tokens = 0
-        sampling: list[tuple[_Seq, int]] = []
+        sampling: list[tuple[Seq, int]] = []
 
         def put(token: int, pos: int, slot: int, logits: bool) -> None:
             i = batch.n_tokens
@@ -316,29 +288,38 @@ class BatchedLlamaCpp:
             tokens = seq.run.tokens
             for k in range(seq.fed, seq.fed + take):
                 last = k == len(tokens) - 1
-                put(tokens[k], k, seq.slot, last)
+                score = seq.params.prompt_logprobs and not last  # of token k + 1
+                put(tokens[k], k, seq.slot, last or score)
                 if last:
                     sampling.append((seq, batch.n_tokens - 1))
+                elif score:
+                    self._scoring.append((seq, batch.n_tokens - 1, k + 1))
             self._cached[seq.slot].extend(tokens[seq.fed : seq.fed + take])
             seq.fed += take
         return sampling
 
-    def _sample(self, seq: _Seq, index: int) -> None:
+    def _sample(self, seq: Seq, index: int) -> None:
         """The sequence's next token from the logits at ``index``, handed to its reader;
         the sequence finishes at end of generation, max_tokens or a full slot."""
-        token = llama_sampling.sample(seq.sampler, self._ctx.ctx, index, self._n_vocab)
+        ctx = self._ctx.ctx
+        token = llama_sampling.sample(seq.sampler, ctx, index, self._n_vocab)
+        if seq.params.prompt_logprobs and seq.produced == 0:
+            seq.out.put([Sampled(seq.run.tokens[0], None), *seq.prompt_scores])
         seq.produced += 1
         seq.last = token
-        seq.out.put(token)
+        top = seq.params.logprobs
+        seq.out.put(
+            token if top is None else llama_sampling.score_at(ctx, index, self._n_vocab, token, top)
+        )
         ended = token in self._eog and not seq.params.ignore_eos
         full = len(self._cached[seq.slot]) + 1 >= self.context_length
         if ended or seq.produced >= seq.run.max_tokens or full:
             self._finish(seq)
 
-    def _finish(self, seq: _Seq, error: BaseException | None = None) -> None:
+    def _finish(self, seq: Seq, error: BaseException | None = None) -> None:
         """Take ``seq`` out (its slot is free from the next step) and end its reader."""
         if seq.slot >= 0 and self._running[seq.slot] is seq:
             self._running[seq.slot] = None
         llama_sampling.free(seq.sampler)
         seq.sampler = None
-        seq.out.put(error if error is not None else _END)
+        seq.out.put(error if error is not None else END)

@@ -64,6 +64,8 @@ class EchoBackend:
                 "the echo engine repeats words and cannot hold them to JSON; use a model",
                 "response_format",
             )
+        if params.logprobs is not None or params.prompt_logprobs:
+            raise BadPrompt("the echo engine has no probabilities to give; use a model", "logprobs")
         words, n_prompt, param = _read(prompt)
         max_tokens = token_budget(n_prompt, params.max_tokens, self.context_length, param)
         return self._counted(self._words(words, n_prompt, max_tokens, params, cancel))

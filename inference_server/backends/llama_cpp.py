@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .base import BackendError, CancelToken, ChatMessage, Delta, SamplingParams
+from .base import BackendError, BadPrompt, CancelToken, ChatMessage, Delta, SamplingParams
 from .llama_prompt import LlamaPrompt, open_model
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class LlamaCppBackend:
         llm, rules = self._llm, self._prompt
         if llm is None or rules is None:
             raise BackendError("model not loaded")
+        if params.logprobs is not None or params.prompt_logprobs:
+            raise BadPrompt("log-probabilities come from the batched engine only", "logprobs")
         run = rules.prepare(prompt, params)
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
         grammar = None

@@ -25,7 +25,9 @@ from .base import (
     ChatMessage,
     Delta,
     FinishReason,
+    Sampled,
     SamplingParams,
+    TokenLogprob,
     token_budget,
 )
 from .stops import StopMatcher
@@ -122,10 +124,16 @@ class LlamaPrompt:
     # -- generated tokens ------------------------------------------------------------
 
     def deltas(
-        self, tokens: Iterator[int], run: Run, params: SamplingParams, cancel: CancelToken
+        self,
+        tokens: Iterator[int | Sampled | list[Sampled]],
+        run: Run,
+        params: SamplingParams,
+        cancel: CancelToken,
     ) -> Iterator[Delta]:
         """Generated tokens as text deltas: stop strings held back and cut, end of
-        generation and max_tokens applied; the final delta carries finish and usage."""
+        generation and max_tokens applied; the final delta carries finish and usage.
+        A token may come scored (``Sampled``): its log-probability goes with the delta
+        that carries its text; a list of them is the prompt's, for the first delta."""
         llm = self.llm
         stops = StopMatcher(run.stops)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -134,13 +142,21 @@ class LlamaPrompt:
         hit = False
         finish: FinishReason = "length"
         pending = ""
-        for token in tokens:
+        scores: list[TokenLogprob] | None = None if params.logprobs is None else []
+        prompt: list[TokenLogprob] | None = None
+        for item in tokens:
             if cancel.cancelled:
                 return
+            if isinstance(item, list):
+                prompt = [self.as_text(s) for s in item]
+                continue
+            token = item if isinstance(item, int) else item.token
             if self.is_eog(token) and not params.ignore_eos:
                 finish = "stop"
                 break
             produced += 1
+            if scores is not None and isinstance(item, Sampled):
+                scores.append(self.as_text(item))
             piece = decoder.decode(llm.detokenize([token], special=False))
             emit, hit = stops.feed(piece)
             pending += emit
@@ -150,12 +166,25 @@ class LlamaPrompt:
             if produced >= run.max_tokens:
                 break
             if pending:
-                yield Delta(pending, produced, prompt_tokens=n_prompt)
-                pending = ""
+                yield Delta(
+                    pending, produced, prompt_tokens=n_prompt, logprobs=scores, prompt=prompt
+                )
+                pending, prompt = "", None
+                scores = None if scores is None else []
         if not cancel.cancelled:
             if not hit:  # ended by EOS or length: what was held back was not a stop
                 pending += stops.feed(decoder.decode(b"", final=True))[0] + stops.flush()
-            yield Delta(pending, produced, finish_reason=finish, prompt_tokens=n_prompt)
+            yield Delta(pending, produced, finish, n_prompt, logprobs=scores, prompt=prompt)
+
+    def as_text(self, sampled: Sampled) -> TokenLogprob:
+        """A scored token, and its top alternatives, as text and bytes."""
+
+        def piece(token: int) -> tuple[str, bytes]:
+            data = bytes(self.llm.detokenize([token], special=True))
+            return data.decode("utf-8", errors="replace"), data
+
+        top = tuple((*piece(t), lp) for t, lp in sampled.top)
+        return TokenLogprob(*piece(sampled.token), sampled.logprob, top)
 
     def eog_tokens(self) -> frozenset[int]:
         """Every end-of-generation token of the vocabulary, for a set lookup per token."""

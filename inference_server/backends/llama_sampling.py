@@ -19,7 +19,7 @@ import math
 import random
 from typing import Any
 
-from .base import BadPrompt, SamplingParams
+from .base import BadPrompt, Sampled, SamplingParams
 
 PENALTY_LAST_N = 64  # as llama-cpp-python's high-level sampler (last_n_tokens_size)
 
@@ -170,3 +170,24 @@ def free(chain: Any) -> None:
         chain.free()
     elif chain is not None:
         llama_cpp.llama_sampler_free(chain)
+
+
+def score_at(ctx: Any, index: int, n_vocab: int, token: int, top: int) -> Sampled:
+    """``token`` with its log-probability under the logits the last decode computed at
+    batch position ``index`` (a log-softmax of the raw logits) and the ``top`` likeliest
+    tokens', likeliest first."""
+    import llama_cpp
+    import numpy as np
+
+    n_vocab = llama_cpp.llama_vocab_n_tokens(
+        llama_cpp.llama_model_get_vocab(llama_cpp.llama_get_model(ctx))
+    )
+    row = np.asarray(_logits(ctx, index, n_vocab), dtype=np.float64)
+    peak = row.max()
+    total = peak + np.log(np.exp(row - peak).sum())
+    best: tuple[tuple[int, float], ...] = ()
+    if top > 0:
+        ids = np.argpartition(row, -top)[-top:]
+        ids = ids[np.argsort(-row[ids], kind="stable")]
+        best = tuple((int(i), float(row[i] - total)) for i in ids)
+    return Sampled(token, float(row[token] - total), best)

@@ -24,6 +24,7 @@ from .base import (
     FinishReason,
     PromptTooLong,
     SamplingParams,
+    TokenLogprob,
 )
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,12 @@ class RemoteOpenAI:
             args["extra_body"] = {"ignore_eos": True}
         if params.structure is not None and not isinstance(prompt, str):
             args["response_format"] = params.structure.response_format()
+        if params.prompt_logprobs:
+            raise BadPrompt("echo with logprobs is not passed on to another server", "echo")
+        if params.logprobs is not None and isinstance(prompt, str):
+            args["logprobs"] = params.logprobs
+        elif params.logprobs is not None:
+            args.update(logprobs=True, top_logprobs=params.logprobs)
         try:
             if isinstance(prompt, str):
                 stream = client.completions.create(prompt=prompt, **args)
@@ -138,9 +145,9 @@ class RemoteOpenAI:
             ) from None
         except openai.APIError as exc:
             raise BackendError(f"cannot reach the {self.name} server: {exc}") from None
-        yield from self._read(stream, cancel)
+        yield from self._read(stream, cancel, args)
 
-    def _read(self, stream: Any, cancel: CancelToken) -> Iterator[Delta]:
+    def _read(self, stream: Any, cancel: CancelToken, args: dict[str, Any]) -> Iterator[Delta]:
         import openai
 
         produced = prompt_tokens = 0
@@ -159,9 +166,10 @@ class RemoteOpenAI:
                             text = choice.delta.content or ""
                         if choice.finish_reason is not None:
                             finish = "length" if choice.finish_reason == "length" else "stop"
-                        if text:
+                        scores = _scores(choice.logprobs) if "logprobs" in args else None
+                        if text or scores:
                             produced += 1  # one token per chunk, until usage says
-                            yield Delta(text, produced)
+                            yield Delta(text, produced, logprobs=scores)
         except openai.APIError as exc:
             raise BackendError(f"the {self.name} server failed mid-answer: {exc}") from None
         if not cancel.cancelled:
@@ -176,6 +184,33 @@ _CONTROL_TOKEN = re.compile(
     r"<\|[^<>|\s]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>",
     re.IGNORECASE,
 )
+
+
+def _scores(found: Any) -> list[TokenLogprob]:
+    """The other server's log-probabilities of a chunk, chat's or the completions'."""
+    if found is None:
+        return []
+    if getattr(found, "content", None) is not None:  # chat
+
+        def one(e: Any) -> tuple[str, bytes, float]:
+            return e.token, bytes(e.bytes) if e.bytes is not None else e.token.encode(), e.logprob
+
+        return [
+            TokenLogprob(*one(e), tuple(one(t) for t in e.top_logprobs or ()))
+            for e in found.content
+        ]
+    tops = found.top_logprobs or [None] * len(found.tokens or [])
+    return [
+        TokenLogprob(
+            token,
+            token.encode(),
+            logprob,
+            tuple((t, t.encode(), lp) for t, lp in (top or {}).items()),
+        )
+        for token, logprob, top in zip(
+            found.tokens or [], found.token_logprobs or [], tops, strict=False
+        )
+    ]
 
 
 def defuse(text: str) -> str:
