@@ -55,6 +55,7 @@ async def start_inference(
         images=build_images(config.server.images),
         on_load_error=lambda msg: stop.set(1, msg),
         api_key=env.api_key,
+        data_dir=Path(config.data_dir),
     )
     runner, port = await listen(app, config.server.host, config.server.port)
     return runner, port, list(backends)

@@ -15,12 +15,13 @@ from .backends.base import TextBackend
 from .backends.registry import build_backend
 from .engine import Engine
 from .images import ImageService
-from .keys import API_KEY, IMAGES, MEDIA, METRICS, SERVING, SPEECH
+from .keys import API_KEY, EMBEDDINGS, IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import MediaStore
 from .metrics import ServerMetrics
 from .middlewares import MIDDLEWARES, browser_guard
 from .routes import setup_routes
 from .serving import OpenAIServing
+from .serving_embeddings import EmbeddingServing
 from .serving_images import ImageServing
 from .serving_speech import SpeechServing
 from .settings import ServerSettings
@@ -53,6 +54,7 @@ def create_app(
     images: ImageService | None = None,
     on_load_error: Callable[[str], None] | None = None,
     api_key: str | None = None,
+    data_dir: Path | None = None,
 ) -> web.Application:
     """The app; engines load in the background, so /health answers 503 until ready."""
     guard = browser_guard(settings.host, settings.allowed_hosts, settings.allowed_origins)
@@ -66,11 +68,13 @@ def create_app(
     app[SERVING] = OpenAIServing(engines, metrics, settings.stream_interval_ms)
     app[SPEECH] = SpeechServing(speech)
     app[IMAGES] = ImageServing(images)
+    app[EMBEDDINGS] = embeddings = EmbeddingServing(settings.embeddings, data_dir)
     if api_key:  # read from the environment by the process layer, never from a file
         app[API_KEY] = api_key
     app[MEDIA] = MediaStore(Path(settings.media.folder), settings.media.max_bytes)
     setup_routes(app)
     app.cleanup_ctx.append(_lifetime(engines, speech, images, on_load_error))
+    app.on_cleanup.append(lambda _: embeddings.close())
     return app
 
 

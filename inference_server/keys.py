@@ -7,6 +7,7 @@ from aiohttp import web
 from .media import MediaStore
 from .metrics import ServerMetrics
 from .serving import OpenAIServing
+from .serving_embeddings import EmbeddingServing
 from .serving_images import ImageServing
 from .serving_speech import SpeechServing
 
@@ -16,3 +17,4 @@ API_KEY = web.AppKey("api_key", str)
 SPEECH = web.AppKey("speech", SpeechServing)
 IMAGES = web.AppKey("images", ImageServing)
 MEDIA = web.AppKey("media", MediaStore)
+EMBEDDINGS = web.AppKey("embeddings", EmbeddingServing)

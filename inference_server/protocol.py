@@ -201,6 +201,21 @@ class SpeechRequest(_Wire):
     instructions: Annotated[str | None, Field(max_length=4096)] = None  # accepted, unused
 
 
+class EmbeddingRequest(_Wire):
+    """OpenAI's ``/v1/embeddings`` body (``input`` as text; token arrays are refused)."""
+
+    input: (
+        Annotated[str, Field(max_length=1_000_000)]
+        | Annotated[
+            list[Annotated[str, Field(max_length=1_000_000)]], Field(min_length=1, max_length=2048)
+        ]
+    )
+    model: Annotated[str, Field(min_length=1, max_length=256)]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    user: Annotated[str | None, Field(max_length=256)] = None
+
+
 class ImageRequest(_Wire):
     """OpenAI's ``/v1/images/generations`` body; ``seed``, ``steps`` and
     ``guidance_scale`` are our extensions (``quality``, ``style`` are accepted, unused)."""
@@ -228,6 +243,7 @@ _NULL_MEANS_DEFAULT = (
     "ignore_eos",
     "logprobs",
     "echo",
+    "encoding_format",
 )
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
 

