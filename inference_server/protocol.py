@@ -71,10 +71,23 @@ class TextPart(_Wire):
     text: Annotated[str, Field(max_length=1_000_000)]
 
 
+class FunctionCall(_Wire):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    arguments: Annotated[str, Field(max_length=1_000_000)]
+
+
+class ToolCall(_Wire):
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class Message(_Wire):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: Annotated[list[ToolCall], Field(max_length=64)] | None = None
+    tool_call_id: Annotated[str, Field(max_length=128)] | None = None
 
     def text(self) -> str:
         if self.content is None:
@@ -145,12 +158,36 @@ class ResponseFormat(_Wire):
     json_schema: JsonSchemaSpec | None = None
 
 
+class FunctionDef(_Wire):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    description: Annotated[str, Field(max_length=4096)] | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(_Wire):
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class NamedFunction(_Wire):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class NamedToolChoice(_Wire):
+    type: Literal["function"]
+    function: NamedFunction
+
+
 class ChatCompletionRequest(_Sampling):
     messages: Annotated[list[Message], Field(min_length=1, max_length=1000)]
     max_completion_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
     response_format: ResponseFormat | None = None
     logprobs: bool = False
     top_logprobs: Annotated[int | None, Field(ge=0, le=20)] = None
+    tools: Annotated[list[Tool], Field(max_length=128)] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
 
     def prompt(self) -> list[ChatMessage]:
         return [ChatMessage(m.role, m.text()) for m in self.messages]
@@ -185,50 +222,6 @@ class CompletionRequest(_Sampling):
         params = self.sampling(self.max_tokens)
         scored = self.logprobs is not None
         return replace(params, logprobs=self.logprobs, prompt_logprobs=self.echo and scored)
-
-
-class SpeechRequest(_Wire):
-    """OpenAI's ``/v1/audio/speech`` body; ``stream`` is our extension (as is
-    ``stream_format: "audio"``, which OpenAI also uses)."""
-
-    model: Annotated[str, Field(min_length=1, max_length=256)]
-    input: Annotated[str, Field(min_length=1, max_length=1_000_000)]
-    voice: Annotated[str, Field(min_length=1, max_length=64)]
-    response_format: Literal["mp3", "opus", "ogg", "aac", "flac", "wav", "pcm"] = "mp3"
-    speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
-    stream_format: Literal["audio", "sse"] | None = None
-    stream: bool = False
-    instructions: Annotated[str | None, Field(max_length=4096)] = None  # accepted, unused
-
-
-class EmbeddingRequest(_Wire):
-    """OpenAI's ``/v1/embeddings`` body (``input`` as text; token arrays are refused)."""
-
-    input: (
-        Annotated[str, Field(max_length=1_000_000)]
-        | Annotated[
-            list[Annotated[str, Field(max_length=1_000_000)]], Field(min_length=1, max_length=2048)
-        ]
-    )
-    model: Annotated[str, Field(min_length=1, max_length=256)]
-    encoding_format: Literal["float", "base64"] = "float"
-    dimensions: Annotated[int | None, Field(ge=1, le=100_000)] = None
-    user: Annotated[str | None, Field(max_length=256)] = None
-
-
-class ImageRequest(_Wire):
-    """OpenAI's ``/v1/images/generations`` body; ``seed``, ``steps`` and
-    ``guidance_scale`` are our extensions (``quality``, ``style`` are accepted, unused)."""
-
-    prompt: Annotated[str, Field(min_length=1, max_length=1_000_000)]
-    model: Annotated[str | None, Field(max_length=256)] = None
-    n: Annotated[int, Field(ge=1, le=16)] = 1
-    size: Annotated[str | None, Field(max_length=20)] = None
-    response_format: Literal["url", "b64_json"] = "url"
-    seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None
-    steps: Annotated[int | None, Field(ge=1, le=150)] = None
-    guidance_scale: Annotated[float | None, Field(ge=0.0, le=30.0)] = None
-    user: Annotated[str | None, Field(max_length=256)] = None
 
 
 _NULL_MEANS_DEFAULT = (

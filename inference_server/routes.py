@@ -18,13 +18,11 @@ from .protocol import (
     ApiError,
     ChatCompletionRequest,
     CompletionRequest,
-    EmbeddingRequest,
-    ImageRequest,
-    SpeechRequest,
     error_body,
     parse_body,
     sse,
 )
+from .protocol_media import EmbeddingRequest, ImageRequest, SpeechRequest
 from .serving import Request
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
 
-from . import logprobs
+from . import logprobs, tools
 from .backends.base import BackendError, BadPrompt, Delta
 from .engine import Engine, NotReady
 from .metrics import ServerMetrics
@@ -40,6 +40,7 @@ class Started:
     id: str
     created: int
     fingerprint: str  # OpenAI's system_fingerprint: which engine and build answered
+    calling: bool = False  # the answer may be tool calls (tools.py)
 
 
 class OpenAIServing:
@@ -86,11 +87,19 @@ class OpenAIServing:
     async def start(self, req: Request) -> AsyncIterator[Started]:
         """Run a request up to its first delta; map engine trouble to API errors."""
         engine = self._engine(req.model)
+        plan = tools.plan(req) if isinstance(req, ChatCompletionRequest) else None
         prompt = req.prompt() if isinstance(req, ChatCompletionRequest) else req.text()
+        params = req.params()
+        if plan is not None:
+            if plan.structure is not None and params.structure is not None:
+                raise ApiError(400, "response_format cannot be used with tool calls",
+                               param="response_format")  # fmt: skip
+            prompt = plan.messages
+            params = replace(params, structure=params.structure or plan.structure)
         t0 = time.perf_counter()
         labels = (req.model,)
         try:
-            async with engine.generation(prompt, req.params()) as deltas:
+            async with engine.generation(prompt, params) as deltas:
                 self.metrics.running.labels(*labels).inc()
                 try:
                     first = await anext(deltas)
@@ -98,7 +107,8 @@ class OpenAIServing:
                     self.metrics.prompt_tokens.labels(*labels).inc(first.prompt_tokens)
                     prefix = "chatcmpl" if isinstance(req, ChatCompletionRequest) else "cmpl"
                     made = (first, deltas, req.model, new_id(prefix), now())
-                    yield Started(*made, fingerprint(engine))
+                    calling = plan is not None and plan.structure is not None
+                    yield Started(*made, fingerprint(engine), calling)
                 finally:
                     self.metrics.running.labels(*labels).dec()
         except BadPrompt as exc:
@@ -123,6 +133,10 @@ class OpenAIServing:
             choice["message"] = {
                 "role": "assistant", "content": whole.text, "refusal": None, "annotations": [],
             }  # fmt: skip
+            made = tools.calls(whole.text) if run.calling else None
+            if made:
+                choice["message"].update(content=None, tool_calls=made)
+                choice["finish_reason"] = "tool_calls"
             obj = "chat.completion"
         else:
             choice["text"] = (req.text() if req.echo else "") + whole.text
@@ -157,16 +171,7 @@ class OpenAIServing:
         def chunk(
             text: str | None, finish: str | None, role: bool = False, scored: Delta | None = None
         ) -> dict[str, Any]:
-            choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
-            choice["logprobs"] = None if scored is None else _logprobs(req, scored, offset)
-            if chat:
-                delta: dict[str, Any] = {"role": "assistant", "refusal": None} if role else {}
-                if text is not None:
-                    delta["content"] = text
-                choice["delta"] = delta
-            else:
-                choice["text"] = text or ""
-            return {**base, "choices": [choice]}
+            return _chunk(base, req, text, finish, role, scored, offset)
 
         offset = 0  # characters sent, for a completion's text offsets
         if chat:
@@ -175,14 +180,22 @@ class OpenAIServing:
             yield chunk(req.text(), None, scored=_prompt_only(run.first))
             offset = len(req.text())
         last = run.first
+        holder = tools.CallHolder() if run.calling else None
         try:
             delta: Delta | None = run.first
             while delta is not None:
                 last = delta
+                if holder is not None:
+                    delta = holder.feed(delta)
                 if delta.text or delta.logprobs:
                     yield chunk(delta.text, None, scored=replace(delta, prompt=None))
                     offset += len(delta.text)
-                if delta.finish_reason is not None:
+                if delta.finish_reason is not None and holder is not None and holder.calls:
+                    calls = [{"index": k, **c} for k, c in enumerate(holder.calls)]
+                    yield {**base, "choices": [{"index": 0, "finish_reason": None,
+                           "logprobs": None, "delta": {"tool_calls": calls}}]}  # fmt: skip
+                    yield chunk(None, "tool_calls")
+                elif delta.finish_reason is not None:
                     yield chunk(None if chat else "", delta.finish_reason)
                 if self.stream_interval and delta.finish_reason is None:
                     # Let tokens gather (the engine coalesces what is queued) so a
@@ -205,6 +218,29 @@ def fingerprint(engine: Engine) -> str:
     backend = engine.backend
     what = f"{version('literai')}:{type(backend).__name__}:{backend.name}:{backend.context_length}"
     return "fp_" + hashlib.sha256(what.encode()).hexdigest()[:12]
+
+
+def _chunk(
+    base: dict[str, Any],
+    req: Request,
+    text: str | None,
+    finish: str | None,
+    role: bool,
+    scored: Delta | None,
+    offset: int,
+) -> dict[str, Any]:
+    """One stream chunk: ``text`` (None: no content), the finish, the role's opening
+    (chat's first chunk), and the log-probabilities of the tokens ``scored`` covers."""
+    choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
+    choice["logprobs"] = None if scored is None else _logprobs(req, scored, offset)
+    if isinstance(req, ChatCompletionRequest):
+        delta: dict[str, Any] = {"role": "assistant", "refusal": None} if role else {}
+        if text is not None:
+            delta["content"] = text
+        choice["delta"] = delta
+    else:
+        choice["text"] = text or ""
+    return {**base, "choices": [choice]}
 
 
 def _prompt_only(first: Delta) -> Delta:

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .protocol import ApiError, EmbeddingRequest
+from .protocol import ApiError
+from .protocol_media import EmbeddingRequest
 from .settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from typing import Any
 
 from .backends.images import ImageJob
 from .images import ImageService, ImagesUnavailable
-from .protocol import ApiError, ImageRequest, now
+from .protocol import ApiError, now
+from .protocol_media import ImageRequest
 
 Publish = Callable[[bytes], Awaitable[str]]
 """PNG bytes -> the URL they are served at."""

@@ -13,7 +13,8 @@ from typing import Any
 
 from .audio import CONTENT_TYPES, EncoderError, encode, ffmpeg_available
 from .backends.base import BackendError
-from .protocol import ApiError, SpeechRequest
+from .protocol import ApiError
+from .protocol_media import SpeechRequest
 from .speech import SpeechService, VoiceUnavailable
 
 

@@ -62,43 +62,43 @@ def structure(fmt: ResponseFormat | None) -> Structure | None:
     return Structure(grammar(schema), schema, spec.name, bool(spec.strict))
 
 
-def check(schema: Any, where: str = "", depth: int = 0) -> None:
+def check(schema: Any, where: str = "", depth: int = 0, param: str = PARAM) -> None:
     """ApiError(400) naming the first keyword or value in ``schema`` that the grammar
     cannot enforce, and where it is (a JSON pointer)."""
     at = where or "/"
     if depth > MAX_DEPTH:
-        raise ApiError(400, f"the schema is nested over {MAX_DEPTH} levels deep", param=PARAM)
+        raise ApiError(400, f"the schema is nested over {MAX_DEPTH} levels deep", param=param)
     if isinstance(schema, bool):
         return
     if not isinstance(schema, dict):
-        raise ApiError(400, f"a schema must be an object (at {at})", param=PARAM)
+        raise ApiError(400, f"a schema must be an object (at {at})", param=param)
     for key, value in schema.items():
         if key not in _KEYWORDS:
             raise ApiError(
                 400,
                 f"the JSON schema keyword '{key}' is not supported (at {at}); supported: "
                 + ", ".join(sorted(_KEYWORDS - _ANNOTATIONS)),
-                param=PARAM,
+                param=param,
             )
-        _check_value(key, value, f"{where}/{key}", depth)
+        _check_value(key, value, f"{where}/{key}", depth, param)
 
 
-def _check_value(key: str, value: Any, at: str, depth: int) -> None:
+def _check_value(key: str, value: Any, at: str, depth: int, param: str) -> None:
     def bad(why: str) -> ApiError:
-        return ApiError(400, f"'{key}' {why} (at {at})", param=PARAM)
+        return ApiError(400, f"'{key}' {why} (at {at})", param=param)
 
     if key in _SCHEMAS and not (key == "items" and isinstance(value, list)):
-        check(value, at, depth + 1)
+        check(value, at, depth + 1, param)
     elif key in _SCHEMA_LISTS or key == "items":
         if not isinstance(value, list) or not value:
             raise bad("must be a non-empty list of schemas")
         for i, item in enumerate(value):
-            check(item, f"{at}/{i}", depth + 1)
+            check(item, f"{at}/{i}", depth + 1, param)
     elif key in _SCHEMA_MAPS:
         if not isinstance(value, dict):
             raise bad("must be an object of schemas")
         for name, item in value.items():
-            check(item, f"{at}/{name}", depth + 1)
+            check(item, f"{at}/{name}", depth + 1, param)
     elif key == "type":
         types = value if isinstance(value, list) else [value]
         if not types or any(t not in _TYPES for t in types):
@@ -121,7 +121,7 @@ def _check_value(key: str, value: Any, at: str, depth: int) -> None:
         raise bad("must be a non-empty list")
 
 
-def grammar(schema: dict[str, Any]) -> str:
+def grammar(schema: dict[str, Any], param: str = PARAM) -> str:
     """llama.cpp grammar text that admits exactly the JSON ``schema`` describes."""
     from llama_cpp.llama_grammar import SchemaConverter
 
@@ -137,7 +137,7 @@ def grammar(schema: dict[str, Any]) -> str:
         why = str(exc) or type(exc).__name__
         if pattern is not None and "pattern" in why.lower():
             why = f"its pattern {pattern!r} cannot be enforced: {why}"
-        raise ApiError(400, f"cannot enforce the schema: {why}", param=PARAM) from None
+        raise ApiError(400, f"cannot enforce the schema: {why}", param=param) from None
     # llama-cpp-python 0.3.36's string characters (and a pattern's ".") admit raw
     # control characters, a quote and a backslash: text that is not JSON. As llama.cpp's
     # own converter, a character is anything but those, or an escape.

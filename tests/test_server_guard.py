@@ -91,7 +91,8 @@ async def test_a_cancelled_image_request_stops_its_work(tiny_images: ImageSettin
 def test_image_cost_is_capped_by_config() -> None:
     from types import SimpleNamespace
 
-    from inference_server.protocol import ApiError, ImageRequest
+    from inference_server.protocol import ApiError
+    from inference_server.protocol_media import ImageRequest
     from inference_server.serving_images import ImageServing
 
     service = SimpleNamespace(settings=ImageSettings(model="m", max_steps=4, max_n=2))  # type: ignore[call-arg]

@@ -1,0 +1,169 @@
+"""Tool calls on chat completions: ``tools``, ``tool_choice``, ``parallel_tool_calls``.
+
+The embedded model's chat template (SmolLM2's ChatML) has no tool format of its own, so
+the tools are told in the system message, as JSON, with the shape a call takes
+(``{"name": ..., "arguments": {...}}``, a list of them when parallel calls are allowed);
+earlier calls and their results go back into the conversation as that JSON and as
+``tool`` messages. What the model writes is held by a grammar (structured.py) made from
+the tools' own parameter schemas:
+
+- ``required`` or a named function: the answer must be a call (of that function), whose
+  arguments validate against its parameters;
+- ``auto``: the answer is a call, or text that does not start with "{"; a call is still
+  always well formed (the grammar decides it at the first character);
+- ``none`` (or no tools): free text, the tools not even told.
+
+The answer's JSON becomes the assistant message's ``tool_calls`` (ids ``call_...``,
+``arguments`` as a JSON string) and ``finish_reason: "tool_calls"``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .backends.base import ChatMessage, Delta, Structure
+from .protocol import ApiError, ChatCompletionRequest
+from .structured import check, grammar
+
+MAX_CALLS = 4  # calls in one parallel answer
+_ROOT = re.compile(r"^root ::=", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ToolPlan:
+    """What a request's tools make of its generation: the messages the model reads, the
+    grammar it writes under (None: free text), and whether the answer may be text."""
+
+    messages: list[ChatMessage]
+    structure: Structure | None
+    parallel: bool
+
+
+def plan(req: ChatCompletionRequest) -> ToolPlan | None:
+    """The plan for a request with tools in play; None when it has none (or ``none``).
+    ApiError(400) for a tool, a choice or a message that cannot be honoured."""
+    messages = _history(req)
+    tools = {t.function.name: t.function for t in req.tools or []}
+    if len(tools) < len(req.tools or []):
+        raise ApiError(400, "two tools have the same name", param="tools")
+    for i, tool in enumerate(tools.values()):
+        check(tool.parameters or {"type": "object"}, "", 0, f"tools[{i}].function.parameters")
+    choice = req.tool_choice or ("auto" if tools else "none")
+    if not tools or choice == "none":
+        if not isinstance(choice, str):
+            raise ApiError(400, "tool_choice names a function but no tools were given",
+                           param="tool_choice")  # fmt: skip
+        return None if not req.tools and not _used(req) else ToolPlan(messages, None, False)
+    if not isinstance(choice, str):
+        name = choice.function.name
+        if name not in tools:
+            raise ApiError(400, f"tool_choice names '{name}', which is not one of the tools",
+                           param="tool_choice.function.name")  # fmt: skip
+        tools = {name: tools[name]}
+    parallel = req.parallel_tool_calls is not False and isinstance(choice, str)
+    call = {"anyOf": [_call_schema(n, f.parameters) for n, f in tools.items()]}
+    schema = ({"type": "array", "items": call, "minItems": 1, "maxItems": MAX_CALLS}
+              if parallel else call)  # fmt: skip
+    text = grammar(schema, "tools")
+    if choice == "auto":  # a call, or text that does not open like one
+        text = _ROOT.sub("toolcallroot ::=", text)
+        text += "\nroot ::= toolcallroot | toolfreetext\ntoolfreetext ::= [^{[ \\t\\n] [^\\x00]*\n"
+    told = _told(list(tools.values()), parallel, forced=choice != "auto")
+    messages = [ChatMessage("system", told), *messages] if messages[0].role != "system" else [
+        ChatMessage("system", messages[0].content + "\n\n" + told), *messages[1:]]  # fmt: skip
+    return ToolPlan(messages, Structure(text, schema, "tool_calls", True), parallel)
+
+
+def _used(req: ChatCompletionRequest) -> bool:
+    return any(m.tool_calls or m.role == "tool" for m in req.messages)
+
+
+def _call_schema(name: str, parameters: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": "object",
+            "properties": {"name": {"const": name}, "arguments": parameters or {"type": "object"}},
+            "required": ["name", "arguments"], "additionalProperties": False}  # fmt: skip
+
+
+def _told(tools: list[Any], parallel: bool, forced: bool) -> str:
+    listed = json.dumps(
+        [{"name": t.name, "description": t.description or "", "parameters": t.parameters or {}}
+         for t in tools], ensure_ascii=False)  # fmt: skip
+    shape = '{"name": "<tool name>", "arguments": {...}}'
+    if parallel:
+        shape = f"[{shape}, ...]"
+    when = "Answer with a tool call" if forced else "To use a tool, answer with only"
+    return f"You can call these tools: {listed}\n{when}, as JSON: {shape}"
+
+
+def _history(req: ChatCompletionRequest) -> list[ChatMessage]:
+    """The messages as the model reads them: an assistant's earlier calls as their JSON,
+    a tool's result as a ``tool`` message; a result must answer a call made before it."""
+    called: set[str] = set()
+    out = []
+    for i, m in enumerate(req.messages):
+        if m.role == "assistant" and m.tool_calls:
+            calls = [{"name": c.function.name, "arguments": _arguments(c.function.arguments, i)}
+                     for c in m.tool_calls]  # fmt: skip
+            called.update(c.id for c in m.tool_calls)
+            out.append(ChatMessage("assistant", json.dumps(calls, ensure_ascii=False)))
+            continue
+        if m.role == "tool":
+            if m.tool_call_id not in called:
+                raise ApiError(400, f"messages[{i}] answers tool call {m.tool_call_id!r}, which "
+                               "no earlier assistant message made",
+                               param=f"messages[{i}].tool_call_id")  # fmt: skip
+        out.append(ChatMessage(m.role, m.text()))
+    return out
+
+
+def _arguments(text: str, i: int) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ApiError(400, f"messages[{i}] has tool call arguments that are not JSON",
+                       param=f"messages[{i}].tool_calls") from None  # fmt: skip
+
+
+def calls(text: str) -> list[dict[str, Any]] | None:
+    """The tool calls an answer made, in OpenAI's shape; None when it is text."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:  # cut short by max_tokens: no call was made
+        return None
+    found = found if isinstance(found, list) else [found]
+    return [{"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
+             "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+            for c in found if isinstance(c, dict) and "name" in c and "arguments" in c]  # fmt: skip
+
+
+class CallHolder:
+    """A streamed answer that may be tool calls: text that opens like a call is held
+    back until it ends (``calls`` then has them); any other text passes at once."""
+
+    def __init__(self) -> None:
+        self.held = ""
+        self.mode: str | None = None  # "call" or "text", from the first character
+        self.calls: list[dict[str, Any]] | None = None
+
+    def feed(self, delta: Delta) -> Delta:
+        """What of ``delta`` to send now."""
+        if self.mode == "text":
+            return delta
+        self.held += delta.text
+        if self.mode is None and self.held:
+            self.mode = "call" if self.held[0] in "{[" else "text"
+        if self.mode == "text":
+            out = replace(delta, text=self.held)
+            self.held = ""
+            return out
+        if delta.finish_reason is not None:
+            self.calls = calls(self.held) if self.mode == "call" else None
+            if not self.calls:  # cut short by max_tokens: the text as it is
+                return replace(delta, text=self.held, logprobs=None)
+        return replace(delta, text="", logprobs=None)
