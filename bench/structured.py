@@ -10,12 +10,16 @@ Against literai's server on the embedded model (8 slots), through the official c
   ``response_format: json_schema``; each answer is parsed and checked by an independent
   validator (``jsonschema``). ``invalid`` counts answers that do not parse or validate,
   whatever the reason (a ``max_tokens`` cut included);
+- tools: 6 questions a tool answers and 6 it does not, ``--tool-seeds`` times each, with
+  ``tool_choice: auto`` (does it call the right tool, or one where none applies) and
+  ``required`` (are the arguments valid);
 - cost: ``--streams`` concurrent streams held to a long list, against the same number of
   free streams of the same length (``ignore_eos``) in the same run, alternated
   ``--reps`` times; aggregate completion tokens per second of each, the median.
 
 The last line is JSON with ``invalid``, ``answers``, ``ratio_constrained_8`` (held over
-free tokens per second) and both throughputs.
+free tokens per second), both throughputs, ``auto_right_call``, ``auto_false_call`` and
+``required_valid``.
 """
 
 from __future__ import annotations
@@ -87,6 +91,45 @@ LONG = {"type": "array", "items": {"type": "string", "maxLength": 16}, "minItems
         "maxItems": 40}  # fmt: skip
 
 
+CITY = {"type": "string", "maxLength": 30}
+TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The current weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": CITY},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "The current time in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": CITY},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    },
+]
+# (question, the tool a person would call, or None where none applies)
+TOOL_ASKS = [
+    ("What is the weather in Paris?", "get_weather"), ("Is it raining in Tokyo?", "get_weather"),
+    ("How warm is it in Cairo today?", "get_weather"), ("What time is it in London?", "get_time"),
+    ("What's the time in Sydney right now?", "get_time"), ("Tell me the time in Lima.", "get_time"),
+    ("Tell me a joke.", None), ("Who wrote Hamlet?", None), ("Say hi to chat!", None),
+    ("What is two plus two?", None), ("Name a colour.", None), ("Write a haiku about rain.", None),
+]  # fmt: skip
+
+
 def _format(name: str, schema: dict[str, Any]) -> Any:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
@@ -124,6 +167,48 @@ async def validity(api: openai.AsyncOpenAI, seeds: int) -> tuple[dict[str, int],
     return bad, [f"{name}: {why}" for name, why in done if why]
 
 
+async def tool_use(api: openai.AsyncOpenAI, seeds: int) -> dict[str, float]:
+    """How ``tool_choice: auto`` goes with the embedded model: how often it calls the
+    right tool where one applies, calls one where none does, and how often a
+    ``required`` call has valid arguments."""
+    tally = {"right": 0, "expected": 0, "false": 0, "unexpected": 0, "valid": 0, "required": 0}
+
+    gate = asyncio.Semaphore(8)
+
+    async def one(ask: str, want: str | None, seed: int, choice: str) -> None:
+        async with gate:
+            resp = await api.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": ask}], tools=TOOLS,
+                tool_choice=choice, temperature=0.2, seed=seed, max_tokens=120,
+            )  # type: ignore[call-overload]  # fmt: skip
+        calls = resp.choices[0].message.tool_calls or []
+        if choice == "required":
+            tally["required"] += 1
+            tally["valid"] += bool(calls) and all(_args_ok(c) for c in calls)
+        elif want is None:
+            tally["unexpected"] += 1
+            tally["false"] += bool(calls)
+        else:
+            tally["expected"] += 1
+            tally["right"] += any(c.function.name == want and _args_ok(c) for c in calls)
+
+    jobs = [one(a, w, seed, choice) for a, w in TOOL_ASKS for seed in range(seeds)
+            for choice in ("auto", "required")]  # fmt: skip
+    for job in tqdm(asyncio.as_completed(jobs), total=len(jobs), desc="tools"):
+        await job
+    return {"auto_right_call": tally["right"] / tally["expected"],
+            "auto_false_call": tally["false"] / tally["unexpected"],
+            "required_valid": tally["valid"] / tally["required"]}  # fmt: skip
+
+
+def _args_ok(call: Any) -> bool:
+    try:
+        args = json.loads(call.function.arguments)
+    except ValueError:
+        return False
+    return isinstance(args, dict) and isinstance(args.get("city"), str) and len(args) == 1
+
+
 async def throughput(api: openai.AsyncOpenAI, streams: int, held: bool) -> float:
     """Aggregate completion tokens per second of ``streams`` concurrent answers."""
 
@@ -146,12 +231,13 @@ async def run_all(v1: str, args: argparse.Namespace) -> dict[str, Any]:
     async with openai.AsyncOpenAI(base_url=v1, api_key="x", max_retries=0, timeout=600) as api:
         await throughput(api, 2, held=False)  # warm up
         bad, why = await validity(api, args.seeds)
+        tools = await tool_use(api, args.tool_seeds)
         free, held = [], []
         for _ in tqdm(range(args.reps), desc="throughput"):
             free.append(await throughput(api, args.streams, held=False))
             held.append(await throughput(api, args.streams, held=True))
     return {"bad": bad, "why": why, "free": statistics.median(free),
-            "held": statistics.median(held)}  # fmt: skip
+            "held": statistics.median(held), "tools": tools}  # fmt: skip
 
 
 def main() -> int:
@@ -159,9 +245,10 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=20, help="answers per schema")
     parser.add_argument("--streams", type=int, default=8, help="concurrent streams")
     parser.add_argument("--reps", type=int, default=2, help="throughput runs of each kind")
+    parser.add_argument("--tool-seeds", type=int, default=3, help="answers per tool question")
     args = parser.parse_args()
-    if min(args.seeds, args.streams, args.reps) < 1:
-        parser.error("--seeds, --streams and --reps must be at least 1")
+    if min(args.seeds, args.streams, args.reps, args.tool_seeds) < 1:
+        parser.error("--seeds, --streams, --reps and --tool-seeds must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         models = {MODEL: {"slots": args.streams}}
         config = write_config(Path(tmp), server={"port": 0, "models": models})
@@ -184,6 +271,7 @@ def main() -> int:
         f"ratio_constrained_{args.streams}": round(ratio, 3),
         "free_tok_s": round(got["free"], 1),
         "held_tok_s": round(got["held"], 1),
+        **{key: round(value, 3) for key, value in got["tools"].items()},
     }
     report("structured outputs", fig, list(fig), schemas=len(SCHEMAS), streams=args.streams)
     return 0

@@ -95,8 +95,12 @@ def _told(tools: list[Any], parallel: bool, forced: bool) -> str:
     shape = '{"name": "<tool name>", "arguments": {...}}'
     if parallel:
         shape = f"[{shape}, ...]"
-    when = "Answer with a tool call" if forced else "To use a tool, answer with only"
-    return f"You can call these tools: {listed}\n{when}, as JSON: {shape}"
+    if forced:
+        return f"You can call these tools: {listed}\nAnswer with a tool call, as JSON: {shape}"
+    return (
+        f"You can call these tools: {listed}\nWhen a tool can answer the user, answer with "
+        f"only the call, as JSON: {shape}. Otherwise answer in words."
+    )
 
 
 def _history(req: ChatCompletionRequest) -> list[ChatMessage]:
