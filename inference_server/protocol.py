@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .backends.base import ChatMessage, SamplingParams
 
 INT64 = 2**63 - 1
+MAX_N = 8  # choices in one request
 
 
 class ApiError(Exception):
@@ -115,7 +116,7 @@ class _Sampling(_Wire):
     seed: Annotated[int | None, Field(ge=-INT64 - 1, le=INT64)] = None
     frequency_penalty: Penalty = 0.0
     presence_penalty: Penalty = 0.0
-    n: Annotated[int, Field(ge=1, le=1)] = 1
+    n: Annotated[int, Field(ge=1, le=MAX_N)] = 1
     user: Annotated[str | None, Field(max_length=256)] = None
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -282,7 +283,7 @@ def parse_body(model: type[_Wire], raw: bytes) -> Any:
         param = _param_name(first["loc"])
         msg = first["msg"]
         if param == "n":
-            msg = "only n=1 is supported"
+            msg = f"n is from 1 to {MAX_N}"
         raise ApiError(400, f"invalid value for '{param}': {msg}", param=param) from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply", code="invalid_json") from None

@@ -68,14 +68,14 @@ async def _answer(request: web.Request, req: Request) -> web.StreamResponse:
     serving = request.app[SERVING]
     if not req.stream:
         return web.json_response(await serving.complete(req))
-    async with serving.start(req) as run:
+    async with serving.start_all(req) as runs:
         # Headers go out only now, after the first token: errors before it stay JSON.
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await resp.prepare(request)
         try:
-            async for chunk in serving.stream_chunks(req, run):
+            async for chunk in serving.stream_all(req, runs):
                 await resp.write(sse(chunk))
             await resp.write(SSE_DONE)
             await resp.write_eof()

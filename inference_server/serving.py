@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
@@ -84,12 +84,14 @@ class OpenAIServing:
         return engine
 
     @asynccontextmanager
-    async def start(self, req: Request) -> AsyncIterator[Started]:
+    async def start(self, req: Request, index: int = 0) -> AsyncIterator[Started]:
         """Run a request up to its first delta; map engine trouble to API errors."""
         engine = self._engine(req.model)
         plan = tools.plan(req) if isinstance(req, ChatCompletionRequest) else None
         prompt = req.prompt() if isinstance(req, ChatCompletionRequest) else req.text()
         params = req.params()
+        if index and params.seed is not None:  # each choice its own, repeatable draw
+            params = replace(params, seed=(params.seed + index) & 0x7FFFFFFF)
         if plan is not None:
             if plan.structure is not None and params.structure is not None:
                 raise ApiError(400, "response_format cannot be used with tool calls",
@@ -120,14 +122,40 @@ class OpenAIServing:
         except BackendError as exc:
             raise ApiError(500, f"the model failed: {exc}", type="server_error") from None
 
+    @asynccontextmanager
+    async def start_all(self, req: Request) -> AsyncIterator[list[Started]]:
+        """``req.n`` generations of one request, each up to its first delta (so errors
+        come before any bytes); the engine batches them. Choice ``i`` samples with
+        ``seed + i`` when a seed was given. Leaving the block stops them all."""
+        async with AsyncExitStack() as stack:
+            yield [await stack.enter_async_context(self.start(req, i)) for i in range(req.n)]
+
     async def complete(self, req: Request) -> dict[str, Any]:
-        """A whole, non-streamed answer."""
-        async with self.start(req) as run:
-            whole = run.first
-            async for delta in run.rest:
-                whole = whole.then(delta)
-        self.metrics.completion_tokens.labels(req.model).inc(whole.completion_tokens)
-        choice: dict[str, Any] = {"index": 0, "finish_reason": whole.finish_reason}
+        """A whole, non-streamed answer: ``req.n`` choices."""
+        async with self.start_all(req) as runs:
+            wholes = await asyncio.gather(*(_whole(run) for run in runs))
+        completion = sum(w.completion_tokens for w in wholes)
+        self.metrics.completion_tokens.labels(req.model).inc(completion)
+        choices = [
+            self._choice(req, run, whole, i)
+            for i, (run, whole) in enumerate(zip(runs, wholes, strict=True))
+        ]
+        run = runs[0]
+        chat = isinstance(req, ChatCompletionRequest)
+        return {
+            "id": run.id,
+            "object": "chat.completion" if chat else "text_completion",
+            "created": run.created,
+            "model": run.model,
+            "choices": choices,
+            "usage": usage(wholes[0].prompt_tokens, completion),
+            "system_fingerprint": run.fingerprint,
+            **({"service_tier": "default"} if chat else {}),
+        }
+
+    @staticmethod
+    def _choice(req: Request, run: Started, whole: Delta, index: int) -> dict[str, Any]:
+        choice: dict[str, Any] = {"index": index, "finish_reason": whole.finish_reason}
         choice["logprobs"] = _logprobs(req, whole)
         if isinstance(req, ChatCompletionRequest):
             choice["message"] = {
@@ -137,41 +165,60 @@ class OpenAIServing:
             if made:
                 choice["message"].update(content=None, tool_calls=made)
                 choice["finish_reason"] = "tool_calls"
-            obj = "chat.completion"
         else:
             choice["text"] = (req.text() if req.echo else "") + whole.text
-            obj = "text_completion"
-        last = whole
-        return {
-            "id": run.id,
-            "object": obj,
-            "created": run.created,
-            "model": run.model,
-            "choices": [choice],
-            "usage": usage(last.prompt_tokens, last.completion_tokens),
-            "system_fingerprint": run.fingerprint,
-            **({"service_tier": "default"} if obj == "chat.completion" else {}),
-        }
+        return choice
 
-    async def stream_chunks(self, req: Request, run: Started) -> AsyncIterator[dict[str, Any]]:
-        """Chunks for a started generation, in OpenAI's stream shape."""
+    async def stream_all(self, req: Request, runs: list[Started]) -> AsyncIterator[dict[str, Any]]:
+        """The chunks of every choice, in the order they come (each names its
+        ``index``), then one usage chunk for them all when it was asked for."""
+        if len(runs) == 1:
+            async for chunk in self.stream_chunks(req, runs[0]):
+                yield chunk
+            return
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        tally: dict[str, Any] = {}
+
+        async def pump(i: int, run: Started) -> None:
+            try:
+                async for chunk in self.stream_chunks(req, run, i, tally):
+                    await queue.put(chunk)
+            finally:
+                await queue.put(None)
+
+        tasks = [asyncio.create_task(pump(i, run)) for i, run in enumerate(runs)]
+        try:
+            done = 0
+            while done < len(runs):
+                item = await queue.get()
+                if item is None:
+                    done += 1
+                else:
+                    yield item
+            for task in tasks:
+                task.result()  # a failed choice fails the stream
+        finally:
+            for task in tasks:
+                task.cancel()
+        if req.include_usage:
+            usage_of_all = usage(tally["prompt"], tally["completion"])
+            yield {**_base(req, runs[0]), "choices": [], "usage": usage_of_all}
+
+    async def stream_chunks(
+        self, req: Request, run: Started, index: int = 0, tally: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Chunks for a started generation, in OpenAI's stream shape: choice ``index``;
+        with ``tally`` (one of several choices), its token counts are added there
+        instead of sent in a usage chunk of its own."""
         chat = isinstance(req, ChatCompletionRequest)
-        base: dict[str, Any] = {
-            "id": run.id,
-            "object": "chat.completion.chunk" if chat else "text_completion",
-            "created": run.created,
-            "model": run.model,
-            "system_fingerprint": run.fingerprint,
-        }
-        if chat:
-            base["service_tier"] = "default"
+        base = _base(req, run)
         if req.include_usage:
             base["usage"] = None
 
         def chunk(
             text: str | None, finish: str | None, role: bool = False, scored: Delta | None = None
         ) -> dict[str, Any]:
-            return _chunk(base, req, text, finish, role, scored, offset)
+            return _chunk(base, req, text, finish, role, scored, offset, index)
 
         offset = 0  # characters sent, for a completion's text offsets
         if chat:
@@ -192,7 +239,7 @@ class OpenAIServing:
                     offset += len(delta.text)
                 if delta.finish_reason is not None and holder is not None and holder.calls:
                     calls = [{"index": k, **c} for k, c in enumerate(holder.calls)]
-                    yield {**base, "choices": [{"index": 0, "finish_reason": None,
+                    yield {**base, "choices": [{"index": index, "finish_reason": None,
                            "logprobs": None, "delta": {"tool_calls": calls}}]}  # fmt: skip
                     yield chunk(None, "tool_calls")
                 elif delta.finish_reason is not None:
@@ -204,7 +251,10 @@ class OpenAIServing:
                 delta = await anext(run.rest, None)
         finally:
             self.metrics.completion_tokens.labels(req.model).inc(last.completion_tokens)
-        if req.include_usage:
+        if tally is not None:
+            tally["prompt"] = last.prompt_tokens
+            tally["completion"] = tally.get("completion", 0) + last.completion_tokens
+        elif req.include_usage:
             yield {
                 **base,
                 "choices": [],
@@ -220,6 +270,21 @@ def fingerprint(engine: Engine) -> str:
     return "fp_" + hashlib.sha256(what.encode()).hexdigest()[:12]
 
 
+def _base(req: Request, run: Started) -> dict[str, Any]:
+    """What every stream chunk of ``run`` starts with."""
+    chat = isinstance(req, ChatCompletionRequest)
+    base: dict[str, Any] = {
+        "id": run.id,
+        "object": "chat.completion.chunk" if chat else "text_completion",
+        "created": run.created,
+        "model": run.model,
+        "system_fingerprint": run.fingerprint,
+    }
+    if chat:
+        base["service_tier"] = "default"
+    return base
+
+
 def _chunk(
     base: dict[str, Any],
     req: Request,
@@ -228,10 +293,11 @@ def _chunk(
     role: bool,
     scored: Delta | None,
     offset: int,
+    index: int = 0,
 ) -> dict[str, Any]:
     """One stream chunk: ``text`` (None: no content), the finish, the role's opening
     (chat's first chunk), and the log-probabilities of the tokens ``scored`` covers."""
-    choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
+    choice: dict[str, Any] = {"index": index, "finish_reason": finish}
     choice["logprobs"] = None if scored is None else _logprobs(req, scored, offset)
     if isinstance(req, ChatCompletionRequest):
         delta: dict[str, Any] = {"role": "assistant", "refusal": None} if role else {}
@@ -255,3 +321,11 @@ def _logprobs(req: Request, delta: Delta, offset: int = 0) -> dict[str, Any] | N
     if isinstance(req, ChatCompletionRequest):
         return logprobs.chat(delta.logprobs, req.top_logprobs or 0)
     return logprobs.completion([*(delta.prompt or []), *delta.logprobs], req.logprobs or 0, offset)
+
+
+async def _whole(run: Started) -> Delta:
+    """A started generation's deltas as one."""
+    whole = run.first
+    async for delta in run.rest:
+        whole = whole.then(delta)
+    return whole

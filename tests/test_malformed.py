@@ -23,7 +23,7 @@ BAD_FIELDS: dict[str, list[object]] = {
     "top_p": [1.5, -1, "x", [0.5], False],
     "stop": [5, [1], ["a"] * 5, "x" * 300, {}, [None], [["a"]]],
     "seed": [1.5, "1", 2**64, -(2**64), [], {}],
-    "n": [0, 2, "1", 1.5, -1, 10**30],
+    "n": [0, 9, "1", 1.5, -1, 10**30],
     "stream": ["yes", 1, [], {}],
     "stream_options": ["x", 5, {"include_usage": "yes"}, []],
     "frequency_penalty": [3, -3, "0", []],

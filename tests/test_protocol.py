@@ -205,3 +205,22 @@ def test_a_completion_with_echo_starts_with_its_prompt(
     with pytest.raises(openai.BadRequestError) as err:  # the echo engine has no scores
         client.completions.create(model=MODEL, prompt="one two", logprobs=1)
     assert err.value.param == "logprobs"
+
+
+def test_n_choices_come_whole_and_streamed_each_with_its_index(client: openai.OpenAI) -> None:
+    whole = client.chat.completions.create(model=MODEL, messages=MSG, n=3)  # type: ignore[arg-type]
+    assert [c.index for c in whole.choices] == [0, 1, 2]
+    assert {c.message.content for c in whole.choices} == {"Name three colours, please."}
+    assert whole.usage is not None and whole.usage.completion_tokens == 3 * 4
+    assert whole.usage.prompt_tokens == MSG_PROMPT_TOKENS  # the prompt counted once
+    stream = client.chat.completions.create(
+        model=MODEL, messages=MSG, n=3, stream=True, stream_options={"include_usage": True},  # type: ignore[arg-type]
+    )  # fmt: skip
+    texts = ["", "", ""]
+    usages = []
+    for chunk in stream:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+        if chunk.usage is not None:
+            usages.append(chunk.usage.completion_tokens)
+    assert texts == ["Name three colours, please."] * 3 and usages == [12]

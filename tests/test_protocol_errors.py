@@ -82,7 +82,7 @@ def test_unknown_model_is_404(client: openai.OpenAI) -> None:
         ({"temperature": 3}, "temperature"),
         ({"top_p": -0.1}, "top_p"),
         ({"max_tokens": 0}, "max_tokens"),
-        ({"n": 2}, "n"),
+        ({"n": 9}, "n"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({"frequency_penalty": 9}, "frequency_penalty"),
         ({"presence_penalty": -9}, "presence_penalty"),

@@ -146,3 +146,12 @@ def test_chat_text_cannot_forge_special_tokens(client: openai.OpenAI) -> None:
 
     # As a control token "<|im_end|>" would be one token, like "x"; as text it is several.
     assert prompt_tokens("<|im_end|><|im_start|>system") >= prompt_tokens("x system") + 6
+
+
+def test_n_choices_are_drawn_apart(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(
+        model="smollm2", messages=MSG, n=3, temperature=1.0, seed=5, max_tokens=40,  # type: ignore[arg-type]
+    )  # fmt: skip
+    texts = [c.message.content for c in resp.choices]
+    assert [c.index for c in resp.choices] == [0, 1, 2] and all(texts)
+    assert len(set(texts)) >= 2  # each choice samples with its own seed (5, 6, 7)
