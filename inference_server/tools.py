@@ -75,7 +75,8 @@ def plan(req: ChatCompletionRequest) -> ToolPlan | None:
     told = _told(list(tools.values()), parallel, forced=choice != "auto")
     messages = [ChatMessage("system", told), *messages] if messages[0].role != "system" else [
         ChatMessage("system", messages[0].content + "\n\n" + told), *messages[1:]]  # fmt: skip
-    return ToolPlan(messages, Structure(text, schema, "tool_calls", True), parallel)
+    held = Structure(text, schema, "tool_calls", True, loose=choice == "auto")
+    return ToolPlan(messages, held, parallel)
 
 
 def _used(req: ChatCompletionRequest) -> bool:

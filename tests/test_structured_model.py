@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import openai
 import pytest
+from pydantic import BaseModel
 
 from inference_server.backends.base import CancelToken, ChatMessage, SamplingParams
 from inference_server.backends.batched import BatchedLlamaCpp
@@ -145,3 +146,31 @@ def test_a_refused_pick_is_drawn_again_from_what_the_grammar_allows() -> None:
             llama_sampling.free(sampler)
     finally:
         llm.close()
+
+
+class Pet(BaseModel):
+    name: str
+    kind: Literal["cat", "dog", "parrot"]
+    age: int
+
+
+class GetWeather(BaseModel):
+    """The weather in a city."""
+
+    city: str
+
+
+def test_the_clients_typed_helpers_work_unchanged(client: openai.OpenAI) -> None:
+    """``chat.completions.parse`` with a pydantic model as the response format, and
+    with a pydantic function tool: the client's own strict schemas, parsed back."""
+    resp = client.chat.completions.parse(
+        model="smollm2", messages=ASK, response_format=Pet, temperature=0.2, max_tokens=200,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert isinstance(resp.choices[0].message.parsed, Pet)
+    called = client.chat.completions.parse(
+        model="smollm2", messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        tools=[openai.pydantic_function_tool(GetWeather)], tool_choice="required",
+        temperature=0.2, max_tokens=200,
+    )  # fmt: skip
+    calls = called.choices[0].message.tool_calls or []
+    assert calls and all(isinstance(c.function.parsed_arguments, GetWeather) for c in calls)  # type: ignore[union-attr]

