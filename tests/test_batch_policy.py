@@ -28,6 +28,18 @@ def test_the_free_slot_sharing_the_longest_prefix_wins() -> None:
     assert choose_slot([2, 3], cached, prompt) == SlotChoice(2, 0)  # none shares: the first
 
 
+def test_a_longer_prefix_in_another_slot_is_copied_from_it() -> None:
+    persona = list(range(100, 140))  # 40 tokens every prompt of the channel shares
+    cached = [[*persona[:4]], [*persona, 7, 8], [], [*persona[:30]]]
+    prompt = [*persona, 9]
+    # Slot 1 is busy (another choice of the request, another channel): its 40 tokens
+    # are copied into free slot 0, which held only 4 of them.
+    assert choose_slot([0, 2], cached, prompt) == SlotChoice(0, 40, donor=1)
+    # Slot 3 holds 30 of its own: 10 more elsewhere is not worth a copy.
+    assert choose_slot([3, 2], cached, prompt) == SlotChoice(3, 30)
+    assert choose_slot([2], [[], [], []], [1, 2, 3]) == SlotChoice(2, 0)  # nothing shared
+
+
 def test_on_a_tie_the_first_free_slot_is_taken() -> None:
     cached = [[5], [1, 2], [1, 2]]
     assert choose_slot([2, 1, 0], cached, [1, 2, 3]) == SlotChoice(2, 2)

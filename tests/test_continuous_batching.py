@@ -149,6 +149,30 @@ def backend(q4_0: Path) -> Iterator[BatchedLlamaCpp]:
     engine.close()
 
 
+def test_choices_with_one_prompt_copy_its_cache_and_answer_alike(
+    backend: BatchedLlamaCpp,
+) -> None:
+    """The other choices of an n > 1 request (or channels with one persona) copy the
+    prompt's cache from the slot that read it first; greedy, they answer as one alone."""
+    persona = ChatMessage("system", "You are a cheerful pirate who loves the sea. " * 6)
+    ask = [persona, ChatMessage("user", "What is a cat?")]
+    params = SamplingParams(max_tokens=24, temperature=0.0)
+    alone = "".join(d.text for d in backend.generate(ask, params, CancelToken()))
+    copied = backend.copied_tokens
+    got: dict[int, str] = {}
+
+    def run(i: int) -> None:
+        got[i] = "".join(d.text for d in backend.generate(ask, params, CancelToken()))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert got == {0: alone, 1: alone, 2: alone}
+    assert backend.copied_tokens - copied >= 2 * 50  # two of three read no prompt
+
+
 def test_a_long_prompt_is_prefilled_in_chunks_while_others_stream(
     backend: BatchedLlamaCpp,
 ) -> None:

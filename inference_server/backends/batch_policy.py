@@ -20,10 +20,14 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+COPY_AT_LEAST = 16  # tokens another slot must hold beyond this one's own to copy them
+
+
 @dataclass(frozen=True)
 class SlotChoice:
     slot: int
-    keep: int  # prompt tokens whose KV cache the slot keeps; the rest is fed
+    keep: int  # prompt tokens whose KV cache the slot keeps (or gets); the rest is fed
+    donor: int | None = None  # the slot whose cache it copies them from, if another
 
 
 def choose_slot(
@@ -31,10 +35,20 @@ def choose_slot(
 ) -> SlotChoice:
     """The free slot whose cached tokens share the longest prefix with the prompt
     ``tokens`` (the first of ``free`` on a tie; a persona's system prompt is usually
-    what they share), and how many of those tokens to keep. At least one prompt token
-    is always fed again: the first new token needs its logits."""
+    what they share), and how many of those tokens to keep. When another slot, busy or
+    not, holds a longer shared prefix (by ``COPY_AT_LEAST`` tokens or more: the other
+    choices of an ``n`` > 1 request, channels with one persona), the chosen slot copies
+    that prefix's cache from it instead. At least one prompt token is always fed again:
+    the first new token needs its logits."""
     slot = max(free, key=lambda i: common_prefix(cached[i], tokens))
-    return SlotChoice(slot, min(common_prefix(cached[slot], tokens), len(tokens) - 1))
+    own = min(common_prefix(cached[slot], tokens), len(tokens) - 1)
+    others = [i for i in range(len(cached)) if i != slot]
+    if others:
+        donor = max(others, key=lambda i: common_prefix(cached[i], tokens))
+        shared = min(common_prefix(cached[donor], tokens), len(tokens) - 1)
+        if shared >= own + COPY_AT_LEAST:
+            return SlotChoice(slot, shared, donor)
+    return SlotChoice(slot, own)
 
 
 @dataclass(frozen=True)

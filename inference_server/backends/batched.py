@@ -93,7 +93,8 @@ class BatchedLlamaCpp:
         self._thread: threading.Thread | None = None
         self._scoring: list[tuple[Seq, int, int]] = []  # prompt positions to score
         self.steps = 0  # decode calls, for tests and metrics
-        self.reused_tokens = 0  # prompt tokens whose KV a slot already held
+        self.reused_tokens = 0  # prompt tokens whose KV a slot already held or copied
+        self.copied_tokens = 0  # of those, copied from another slot
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -227,7 +228,14 @@ class BatchedLlamaCpp:
             # A prompt's own log-probabilities need its every position computed.
             slot, keep = choice.slot, 0 if seq.params.prompt_logprobs else choice.keep
             memory = llama_cpp.llama_get_memory(self._ctx.ctx)
-            if not llama_cpp.llama_memory_seq_rm(memory, slot, keep, -1):
+            if keep and choice.donor is not None:  # another slot's prefix, copied
+                # Between the streams of a non-unified cache llama.cpp copies whole
+                # sequences only: the donor's all, then what follows the prefix cut.
+                llama_cpp.llama_memory_seq_rm(memory, slot, -1, -1)
+                llama_cpp.llama_memory_seq_cp(memory, choice.donor, slot, -1, -1)
+                llama_cpp.llama_memory_seq_rm(memory, slot, keep, -1)
+                self.copied_tokens += keep
+            elif not llama_cpp.llama_memory_seq_rm(memory, slot, keep, -1):
                 keep = 0
                 llama_cpp.llama_memory_seq_rm(memory, slot, -1, -1)
             self._cached[slot] = list(tokens[:keep])
