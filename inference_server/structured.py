@@ -40,6 +40,9 @@ _SCHEMA_MAPS = ("properties", "$defs", "definitions")
 PARAM = "response_format.json_schema.schema"
 _RULE = re.compile(r'^((?:char|dot) ::= )\[\^(?:"\\\\|\\x0A\\x0D)\]', re.MULTILINE)
 _CHAR_SET = r'[^"\\\x7F\x00-\x1F]'
+_NOT_IN_STRING = r'"\\\x7F\x00-\x1F'
+_NEGATED = re.compile(r"\[\^((?:\\.|[^\]\\])*)\]")
+_QUOTE_IN_CLASS = re.compile(r'\[[^\]]*(?:"|\\\\)[^\]]*\]')
 
 
 def structure(fmt: ResponseFormat | None) -> Structure | None:
@@ -81,6 +84,24 @@ def check(schema: Any, where: str = "", depth: int = 0, param: str = PARAM) -> N
                 param=param,
             )
         _check_value(key, value, f"{where}/{key}", depth, param)
+    _check_together(schema, at, param)
+
+
+def _check_together(schema: dict[str, Any], at: str, param: str) -> None:
+    """Keywords the converter would drop without a word in these combinations."""
+    keys = set(schema)
+    why = None
+    if keys & {"minItems", "maxItems"} and not keys & {"items", "prefixItems"}:
+        why = "'minItems'/'maxItems' need 'items'"
+    elif "required" in keys and "properties" not in keys:
+        why = "'required' needs 'properties'"
+    elif keys & {"minLength", "maxLength"} and keys & {"pattern", "format"}:
+        why = "'minLength'/'maxLength' cannot be combined with 'pattern' or 'format'"
+    elif keys & {"minLength", "maxLength"} and schema.get("type") != "string":
+        why = "'minLength'/'maxLength' need \"type\": \"string\""
+    if why is not None:
+        raise ApiError(400, f"{why} here (at {at}): the grammar cannot hold it otherwise",
+                       param=param)  # fmt: skip
 
 
 def _check_value(key: str, value: Any, at: str, depth: int, param: str) -> None:
@@ -101,14 +122,16 @@ def _check_value(key: str, value: Any, at: str, depth: int, param: str) -> None:
             check(item, f"{at}/{name}", depth + 1, param)
     elif key == "type":
         types = value if isinstance(value, list) else [value]
-        if not types or any(t not in _TYPES for t in types):
+        if not types or any(not isinstance(t, str) or t not in _TYPES for t in types):
             raise bad("must be one of " + ", ".join(sorted(_TYPES)) + " or a list of them")
     elif key == "$ref" and not (isinstance(value, str) and value.startswith("#/")):
         raise bad("must point inside the schema ('#/$defs/...'); nothing is fetched")
-    elif key == "format" and value not in _FORMATS:
+    elif key == "format" and not (isinstance(value, str) and value in _FORMATS):
         raise bad("must be one of " + ", ".join(sorted(_FORMATS)))
     elif key == "pattern" and (not isinstance(value, str) or "(?" in value):
         raise bad("must be a regular expression without lookarounds or (?...) groups")
+    elif key == "pattern" and _QUOTE_IN_CLASS.search(value):
+        raise bad("must not admit a quote or a backslash in a character class")
     elif key in ("minItems", "maxItems", "minLength", "maxLength") and not (
         isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000
     ):
@@ -133,7 +156,7 @@ def grammar(schema: dict[str, Any], param: str = PARAM) -> str:
         resolved = converter.resolve_refs(schema, "request")
         converter.visit(resolved, "")
         text = str(converter.format_grammar())
-    except (AssertionError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
+    except Exception as exc:  # the converter asserts, and fails in its own ways
         why = str(exc) or type(exc).__name__
         if pattern is not None and "pattern" in why.lower():
             why = f"its pattern {pattern!r} cannot be enforced: {why}"
@@ -141,7 +164,15 @@ def grammar(schema: dict[str, Any], param: str = PARAM) -> str:
     # llama-cpp-python 0.3.36's string characters (and a pattern's ".") admit raw
     # control characters, a quote and a backslash: text that is not JSON. As llama.cpp's
     # own converter, a character is anything but those, or an escape.
-    return _RULE.sub(lambda m: m.group(1) + _CHAR_SET, text)
+    text = _RULE.sub(lambda m: m.group(1) + _CHAR_SET, text)
+
+    # A pattern's negated class ([^,]) would admit a raw quote, backslash or control
+    # character too: not inside a JSON string.
+    def tighten(m: re.Match[str]) -> str:
+        inside = m.group(1)
+        return m.group(0) if inside.startswith(_NOT_IN_STRING) else f"[^{_NOT_IN_STRING}{inside}]"
+
+    return _NEGATED.sub(tighten, text)
 
 
 def _anchor(node: Any) -> None:

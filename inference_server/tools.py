@@ -4,8 +4,8 @@ The embedded model's chat template (SmolLM2's ChatML) has no tool format of its 
 the tools are told in the system message, as JSON, with the shape a call takes
 (``{"name": ..., "arguments": {...}}``, a list of them when parallel calls are allowed);
 earlier calls and their results go back into the conversation as that JSON and as
-``tool`` messages. What the model writes is held by a grammar (structured.py) made from
-the tools' own parameter schemas:
+the user's words ("Tool result: ..."). What the model writes is held by a grammar
+(structured.py) made from the tools' own parameter schemas:
 
 - ``required`` or a named function: the answer must be a call (of that function), whose
   arguments validate against its parameters;
@@ -27,7 +27,7 @@ from typing import Any
 
 from .backends.base import ChatMessage, Delta, Structure
 from .protocol import ApiError, ChatCompletionRequest
-from .structured import check, grammar
+from .structured import MAX_SCHEMA_CHARS, check, grammar
 
 MAX_CALLS = 4  # calls in one parallel answer
 _ROOT = re.compile(r"^root ::=", re.MULTILINE)
@@ -50,12 +50,16 @@ def plan(req: ChatCompletionRequest) -> ToolPlan | None:
     tools = {t.function.name: t.function for t in req.tools or []}
     if len(tools) < len(req.tools or []):
         raise ApiError(400, "two tools have the same name", param="tools")
+    size = len(json.dumps([t.parameters for t in tools.values()]))
+    if size > MAX_SCHEMA_CHARS:
+        raise ApiError(400, f"the tools' parameters are {size} characters of schema; the "
+                       f"limit is {MAX_SCHEMA_CHARS}", param="tools")  # fmt: skip
     for i, tool in enumerate(tools.values()):
         check(tool.parameters or {"type": "object"}, "", 0, f"tools[{i}].function.parameters")
     choice = req.tool_choice or ("auto" if tools else "none")
     if not tools or choice == "none":
-        if not isinstance(choice, str):
-            raise ApiError(400, "tool_choice names a function but no tools were given",
+        if choice != "none" and req.tool_choice is not None:
+            raise ApiError(400, "tool_choice asks for a call but no tools were given",
                            param="tool_choice")  # fmt: skip
         return None if not req.tools and not _used(req) else ToolPlan(messages, None, False)
     if not isinstance(choice, str):
@@ -121,6 +125,10 @@ def _history(req: ChatCompletionRequest) -> list[ChatMessage]:
                 raise ApiError(400, f"messages[{i}] answers tool call {m.tool_call_id!r}, which "
                                "no earlier assistant message made",
                                param=f"messages[{i}].tool_call_id")  # fmt: skip
+            # As the user's words: every template has that role, and a server
+            # elsewhere would want the call id with a "tool" message.
+            out.append(ChatMessage("user", f"Tool result: {m.text()}"))
+            continue
         out.append(ChatMessage(m.role, m.text()))
     return out
 

@@ -65,6 +65,7 @@ _COPULA = frozenset("is are was were be am".split())
 # What structured outputs hold a listed thing or the one word to: letters first, short.
 _ITEM_PATTERN = r"^[A-Za-z][A-Za-z0-9' -]{0,31}$"
 _ONE_WORD_PATTERN = r"^[A-Za-z]{2,24}$"
+MAX_SHAPED_ITEMS = 10  # a longer list would not fit an answer's tokens whole
 
 
 def _number(text: str) -> int:
@@ -127,10 +128,11 @@ class Form:
     def schema(self) -> dict[str, Any] | None:
         """A JSON schema that holds the answer to this form while it is sampled, for a
         server with structured outputs: a list of exactly ``items`` short things, or one
-        word. None for a form the text itself can be cut to."""
+        word. None for a form the text itself can be cut to, and for a list longer than
+        ``MAX_SHAPED_ITEMS`` (cut by the token limit, it would never parse)."""
         if self.one_word:
             return {"type": "string", "pattern": _ONE_WORD_PATTERN}
-        if self.items:
+        if self.items and self.items <= MAX_SHAPED_ITEMS:
             item = {"type": "string", "pattern": _ITEM_PATTERN}
             return {"type": "array", "items": item, "minItems": self.items, "maxItems": self.items}
         return None

@@ -174,7 +174,7 @@ async def test_a_list_or_one_word_is_held_to_its_shape_by_a_schema() -> None:
     inference = ScriptedInference(['["apple", "pear" ,', ' "kiwi"]'], ['"green"'], ["Dark."])
     core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)
     _, fruit = await consume(await core.handle(line("!ask name three fruits")))
-    assert fruit == "Apple, pear and kiwi."
+    assert fruit == "Apple, pear, kiwi."
     item = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9' -]{0,31}$"}
     schema = {"type": "array", "items": item, "minItems": 3, "maxItems": 3}
     assert inference.calls[0].gen.schema == schema
@@ -197,7 +197,7 @@ async def test_a_repeated_echoed_or_cut_short_list_is_written_again() -> None:
     await core.handle(line("sourdough day", user="bob"))
     asked = line("!ask list three things to bake bread", time=1)
     _, bread = await consume(await core.handle(asked))
-    assert bread == "Flour, water and salt." and len(inference.calls) == 4
+    assert bread == "Flour, water, salt." and len(inference.calls) == 4
 
 
 async def test_a_server_without_structured_outputs_is_asked_for_free_text() -> None:
@@ -211,3 +211,12 @@ async def test_a_server_without_structured_outputs_is_asked_for_free_text() -> N
     unshaped = make_core(inference, ask=ASK_GEN.model_copy(update={"shaped": False}))
     await consume(await unshaped.handle(line("!ask name two fruits")))
     assert inference.calls[2].gen.schema is None
+
+
+async def test_a_shaped_thing_may_hold_and_and_a_long_list_is_not_shaped() -> None:
+    inference = ScriptedInference(['["bacon and eggs", "French toast"]'], ["Cats, dogs."])
+    core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)
+    _, breakfast = await consume(await core.handle(line("!ask name two breakfasts")))
+    assert breakfast == "Bacon and eggs, French toast." and len(inference.calls) == 1
+    await consume(await core.handle(line("!ask list 50 animals")))
+    assert inference.calls[1].gen.schema is None  # 50 would not fit the tokens whole

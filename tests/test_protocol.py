@@ -224,3 +224,9 @@ def test_n_choices_come_whole_and_streamed_each_with_its_index(client: openai.Op
         if chunk.usage is not None:
             usages.append(chunk.usage.completion_tokens)
     assert texts == ["Name three colours, please."] * 3 and usages == [12]
+
+
+def test_more_choices_than_the_model_takes_at_once_is_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as err:  # 2 slots and a queue of 1 here
+        client.chat.completions.create(model=MODEL, messages=MSG, n=4)  # type: ignore[arg-type]
+    assert err.value.param == "n" and "at most 3" in err.value.message

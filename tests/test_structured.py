@@ -42,6 +42,15 @@ def _schema_format(schema: Any) -> dict[str, Any]:
         ({"type": "array", "maxItems": -1}, ["'maxItems'", "whole number"]),
         ({"anyOf": []}, ["'anyOf'", "non-empty"]),
         (["not", "a", "schema"], ["must be an object"]),
+        # Allowed keywords the converter would drop in these combinations:
+        ({"type": "array", "minItems": 3}, ["need 'items'"]),
+        ({"type": "object", "required": ["a"]}, ["needs 'properties'"]),
+        ({"type": "string", "pattern": "^a+$", "maxLength": 3}, ["cannot be combined"]),
+        ({"type": ["string", "null"], "minLength": 1}, ['need "type": "string"']),
+        ({"type": "string", "pattern": '^[a"]+$'}, ["'pattern'", "quote"]),
+        # Values of the wrong kind are a 400, never a 500:
+        ({"type": [{}]}, ["'type'"]),
+        ({"format": {}}, ["'format'"]),
     ],
 )
 def test_a_schema_the_grammar_cannot_hold_names_the_keyword(schema: Any, names: list[str]) -> None:
@@ -70,6 +79,13 @@ def test_the_grammar_keeps_strings_json() -> None:
     assert rules["char"].startswith(r'[^"\\\x7F\x00-\x1F] | "\\"'), rules["char"]
     assert rules["dot"] == r'[^"\\\x7F\x00-\x1F]', rules["dot"]
     assert '"x" dot "y"' in text  # the unanchored pattern is matched whole
+
+
+def test_a_negated_class_in_a_pattern_never_admits_what_breaks_json() -> None:
+    text = grammar({"type": "string", "pattern": "^[^,]+$"})
+    assert r'[^"\\\x7F\x00-\x1F,]+' in text, text
+    with pytest.raises(ApiError, match="cannot enforce"):  # the converter's own failure
+        grammar({"properties": {"$ref": True}})
 
 
 def test_text_is_no_constraint_and_json_object_is_any_object() -> None:

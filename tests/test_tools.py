@@ -111,6 +111,8 @@ def test_a_result_goes_back_and_auto_answers_or_calls_well_formed(client: openai
         ({"tools": None, "tool_choice": {"type": "function", "function": {"name": "get_time"}}},
          "tool_choice"),
         ({"tool_choice": "sometimes"}, "tool_choice"),
+        ({"tools": None, "tool_choice": "required"}, "tool_choice"),
+
         ({"response_format": {"type": "json_object"}, "tool_choice": "required"},
          "response_format"),
     ],
@@ -123,3 +125,18 @@ def test_a_request_the_tools_cannot_honour_is_a_400_naming_the_field(
     with pytest.raises(openai.BadRequestError) as err:
         client.post("/chat/completions", cast_to=object, body=body)
     assert err.value.param == param, err.value.message
+
+
+def test_tools_with_too_much_schema_are_a_400(
+    echo_server: EchoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference_server import tools
+
+    monkeypatch.setattr(tools, "MAX_SCHEMA_CHARS", 200)  # the body limit is smaller here
+    many = [{"type": "function", "function": {"name": f"f{i}", "parameters": {
+        "type": "object", "description": "x" * 50}}} for i in range(5)]  # fmt: skip
+    client = echo_server.client(timeout=30)
+    with pytest.raises(openai.BadRequestError) as err:
+        client.post("/chat/completions", cast_to=object,
+                    body={"model": MODEL, "messages": ASK, "tools": many})  # fmt: skip
+    assert err.value.param == "tools" and "limit is 200" in err.value.message

@@ -257,15 +257,18 @@ class BatchedLlamaCpp:
         rc = llama_cpp.llama_decode(self._ctx.ctx, self._batch)
         self.steps += 1
         if rc != 0:  # 1: no room in the KV cache; negative: an error
+            self._scoring.clear()  # no logits to score: its batch positions are gone
             log.warning("%s: llama_decode returned %d for %d tokens", self.name, rc, plan.size)
             for seq in running:
                 self._cached[seq.slot] = []
                 self._finish(seq, BackendError(f"the text engine failed to decode (code {rc})"))
             return
-        for seq, index, k in self._scoring:
-            token, top = seq.run.tokens[k], seq.params.logprobs or 0
-            score = llama_sampling.score_at(self._ctx.ctx, index, self._n_vocab, token, top)
-            seq.prompt_scores.append(score)
+        for seq in {seq for seq, _, _ in self._scoring}:  # each prompt's rows at once
+            mine = [(index, seq.run.tokens[k]) for s, index, k in self._scoring if s is seq]
+            indices, tokens = [i for i, _ in mine], [t for _, t in mine]
+            top = seq.params.logprobs or 0
+            scores = llama_sampling.score_rows(self._ctx.ctx, indices, self._n_vocab, tokens, top)
+            seq.prompt_scores.extend(scores)
         self._scoring.clear()
         for seq, index in sampling:
             self._sample(seq, index)

@@ -68,13 +68,12 @@ class LlamaCppBackend:
             raise BackendError("model not loaded")
         if params.logprobs is not None or params.prompt_logprobs:
             raise BadPrompt("log-probabilities come from the batched engine only", "logprobs")
+        if params.structure is not None:  # (its grammar would not be checked for NULL)
+            raise BadPrompt(
+                "structured outputs come from the batched engine only", "response_format"
+            )
         run = rules.prepare(prompt, params)
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
-        grammar = None
-        if params.structure is not None:
-            from llama_cpp import LlamaGrammar
-
-            grammar = LlamaGrammar.from_string(params.structure.grammar, verbose=False)
         tokens = llm.generate(
             run.tokens,
             temp=params.temperature,
@@ -84,6 +83,5 @@ class LlamaCppBackend:
             frequency_penalty=params.frequency_penalty,
             presence_penalty=params.presence_penalty,
             reset=True,
-            grammar=grammar,
         )
         yield from rules.deltas(tokens, run, params, cancel)

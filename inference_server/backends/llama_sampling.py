@@ -176,18 +176,25 @@ def score_at(ctx: Any, index: int, n_vocab: int, token: int, top: int) -> Sample
     """``token`` with its log-probability under the logits the last decode computed at
     batch position ``index`` (a log-softmax of the raw logits) and the ``top`` likeliest
     tokens', likeliest first."""
-    import llama_cpp
+    return score_rows(ctx, [index], n_vocab, [token], top)[0]
+
+
+def score_rows(
+    ctx: Any, indices: list[int], n_vocab: int, tokens: list[int], top: int
+) -> list[Sampled]:
+    """``score_at`` for many batch positions in one array operation (a prompt's
+    positions, scored for an echo), so the scheduler thread is not held row by row."""
     import numpy as np
 
-    n_vocab = llama_cpp.llama_vocab_n_tokens(
-        llama_cpp.llama_model_get_vocab(llama_cpp.llama_get_model(ctx))
-    )
-    row = np.asarray(_logits(ctx, index, n_vocab), dtype=np.float64)
-    peak = row.max()
-    total = peak + np.log(np.exp(row - peak).sum())
-    best: tuple[tuple[int, float], ...] = ()
+    rows = np.stack([_logits(ctx, i, n_vocab) for i in indices]).astype(np.float32)
+    peak = rows.max(axis=1, keepdims=True)
+    total = peak + np.log(np.exp(rows - peak).sum(axis=1, keepdims=True))
+    rows -= total  # log-probabilities, in place
+    picked = rows[np.arange(len(indices)), tokens]
+    best: list[tuple[tuple[int, float], ...]] = [()] * len(indices)
     if top > 0:
-        ids = np.argpartition(row, -top)[-top:]
-        ids = ids[np.argsort(-row[ids], kind="stable")]
-        best = tuple((int(i), float(row[i] - total)) for i in ids)
-    return Sampled(token, float(row[token] - total), best)
+        ids = np.argpartition(rows, -top, axis=1)[:, -top:]
+        for r, row_ids in enumerate(ids):
+            ordered = row_ids[np.argsort(-rows[r, row_ids], kind="stable")]
+            best[r] = tuple((int(i), float(rows[r, i])) for i in ordered)
+    return [Sampled(t, float(p), b) for t, p, b in zip(tokens, picked, best, strict=True)]

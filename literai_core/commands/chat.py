@@ -85,7 +85,7 @@ class ChatCommands(Component):
             if schema is None:
                 return host.inference.stream_chat(messages, gen, user=ctx.line.user)
             held = replace(gen, schema=schema)
-            return _shaped(host.inference, messages, held, guard, ctx.line.user)
+            return _shaped(host.inference, messages, held, guard, form, ctx.line.user)
 
         job = Answer(guard, source, host.settings.max_reply_chars, s.retries, form)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
@@ -96,12 +96,19 @@ def _names(window: list[ChatLine], line: ChatLine) -> tuple[str, ...]:
 
 
 async def _shaped(
-    inference: Inference, messages: list[dict[str, str]], gen: Generation, guard: Guard, user: str
+    inference: Inference,
+    messages: list[dict[str, str]],
+    gen: Generation,
+    guard: Guard,
+    form: Form,
+    user: str,
 ) -> AsyncIterator[str]:
-    """The answer held to ``gen.schema`` (a list or one word), as chat; nothing (so it
-    is written again) when a thing repeats another or the guard stops it on its own (an
-    item copied from the chat or the question would pass inside a list). From a server
-    without structured outputs (a 400 naming ``response_format``), the free answer."""
+    """The answer held to ``gen.schema``: the one word as a sentence, or the things as
+    a bulleted list (which the answer posts as one line, and counts by its bullets, so
+    "bacon and eggs" is one thing); nothing (so it is written again) when a thing
+    repeats another or the guard stops it on its own (an item copied from the chat or
+    the question would pass inside a list). From a server without structured outputs
+    (a 400 naming ``response_format``), the free answer."""
     body = ""
     try:
         async with aclosing(inference.stream_chat(messages, gen, user=user)) as pieces:  # type: ignore[type-var]
@@ -122,4 +129,5 @@ async def _shaped(
         return
     distinct = {thing.lower() for thing in things}
     if things and len(distinct) == len(things) and all(guard.verdict(t) is None for t in things):
-        yield prose(things)
+        things[0] = things[0][:1].upper() + things[0][1:]
+        yield prose(things) if form.one_word else "\n".join(f"- {t}" for t in things)
