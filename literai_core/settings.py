@@ -36,7 +36,8 @@ class SummarySettings(Section):
             ge=0,
             le=1,
             description="A summary sentence is kept only when at least this share of its "
-            "content words is in the text it summarizes.",
+            "content words is in the text it summarizes (a summary with nothing left: the "
+            "text's opening sentences stand in).",
         ),
     ] = 0.5
     history_lines: Annotated[

@@ -114,7 +114,7 @@ async def summarize(
     for depth in range(budget.max_depth + 1):
         chunks = split_chunks(current, budget.chunk_tokens)
         if len(chunks) == 1:
-            return await _one(inference, chunks[0], budget, about, names, final=True)
+            return await _one(inference, chunks[0], budget, about, names, final=True, chat=chat)
         stage = "summarizing" if depth == 0 else f"combining (round {depth})"
         parts = []
         for i, chunk in enumerate(chunks):
@@ -151,8 +151,8 @@ async def _one(
     last thing it read), its output through the long-form guard: sentences that recite
     the instructions, label a speaker, repeat or are not supported by the text are
     dropped, and what is left ends on a sentence. Nothing left: written again (twice for
-    the final summary), then a part of a document stands in with its opening, a part of
-    a chat is left out ("") and a final summary is an error."""
+    the final summary), then a document's text stands in with its opening, a part of a
+    chat is left out ("") and a chat's final summary is an error."""
     what = f" ({about})" if about else ""
     ask = (FINAL if final else PART).format(what=what)
     messages = [
@@ -177,12 +177,13 @@ async def _one(
         # and all): it is left out, and the other parts are summarized.
         log.warning("a part of the chat could not be summarized; it is left out")
         return ""
-    if not final:
-        # One part of a book must not sink the whole summary: its opening sentences,
-        # the text's own words, stand in for it. A final summary has no such fallback.
-        log.warning("a part's summary did not hold up; its opening sentences stand in")
-        return opening(text, budget.summary_tokens)
-    raise SummaryError("the model's summary did not hold up (it echoed or wandered)")
+    if chat:
+        raise SummaryError("the model's summary did not hold up (it echoed or wandered)")
+    # One part of a book must not sink the whole summary, nor a final summary that did
+    # not hold up leave the reader with nothing: the text's opening sentences (its own
+    # words; at the top of a long text, the first parts' summaries) stand in.
+    log.warning("a summary did not hold up; the text's opening sentences stand in")
+    return opening(text, budget.summary_tokens)
 
 
 def opening(text: str, tokens: int) -> str:

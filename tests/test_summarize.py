@@ -123,9 +123,15 @@ async def test_a_part_the_model_cannot_summarize_stands_in_with_its_opening() ->
     final = (inference.calls[-1].messages or [])[-1]["content"]
     opening = "Chapter 1. The teletype in the station at Harwick printed 3 lines before dawn."
     assert final.startswith(f"{opening}\n\nMara read aloud.")
-    # A final summary that does not hold up is an error, not the transcript recited.
+    # A chat's final summary that does not hold up is an error, not the transcript
+    # recited; a document's is its opening sentences, its own words.
     with pytest.raises(SummaryError, match="did not hold up"):
         await summarize(ScriptedInference(heading, heading, heading), "ana: the run is on\nbo: gg")
+    short = "Mara read the lines. The paper ran out at dawn. Nobody came."
+    out = await summarize(
+        ScriptedInference(heading, heading, heading), short, SummaryBudget(120, 12)
+    )
+    assert out.startswith("Mara read the lines.") and out in short  # the opening, whole
 
 
 async def test_an_inference_error_is_raised_not_summarized() -> None:
