@@ -86,7 +86,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "summary-t0": {"summary": {"temperature": 0.0}},
     "summary-t0.5": {"summary": {"temperature": 0.5}},
     "grounding-0.65": {"summary": {"grounding": 0.65}},
-    "grounding-0.8": {"summary": {"grounding": 0.8}},
+    "grounding-0.5": {"summary": {"grounding": 0.5}},  # the documents' default before
     "podcast-t0.4": {"podcast": {"temperature": 0.4}},
     "podcast-t1.0": {"podcast": {"temperature": 1.0}},
     # !summary of a chat: the model's summary instead of the quoted highlights.

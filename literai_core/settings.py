@@ -35,9 +35,18 @@ class SummarySettings(Section):
         Field(
             ge=0,
             le=1,
-            description="A summary sentence is kept only when at least this share of its "
-            "content words is in the text it summarizes (a summary with nothing left: the "
-            "text's opening sentences stand in).",
+            description="A document summary's sentence is kept only when at least this "
+            "share of its content words is in the text it summarizes (a summary with "
+            "nothing left: the text's opening sentences stand in).",
+        ),
+    ] = 0.8
+    chat_grounding: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="The same for the model's summaries of a chat (chat_style: model), "
+            "which paraphrase more; one with nothing left fails rather than recite the chat.",
         ),
     ] = 0.5
     history_lines: Annotated[

@@ -42,11 +42,15 @@ class SummaryBudget:
     summary_tokens: int = 160  # output per call
     max_depth: int = 4  # reduce rounds before giving up on getting shorter
     temperature: float = 0.2
-    grounding: float = 0.5  # a summary sentence keeps at least this share of its words in the text
+    grounding: float = 0.8  # a summary sentence keeps at least this share of its words in the text
+    chat_grounding: float = 0.5  # the same, in a summary of a chat
 
     @classmethod
     def from_settings(cls, s: SummarySettings) -> SummaryBudget:
-        return cls(s.chunk_tokens, s.summary_tokens, s.max_depth, s.temperature, s.grounding)
+        return cls(
+            s.chunk_tokens, s.summary_tokens, s.max_depth, s.temperature, s.grounding,
+            s.chat_grounding,
+        )  # fmt: skip
 
 
 def count_tokens(text: str) -> int:
@@ -169,7 +173,8 @@ async def _one(
         )
         pieces: AsyncIterator[str] = inference.stream_chat(messages, gen)
         out = "".join([piece async for piece in pieces]).strip()
-        kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=budget.grounding)
+        share = budget.chat_grounding if chat else budget.grounding
+        kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=share)
         if kept:
             return kept
     if not final and chat:

@@ -81,6 +81,11 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ("bot:\n  ask:\n    shaped: sometimes\n", "bot.ask.shaped", "valid boolean"),
         ("bot:\n  summary:\n    chat_style: ai\n", "bot.summary.chat_style", "Input should be"),
         ("bot:\n  summary:\n    grounding: 1.5\n", "bot.summary.grounding", "less than or"),
+        (
+            "bot:\n  summary:\n    chat_grounding: -1\n",
+            "bot.summary.chat_grounding",
+            "greater than",
+        ),
         ("bot:\n  summary:\n    temperature: hot\n", "bot.summary.temperature", "valid number"),
         ("bot:\n  podcast:\n    temperature: 3\n", "bot.podcast.temperature", "less than or"),
     ],

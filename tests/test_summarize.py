@@ -56,7 +56,8 @@ def test_chunks_cut_paragraphs_first_then_sentences_then_words() -> None:
 
 async def test_short_text_is_one_call_long_text_is_mapped_then_combined() -> None:
     short = ScriptedInference(["The teletype printed a line."])
-    assert await summarize(short, "The teletype printed.") == "The teletype printed a line."
+    text = "The teletype printed a line at dawn."
+    assert await summarize(short, text) == "The teletype printed a line."
     assert len(short.calls) == 1
 
     chunks = split_chunks(STORY, 120)
@@ -100,10 +101,14 @@ async def test_a_sentence_the_text_does_not_support_is_dropped_at_the_configured
     loose = SummaryBudget.from_settings(SummarySettings(grounding=0.5))
     out = await summarize(ScriptedInference([said]), text, loose)
     assert out == said
-    strict = SummaryBudget.from_settings(SummarySettings(grounding=0.8))
-    assert strict.grounding == 0.8
+    strict = SummaryBudget.from_settings(SummarySettings(grounding=0.8, chat_grounding=0.3))
+    assert strict.grounding == 0.8 and strict.chat_grounding == 0.3
     out = await summarize(ScriptedInference([said]), text, strict)
     assert out == "Mara read the lines aloud."
+    # A chat's summary is held to chat_grounding: paraphrase of a chat is looser.
+    chat = "mara: read the lines aloud to the stationmaster\nbo: at dawn again\n" * 3
+    out = await summarize(ScriptedInference([said]), chat, strict)
+    assert out == said
 
 
 async def test_a_model_that_does_not_condense_stops_with_an_error() -> None:
