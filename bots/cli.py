@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from inference_server.settings import ConfigError
 
-from . import redact
+from . import redact, train_cmd
 from .config import Environment, LiteraiConfig, environment, load_config
 from .explain import explain_text
 
@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     hf = what.add_parser("export-hf", help="write a Hugging Face folder for vLLM (data/models)")
     hf.add_argument("--alias", default="smollm2", help="a packaged model alias")
     hf.add_argument("--config", help="deployment YAML (default: built-in defaults)")
+    train_cmd.add_parser(sub)
     cfg = sub.add_parser("config", help="check a deployment file, or list every key")
     cfg.add_argument("--config", help="deployment YAML to check (default: built-in defaults)")
     cfg.add_argument(
@@ -117,6 +118,8 @@ def _dispatch(args: argparse.Namespace, config: LiteraiConfig, env: Environment)
         from .model_cmd import make_model
 
         return make_model(config, args)
+    if args.cmd == "train":
+        return train_cmd.train(config, args)
     if args.cmd == "serve":
         from .api import serve
 
@@ -142,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _load(args)
         env = Environment()
-        if args.cmd not in ("config", "model"):
+        if args.cmd not in ("config", "model", "train"):
             # Only `run` starts the adapters; the jobs start a server unless given one.
             serving = args.cmd == "serve" or config.client.base_url is None
             env = environment(config, bots=args.cmd == "run", serving=serving)

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .backends.base import TextBackend
-from .backends.registry import build_backend
+from .backends.registry import build_backend, vllm_loras
 from .engine import Engine
 from .images import ImageService
 from .keys import API_KEY, EMBEDDINGS, IMAGES, MEDIA, METRICS, SERVING, SPEECH
@@ -26,6 +26,7 @@ from .serving_images import ImageServing
 from .serving_speech import SpeechServing
 from .settings import ServerSettings
 from .speech import SpeechService
+from .training.trained import serve_trained
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,20 @@ def build_backends(
     data_dir: Path | None = None,
     model_keys: Mapping[str, str] | None = None,
 ) -> dict[str, TextBackend]:
-    """Backends from config, built by their engine's builder (backends/registry.py);
-    raises ConfigError for a model that cannot be found. ``data_dir`` is where converted
-    models live (``literai model convert``); ``model_keys`` are remote engines' keys, by
-    alias."""
+    """Backends from config and the trained models in ``data_dir``, built by their
+    engine's builder (backends/registry.py); raises ConfigError for a model that cannot be
+    found. ``data_dir`` is where converted and trained models live; ``model_keys`` are
+    remote engines' keys, by alias."""
     keys = model_keys or {}
-    return {
+    trained, loras = serve_trained(settings.models, settings.trained_models, data_dir)
+    models = {**settings.models, **trained}
+    backends = {
         alias: build_backend(alias, model, data_dir, keys.get(alias))
-        for alias, model in settings.models.items()
+        for alias, model in models.items()
     }
+    for base, adapters in loras.items():  # vLLM: one engine, the adapters as its models
+        backends.update(vllm_loras(backends[base], adapters))
+    return backends
 
 
 def create_app(

@@ -67,6 +67,9 @@ class ModelSettings(Section):
     # Q4_1's quality (perplexity 32.0 against 31.9; fact hit 0.54) and is faster than it;
     # the Q4_0 copy is repacked at load and decodes ~1.35x as fast alone and ~1.5x in
     # batches, but its second rounding costs perplexity +23% and fact hit 0.35.
+    lora: str | None = Field(
+        None, description="llama.cpp: a LoRA adapter GGUF applied at load (adapter.gguf)."
+    )
     quant: Literal["q8_0", "q4_0"] = Field(
         "q8_0",
         description="A packaged alias's copy: q8_0 (better answers) or q4_0 (faster under "
@@ -307,6 +310,12 @@ class ServerSettings(Section):
         default_factory=list,
         description="Browser origins (e.g. http://127.0.0.1:8090) whose pages may call the "
         "API. Empty: none; a request that carries an Origin header is refused.",
+    )
+    trained_models: Literal["merged", "adapter", "off"] = Field(
+        "merged",
+        description="`literai train`'s models (data_dir/trained), served by name on their "
+        "base's engine: merged (the adapter merged in, quantized like the base; "
+        "bench/finetune.py: faster), adapter (applied at load), off. vLLM: --enable-lora.",
     )
     max_body_bytes: Annotated[
         int, Field(ge=1024, le=64 * 2**20, description="Larger request bodies get 413.")

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ""}
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".log", ""}  # .log: a chat log
 
 
 class DocumentError(ValueError):
@@ -38,7 +38,7 @@ def read_document(path: Path, max_bytes: int) -> str:
         except UnicodeDecodeError:
             raise DocumentError(f"{path}: not UTF-8 text") from None
     else:
-        raise DocumentError(f"{path}: unsupported type {suffix!r} (use .txt, .md or .epub)")
+        raise DocumentError(f"{path}: unsupported type {suffix!r} (use .txt, .md, .log or .epub)")
     if not text.strip():
         raise DocumentError(f"{path}: there is no text in it")
     return text

@@ -44,7 +44,7 @@ from . import llama_sampling
 from .base import BackendError, CancelToken, ChatMessage, Delta, Sampled, SamplingParams
 from .batch_policy import Lane, Plan, choose_slot, plan_step
 from .batch_seq import END, Seq, read
-from .llama_prompt import LlamaPrompt, open_model
+from .llama_prompt import LlamaPrompt, apply_lora, open_model
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,11 @@ class BatchedLlamaCpp:
         n_batch: int = 512,
         prefill_chunk: int = 128,
         flash_attn: bool = True,
+        lora: Path | None = None,
     ) -> None:
         self.name = name
         self.context_length = n_ctx  # per sequence
+        self._lora = lora
         self.max_parallel = slots
         self._path = path
         # The loader's own context only tokenizes; the scheduler has the real one, with
@@ -116,6 +118,8 @@ class BatchedLlamaCpp:
             self._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
         except ValueError as exc:
             raise BackendError(f"cannot make a context for {slots} sequences: {exc}") from None
+        if self._lora is not None:
+            apply_lora(llm, self._ctx.ctx, self._lora)
         self._batch = llama_cpp.llama_batch_init(self._n_batch, 0, 1)
         self._n_vocab = llm.n_vocab()
         self._eog = self._prompt.eog_tokens()  # once, not per token

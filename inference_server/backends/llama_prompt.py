@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,21 @@ def open_model(path: Path, **kwargs: Any) -> Any:
         return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
     except (ValueError, RuntimeError) as exc:
         raise BackendError(f"cannot load {path}: {exc}") from None
+
+
+def apply_lora(llm: Any, ctx: Any, path: Path) -> None:
+    """A LoRA adapter GGUF on a context of ``llm``'s model (freed with the model)."""
+    import ctypes
+
+    import llama_cpp
+
+    adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, os.fsencode(path))
+    if not adapter:
+        raise BackendError(f"cannot load the LoRA adapter {path} for this model")
+    adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(1.0)
+    if llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales) != 0:
+        raise BackendError(f"cannot apply the LoRA adapter {path}")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ def _llama_cpp(
         n_batch=model.n_batch,
         prefill_chunk=model.prefill_chunk,
         flash_attn=model.flash_attn,
+        lora=Path(model.lora).expanduser() if model.lora else None,
     )
 
 
@@ -73,3 +74,14 @@ def build_backend(
     """The backend for one configured model (not loaded yet); ConfigError for what its
     engine cannot find (a model file, vLLM's virtualenv)."""
     return ENGINES[model.engine](alias, model, data_dir, api_key)
+
+
+def vllm_loras(base: TextBackend, adapters: Mapping[str, Path]) -> dict[str, TextBackend]:
+    """Trained adapters served by a managed vLLM as models of their own (--enable-lora),
+    each behind an alias that sends its name to that engine."""
+    from .vllm import ManagedVllm, VllmLora
+
+    if not isinstance(base, ManagedVllm):
+        return {}
+    base.add_loras(adapters)
+    return {name: VllmLora(name, base) for name in adapters}

@@ -6,6 +6,7 @@ own virtualenv on a Hugging Face folder, health-waited, then used as a remote en
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -13,10 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..child_guard import group_members
@@ -59,6 +61,8 @@ class ManagedVllm(RemoteOpenAI):
         self.extra_args = extra_args or []
         self.threads = threads or os.cpu_count() or 1
         self.proc: subprocess.Popen[bytes] | None = None
+        self.loras: dict[str, Path] = {}  # trained adapters served by name
+        self.ready = threading.Event()  # set when loaded: what VllmLora waits for
 
     @property
     def api_key(self) -> str | None:
@@ -72,10 +76,28 @@ class ManagedVllm(RemoteOpenAI):
             "--host", "127.0.0.1", "--port", str(port),
             "--max-model-len", str(self.max_model_len),
             "--max-num-seqs", str(self.max_parallel),
+            *self._lora_args(),
             *self.extra_args,
         ]  # fmt: skip
 
+    def add_loras(self, adapters: Mapping[str, Path]) -> None:
+        self.loras.update(adapters)
+
+    def _lora_args(self) -> list[str]:
+        if not self.loras:
+            return []
+        ranks = [_rank(path) for path in self.loras.values()]
+        rank = next(r for r in (8, 16, 32, 64, 128, 256, max(ranks)) if r >= max(ranks))
+        modules = [f"{name}={path}" for name, path in self.loras.items()]
+        return ["--enable-lora", "--max-lora-rank", str(rank), "--lora-modules", *modules]
+
     def load(self) -> None:
+        try:
+            self._start()
+        finally:
+            self.ready.set()  # started or failed: the adapters' aliases stop waiting
+
+    def _start(self) -> None:
         port = _free_port()
         self.base_url = f"http://127.0.0.1:{port}/v1"
         # A scrubbed environment: the child gets what it needs to run, never literai's
@@ -146,6 +168,31 @@ class ManagedVllm(RemoteOpenAI):
         proc, self.proc = self.proc, None
         if proc is not None:  # even when the leader has died: its engine core may not have
             _stop_group(proc, 20.0)
+
+
+def _rank(peft: Path) -> int:
+    try:
+        return int(json.loads((peft / "adapter_config.json").read_text())["r"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 16
+
+
+class VllmLora(RemoteOpenAI):
+    """A trained adapter that a managed vLLM serves: requests go to that engine under
+    the adapter's name once it has started."""
+
+    def __init__(self, name: str, base: ManagedVllm) -> None:
+        super().__init__(name, base.base_url, name, max_parallel=base.max_parallel)
+        self.base = base
+        self.context_length = base.max_model_len
+
+    def load(self) -> None:
+        if not self.base.ready.wait(self.base.startup_timeout_s + 30):
+            raise BackendError(f"{self.name}: its vLLM engine ({self.base.name}) did not start")
+        if self.base.proc is None or self.base._client is None:
+            raise BackendError(f"{self.name}: its vLLM engine ({self.base.name}) failed to start")
+        self.base_url, self._key = self.base.base_url, self.base.api_key
+        super().load()
 
 
 def managed_vllm(alias: str, model: ModelSettings, data_dir: Path | None) -> ManagedVllm:
