@@ -120,6 +120,9 @@ class Seeded:
     async def image(self, prompt: str, *, size: str) -> bytes:
         raise NotImplementedError
 
+    async def models(self) -> list[str]:
+        return await self.inner.models()
+
 
 def settings_for(overrides: dict[str, Any]) -> BotSettings:
     base = BotSettings()

@@ -60,6 +60,7 @@ class ChatCore:
         self.gate = Gate(settings)
         self.queues = self.gate.queues
         self.personas: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
+        self.models: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
         self._paused: set[ChannelKey] = set()
         self._observers = list(observers)
         self._adapters: dict[str, Adapter] = {}
@@ -291,6 +292,22 @@ class ChatCore:
             self.personas[key] = persona
             while len(self.personas) > self.settings.max_channels:
                 self.personas.popitem(last=False)
+
+    def model(self, key: ChannelKey) -> str | None:
+        """The channel's model alias: a moderator's choice, else the config's."""
+        chosen = self.models.get(key)
+        if chosen is not None:
+            return chosen
+        configured = self.settings.channel_models
+        return configured.get(f"{key.platform}:{key.channel}") or configured.get(key.channel)
+
+    def set_model(self, key: ChannelKey, model: str | None) -> None:
+        """A channel's own model (None: back to the configured one); bounded LRU."""
+        self.models.pop(key, None)
+        if model is not None:
+            self.models[key] = model
+            while len(self.models) > self.settings.max_channels:
+                self.models.popitem(last=False)
 
     def _remember(self, line: ChatLine, text: str) -> None:
         """The bot's own answer joins the channel's window."""

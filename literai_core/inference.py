@@ -38,6 +38,9 @@ class Generation:
     # A JSON schema the answer is held to while it is sampled (OpenAI's structured
     # outputs), where the server supports it; chat only.
     schema: Mapping[str, Any] | None = None
+    # The model alias to ask (a channel's own, e.g. one `literai train` made); None:
+    # the client's default.
+    model: str | None = None
 
 
 class Inference(Protocol):
@@ -51,6 +54,10 @@ class Inference(Protocol):
 
     async def speech(self, text: str, *, voice: str, model: str) -> bytes:
         """WAV audio of ``text``."""
+        ...
+
+    async def models(self) -> list[str]:
+        """The model aliases the server serves."""
         ...
 
     async def image(self, prompt: str, *, size: str) -> bytes:
@@ -102,7 +109,7 @@ class OpenAIInference:
     ) -> AsyncIterator[str]:
         try:
             stream = await self._client.chat.completions.create(
-                model=self._model,
+                model=gen.model or self._model,
                 messages=cast("list[ChatCompletionMessageParam]", messages),
                 stream=True,
                 max_tokens=gen.max_tokens,
@@ -127,7 +134,7 @@ class OpenAIInference:
     ) -> AsyncIterator[str]:
         try:
             stream = await self._client.completions.create(
-                model=self._model,
+                model=gen.model or self._model,
                 prompt=prompt,
                 stream=True,
                 max_tokens=gen.max_tokens,
@@ -145,6 +152,16 @@ class OpenAIInference:
         except (openai.OpenAIError, ValueError) as exc:
             log.warning("completion failed: %s", type(exc).__name__)
             raise _explain(exc) from None
+
+    async def models(self) -> list[str]:
+        try:
+            listed = [model async for model in self._client.models.list()]
+        except (openai.OpenAIError, ValueError) as exc:
+            log.warning("listing models failed: %s", type(exc).__name__)
+            raise _explain(exc) from None
+        # literai and vLLM give text models a context length; embedding models have none.
+        text = [m.id for m in listed if (m.model_extra or {}).get("max_model_len")]
+        return text or [m.id for m in listed]
 
     async def speech(self, text: str, *, voice: str, model: str) -> bytes:
         try:

@@ -4,6 +4,7 @@ and !resume, and threads that follow their parent channel's settings."""
 from __future__ import annotations
 
 from literai_core.chat import ChatLine
+from literai_core.inference import InferenceError
 
 from .kit.chat import (
     MAIN,
@@ -63,3 +64,53 @@ async def test_a_thread_keeps_its_own_window_but_follows_its_parents_settings() 
     await text_of(await core.handle(mod_line("!pause", 2)))
     paused = ChatLine("twitch", thread, "bob", "!ask still there?", 3, scope="#main")
     assert await core.handle(paused) is None  # the parent's pause holds in its threads
+
+
+# -------------------------------------------------------------------------------- a channel's model
+
+
+async def test_a_channel_uses_its_configured_model_and_others_the_default() -> None:
+    inference = ScriptedInference(["One."], ["Two."], ["Three."])
+    core = make_core(
+        inference, user_cooldown_s=0, channel_models={"#main": "pyref", "irc:#ops": "ops"}
+    )
+    await text_of(await core.handle(line("!ask what is a for loop?")))
+    assert inference.calls[-1].gen.model == "pyref"
+    await text_of(await core.handle(line("!gpt2 hello", channel="#other", time=1)))
+    assert inference.calls[-1].gen.model is None  # the client's default model
+    await text_of(await core.handle(line("!ask hi", channel="#ops", platform="irc", time=2)))
+    assert inference.calls[-1].gen.model == "ops"  # platform:channel keys
+
+
+async def test_persona_names_a_served_model_and_reset_puts_it_back() -> None:
+    inference = ScriptedInference(["In its voice."], ["Back to default."])
+    inference.served = ["smollm2", "pyref"]
+    core = make_core(inference, user_cooldown_s=0)
+    said = await text_of(await core.handle(mod_line("!persona model=nosuch")))
+    assert said == "There is no model nosuch here; one of: smollm2, pyref."
+    assert core.model(MAIN) is None
+    said = await text_of(await core.handle(mod_line("!persona model=pyref You are a manual.")))
+    assert said == "Model for this channel: pyref. Persona updated for this channel."
+    await text_of(await core.handle(line("!gpt2 The for statement", time=1)))
+    assert inference.calls[-1].gen.model == "pyref"
+    shown = await text_of(await core.handle(mod_line("!persona", 2)))
+    assert shown == "Persona: You are a manual. (model: pyref)"
+    refused = await text_of(await core.handle(line("!persona model=smollm2", time=2)))
+    assert refused == "Only moderators can use !persona."
+    assert core.model(MAIN) == "pyref"
+    await text_of(await core.handle(mod_line("!persona reset", 3)))
+    await text_of(await core.handle(line("!ask hi", time=4)))
+    assert inference.calls[-1].gen.model is None and core.persona(MAIN) == PERSONA
+
+
+async def test_persona_model_when_the_server_cannot_list_models() -> None:
+    inference = ScriptedInference()
+
+    async def down() -> list[str]:
+        raise InferenceError("the model server is unreachable")
+
+    inference.models = down  # type: ignore[method-assign]
+    core = make_core(inference)
+    said = await text_of(await core.handle(mod_line("!persona model=pyref")))
+    assert said == "Sorry, I couldn't check the models: the model server is unreachable."
+    assert core.model(MAIN) is None

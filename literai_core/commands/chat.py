@@ -19,9 +19,10 @@ from ..settings import GenerationSettings
 log = logging.getLogger(__name__)
 
 
-def _gen(settings: GenerationSettings, attempt: int = 0) -> Generation:
+def _gen(settings: GenerationSettings, attempt: int = 0, model: str | None = None) -> Generation:
     """A retry (the first try echoed or looped) samples wider and penalizes repeats."""
     return Generation(
+        model=model,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature if attempt == 0 else max(settings.temperature, 0.7),
         top_p=settings.top_p,
@@ -44,7 +45,7 @@ class ChatCommands(Component):
         guard = Guard(Sources(heard, _names(window, ctx.line), turns=True))
 
         def source(attempt: int) -> AsyncIterator[str]:
-            gen = _gen(host.settings.gpt2, attempt)
+            gen = _gen(host.settings.gpt2, attempt, host.model(ctx.line.scope_key))
             return host.inference.stream_completion(prompt, gen, user=ctx.line.user)
 
         # One line of chat: the reply is the viewer's text plus the model's continuation
@@ -80,7 +81,7 @@ class ChatCommands(Component):
         guard = Guard(Sources(heard, _names(window, ctx.line), told))
 
         def source(attempt: int) -> AsyncIterator[str]:
-            gen = _gen(s, attempt)
+            gen = _gen(s, attempt, host.model(ctx.line.scope_key))
             schema = form.schema() if s.shaped else None
             if schema is None:
                 return host.inference.stream_chat(messages, gen, user=ctx.line.user)

@@ -4,12 +4,32 @@ badges); ``bot.mod_roles`` says which count."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from ..chat import Reply, ReplyKind
+from ..inference import InferenceError
 from ..router import Component, Context, command
 
 MAX_PERSONA = 1000
+_MODEL_ARG = re.compile(r"^model=(\S{1,64})(?:\s+(.*))?$", re.S)
+
+
+async def _pick_model(ctx: Context, name: str) -> str | None:
+    """Set the channel's model to ``name`` ("default": the configured one) if the server
+    serves it; else why not."""
+    scope = ctx.line.scope_key
+    if name.lower() == "default":
+        ctx.host.set_model(scope, None)
+        return None
+    try:
+        served = await ctx.host.inference.models()
+    except InferenceError as exc:
+        return f"Sorry, I couldn't check the models: {exc}."
+    if name not in served:
+        return f"There is no model {name} here; one of: {', '.join(served[:10])}."
+    ctx.host.set_model(scope, name)
+    return None
 
 
 class ModCommands(Component):
@@ -28,24 +48,39 @@ class ModCommands(Component):
         ctx.host.forget(ctx.line.key)
         return Reply(ctx.line, ReplyKind.NOTICE, "Done: I've forgotten the recent chat here.")
 
-    @command("persona", uses_model=False, mod_only=True, arg="The new persona, or reset")
+    @command(
+        "persona", uses_model=False, mod_only=True,
+        arg="The new persona (model=NAME first picks a model too), or reset",
+    )  # fmt: skip
     async def persona(self, ctx: Context) -> Reply:
-        """!persona [text | reset]
+        """!persona [model=NAME] [text | reset]
 
-        Show or set how the bot behaves in this channel (moderators).
+        Show or set how the bot behaves in this channel, and which model answers
+        (moderators).
         """
-        host = ctx.host
+        host, scope = ctx.host, ctx.line.scope_key
         if not ctx.args:
-            return Reply(ctx.line, ReplyKind.NOTICE, f"Persona: {host.persona(ctx.line.scope_key)}")
+            model = host.model(scope)
+            shown = f"Persona: {host.persona(scope)}" + (f" (model: {model})" if model else "")
+            return Reply(ctx.line, ReplyKind.NOTICE, shown)
         if ctx.args.lower() == "reset":
-            host.set_persona(ctx.line.scope_key, None)
-            return Reply(ctx.line, ReplyKind.NOTICE, "Persona reset to the default.")
-        if len(ctx.args) > MAX_PERSONA:
-            return Reply(
-                ctx.line, ReplyKind.NOTICE, f"A persona is at most {MAX_PERSONA} characters."
-            )
-        host.set_persona(ctx.line.scope_key, ctx.args)
-        return Reply(ctx.line, ReplyKind.NOTICE, "Persona updated for this channel.")
+            host.set_persona(scope, None)
+            host.set_model(scope, None)
+            return Reply(ctx.line, ReplyKind.NOTICE, "Persona and model reset to the defaults.")
+        text, said = ctx.args, []
+        if (picked := _MODEL_ARG.match(text)) is not None:
+            name, text = picked[1], (picked[2] or "").strip()
+            refusal = await _pick_model(ctx, name)
+            if refusal is not None:
+                return Reply(ctx.line, ReplyKind.NOTICE, refusal)
+            said.append(f"Model for this channel: {host.model(scope) or 'the default'}.")
+        if text:
+            if len(text) > MAX_PERSONA:
+                notice = f"A persona is at most {MAX_PERSONA} characters."
+                return Reply(ctx.line, ReplyKind.NOTICE, notice)
+            host.set_persona(scope, text)
+            said.append("Persona updated for this channel.")
+        return Reply(ctx.line, ReplyKind.NOTICE, " ".join(said))
 
     @command("pause", uses_model=False, mod_only=True)
     async def pause(self, ctx: Context) -> Reply:

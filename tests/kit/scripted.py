@@ -49,6 +49,10 @@ class ScriptedInference:
     def __init__(self, *answers: Answer) -> None:
         self.answers: deque[Answer] = deque(answers)
         self.calls: list[Call] = []
+        self.served = ["smollm2"]  # what models() lists
+
+    async def models(self) -> list[str]:
+        return list(self.served)
 
     def queue(self, *answers: Answer) -> None:
         self.answers.extend(answers)
