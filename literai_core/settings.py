@@ -264,8 +264,8 @@ class BotSettings(Section):
     channel_models: dict[Annotated[str, Field(max_length=200)], str] = Field(
         default_factory=dict,
         description="!ask and !gpt2's model per channel (e.g. one `literai train` made): "
-        "keys are platform:channel or a channel name (#teletype); a moderator may set one "
-        "with !persona model=NAME. Others use client.model.",
+        "keys: platform:channel or the channel (Twitch login, IRC #name, Discord id); "
+        "a moderator may set one with !persona model=NAME. Others use client.model.",
     )
     window_lines: Annotated[
         int, Field(ge=1, le=200, description="Chat lines kept per channel for prompts.")

@@ -246,3 +246,26 @@ def served_perplexity(tmp: Path, data: Path, mode: str, text: str) -> dict[str, 
         err = stop_server(server)
     assert "Traceback" not in err, err
     return found
+
+
+@pytest.mark.slow
+def test_train_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, data_dir=str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "models").symlink_to(ROOT / "data" / "models")
+    binary, tiny = tmp_path / "image.txt", tmp_path / "tiny.md"
+    binary.write_bytes(b"\x89PNG\x00\x00" * 10)
+    tiny.write_text("The teletype prints.\n" * 40)
+    cases = {
+        str(tmp_path / "missing.txt"): f"literai: {tmp_path / 'missing.txt'}: no such file",
+        str(binary): f"literai: {binary}: a binary file, not text",
+        str(tiny): "literai: the corpus is too small: 840 characters make 0 blocks of 256",
+    }
+    for path, said in cases.items():
+        done = subprocess.run(
+            [*LITERAI, "train", path, "--name", "x", "--config", str(config)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 2 and done.stderr.startswith(said), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not any((tmp_path / "data" / "trained").glob("*"))  # nothing left behind

@@ -69,10 +69,32 @@ def hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+def trained_adapter(hf: Path, data: Path) -> Path:
+    """A finished ``literai train`` model whose adapter is random (so its answers differ
+    from the base's), saved by peft as the trainer saves its best adapter."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from inference_server.training.job import _point_at_base
+    from inference_server.training.trained import MANIFEST
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32)
+    config = LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "down_proj"],
+                        init_lora_weights=False)  # fmt: skip
+    folder = data / "trained" / "pyref"
+    get_peft_model(model, config).save_pretrained(str(folder / "peft"))
+    _point_at_base(folder / "peft", hf)
+    (folder / MANIFEST).write_text(json.dumps({"name": "pyref", "base": "smollm2"}))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def vllm_server(tmp_path_factory: pytest.TempPathFactory, hf: Path) -> Iterator[Server]:
     assert VLLM_PYTHON.is_file(), "vLLM's virtualenv is missing: run scripts/vllm-env.sh"
     tmp = tmp_path_factory.mktemp("vllm")
+    trained_adapter(hf, tmp / "data")  # served by the same engine with --enable-lora
     config = write_config(
         tmp,
         server={"port": 0, "models": {"smollm2": {
@@ -93,7 +115,17 @@ def test_managed_vllm_answers_streams_refuses_and_stops_cleanly(vllm_server: Ser
     assert vllm, "no vLLM process is running behind the server"
     client = vllm_server.client(timeout=120)
     models = [m.id for m in client.models.list().data]
-    assert "smollm2" in models
+    assert "smollm2" in models and "pyref" in models
+    # The trained adapter is a model of its own on the same vLLM (--enable-lora).
+    said = {
+        name: client.completions.create(
+            model=name, prompt="The for statement", max_tokens=12, temperature=0
+        )
+        .choices[0]
+        .text
+        for name in ("smollm2", "pyref")
+    }
+    assert said["smollm2"] and said["pyref"] and said["smollm2"] != said["pyref"], said
     answer = client.chat.completions.create(
         model="smollm2", messages=[{"role": "user", "content": "Say hello."}],
         max_tokens=16, temperature=0,
