@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from literai_core.documents import DocumentError, read_document
 from literai_core.episode import EpisodeError
+from literai_core.filter import build_filter
 from literai_core.inference import Inference, InferenceError, OpenAIInference
 from literai_core.podcast import record_episode
 from literai_core.story import Story, StoryKnobs, next_passage
@@ -139,9 +140,11 @@ async def make_podcast(
     now = time.time()
 
     async def work(inference: Inference, bar: Progress) -> Path:
+        filt = build_filter(b.filter, b.max_channels)
         made = await record_episode(
-            inference, title, text, b, episodes, now=now, stage=bar, cache=cache
-        )
+            inference, title, text, b, episodes, now=now, stage=bar, cache=cache,
+            screen=None if filt is None else lambda said: filt.screen(said),
+        )  # fmt: skip
         await asyncio.to_thread(shutil.rmtree, cache, True)
         return made.folder
 

@@ -129,6 +129,11 @@ class Reply:
         return reply
 
     @property
+    def final_text(self) -> str:
+        """The text of a finished reply ("" while it streams)."""
+        return self._text or ""
+
+    @property
     def streaming(self) -> bool:
         """True while text is still to come; False once it is final (or always was)."""
         return self._stream is not None

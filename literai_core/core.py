@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Sequence
 from typing import Any, Protocol
 
+from . import filter as content
 from .chat import ChannelKey, ChatLine, Reply, ReplyKind
 from .gate import GO, Gate, Go
 from .inference import Inference
@@ -62,6 +63,7 @@ class ChatCore:
         self.personas: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
         self.models: OrderedDict[ChannelKey, str] = OrderedDict()  # set by moderators
         self._paused: set[ChannelKey] = set()
+        self.filter = content.build_filter(settings.filter, settings.max_channels)
         self._observers = list(observers)
         self._adapters: dict[str, Adapter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -176,6 +178,10 @@ class ChatCore:
         if len(args) > limit:
             too_long = f"That's too long for me ({len(args)} characters; the limit is {limit})."
             return self._notice(line, too_long)
+        # Moderators' commands are exempt: !filter add must name the word.
+        if self.filter and args and not cmd.mod_only:
+            if content.refused(self.filter, args, line.scope_key):
+                return self._notice(line, "I can't use that: it has a word blocked here.")
         return GO
 
     async def _run(self, cmd: Command, ctx: Context) -> Reply | None:
@@ -192,6 +198,8 @@ class ChatCore:
             # Finished already (a notice, a media reply): the slot is free now, and
             # adapters see the reply whole, media included.
             self.queues.leave(line.key)
+            if reply is not None and reply.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
+                self._screen(reply)
             if reply is not None and reply.kind is ReplyKind.ANSWER:
                 self._remember(line, await reply.text())
             if reply is not None and reply.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
@@ -210,9 +218,11 @@ class ChatCore:
         the bot's own line in the window."""
         line = inner.line
         try:
-            async for piece in inner.deltas():
+            async for piece in content.screened(inner.deltas(), self.filter, line.scope_key):
                 yield piece
             text = await inner.text()
+            if self.filter and inner.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
+                text = content.final(self.filter, text, line.scope_key)
         except Exception:  # a bug or an unexpected client error: still a polite line
             log.exception("reply to %r failed", line.text[:40])
             outer.finish("Sorry, something went wrong on my side.", ReplyKind.ERROR)
@@ -222,6 +232,11 @@ class ChatCore:
         outer.finish(text, inner.kind, inner.media)
         if inner.kind is ReplyKind.ANSWER:
             self._remember(line, text)
+
+    def _screen(self, reply: Reply) -> None:
+        """A finished reply's text through the filter (streams: ``_relay``)."""
+        if self.filter is not None and not reply.streaming:
+            reply.finish(content.final(self.filter, reply.final_text, reply.line.scope_key))
 
     def _observe(self, reply: Reply) -> None:
         for observe in self._observers:
@@ -237,6 +252,7 @@ class ChatCore:
         if adapter is None:
             return False
         if reply.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
+            self._screen(reply)
             self._observe(reply)
         try:
             await adapter.announce(reply)
@@ -270,6 +286,7 @@ class ChatCore:
         """Apply new bot settings live (``!reload``); windows, cooldowns in progress and
         channel personas are kept."""
         self._settings = settings
+        self.filter = content.build_filter(settings.filter, settings.max_channels, self.filter)
         self.router.prefix = settings.prefix
         self.windows.max_lines = settings.window_lines
         self.windows.max_chars = settings.window_chars

@@ -16,6 +16,7 @@ from .inference import Inference
 from .settings import BotSettings
 
 if TYPE_CHECKING:
+    from .filter import ContentFilter
     from .router import Command
 
 
@@ -31,6 +32,9 @@ class Host(Protocol):
 
     @property
     def prefix(self) -> str: ...
+
+    # The content filter (None when off): a channel's own words live in it (!filter).
+    filter: ContentFilter | None
 
     def commands(self, platform: str) -> list[Command]:
         """Every command that exists on ``platform``, by name."""

@@ -8,6 +8,7 @@ audio, timeline, transcript and images."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -258,10 +259,16 @@ async def produce(
     model: str,
     stage: Stage | None = None,
     cache: Path | None = None,
+    screen: Callable[[str], str] | None = None,
 ) -> Episode:
     """Audio, cues (each with its section's image), the images and the sections, ready
-    to write. With ``cache``, finished stages are kept there and reused by a rerun."""
+    to write. With ``cache``, finished stages are kept there and reused by a rerun.
+    ``screen`` (the content filter) has every line and summary before it is spoken,
+    drawn or shown."""
     lines, summaries = await script(inference, title, text, plan, budget, stage, cache)
+    if screen is not None:
+        lines = [dataclasses.replace(ln, text=screen(ln.text)) for ln in lines]
+        summaries = [screen(s) for s in summaries]
     images, sections = await illustrate(inference, title, summaries, plan, stage, cache)
     voices = {h.name: h.voice for h in plan.hosts}
 
@@ -294,6 +301,7 @@ async def record_episode(
     now: float,
     stage: Stage | None = None,
     cache: Path | None = None,
+    screen: Callable[[str], str] | None = None,
 ) -> Recorded:
     """The whole job, for ``literai podcast`` and ``!podcast`` alike: produce the episode
     of ``text`` and write it whole under ``episodes`` (``now`` names it)."""
@@ -306,6 +314,7 @@ async def record_episode(
         model=settings.podcast.speech_model,
         stage=stage,
         cache=cache,
+        screen=screen,
     )
     episode_id = new_episode_id(title, now)
     folder = await asyncio.to_thread(

@@ -52,7 +52,9 @@ async def test_gpt2_continues_the_window_and_stops_at_the_first_newline() -> Non
 
     assert text == "hello world, how are you?"
     assert "".join(deltas) == text
-    assert deltas[0] == "hello"
+    # The content filter shows a line once it is known (a sentence end, or 48 characters
+    # on): this short one comes whole.
+    assert deltas[0].startswith("hello")
     assert reply.kind is ReplyKind.ANSWER
 
     [call] = inference.calls

@@ -110,22 +110,25 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, hf: Path) -> Iterator[
     assert "Traceback" not in err, err
 
 
+def test_a_trained_adapter_is_a_model_of_its_own(vllm_server: Server) -> None:
+    """``literai train``'s PEFT folder, served by the same vLLM (--enable-lora)."""
+    client = vllm_server.client(timeout=120)
+    assert "pyref" in [m.id for m in client.models.list().data]
+    said = {}
+    for name in ("smollm2", "pyref"):
+        done = client.completions.create(
+            model=name, prompt="The for statement", max_tokens=12, temperature=0
+        )
+        said[name] = done.choices[0].text
+    assert said["smollm2"] and said["pyref"] and said["smollm2"] != said["pyref"], said
+
+
 def test_managed_vllm_answers_streams_refuses_and_stops_cleanly(vllm_server: Server) -> None:
     vllm = _processes_using("vllm.entrypoints.openai.api_server")
     assert vllm, "no vLLM process is running behind the server"
     client = vllm_server.client(timeout=120)
     models = [m.id for m in client.models.list().data]
-    assert "smollm2" in models and "pyref" in models
-    # The trained adapter is a model of its own on the same vLLM (--enable-lora).
-    said = {
-        name: client.completions.create(
-            model=name, prompt="The for statement", max_tokens=12, temperature=0
-        )
-        .choices[0]
-        .text
-        for name in ("smollm2", "pyref")
-    }
-    assert said["smollm2"] and said["pyref"] and said["smollm2"] != said["pyref"], said
+    assert "smollm2" in models
     answer = client.chat.completions.create(
         model="smollm2", messages=[{"role": "user", "content": "Say hello."}],
         max_tokens=16, temperature=0,

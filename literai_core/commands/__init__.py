@@ -13,7 +13,7 @@ from ..story import StoryStore
 from .chat import ChatCommands
 from .help import HelpCommands
 from .media import MediaCommands
-from .mod import ModCommands
+from .mod import FilterCommands, ModCommands
 from .podcast import PodcastCommands
 from .story import StoryCommands
 from .summary import SummaryCommands
@@ -36,6 +36,7 @@ def default_components(
         HelpCommands(),
         MediaCommands(),
         ModCommands(reload),
+        FilterCommands(),
         SummaryCommands(clock, sleep),
         StoryCommands(stories),
         PodcastCommands(episodes, episode_link),

@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from ..chat import Reply, ReplyKind
+from ..filter import MAX_WORDS
 from ..inference import InferenceError
 from ..router import Component, Context, command
 
@@ -109,3 +110,37 @@ class ModCommands(Component):
         if self.reload_config is None:
             return Reply(ctx.line, ReplyKind.NOTICE, "Reloading isn't available here.")
         return Reply(ctx.line, ReplyKind.NOTICE, await self.reload_config())
+
+
+class FilterCommands(Component):
+    """``!filter``: a channel's own blocked and allowed words (moderators)."""
+
+    @command("filter", uses_model=False, mod_only=True, arg="add|allow|remove WORD, or list")
+    async def filter(self, ctx: Context) -> Reply:
+        """!filter add|allow|remove <word> | list
+
+        Block a word in this channel, allow one the list blocks, undo either, or list
+        them (moderators).
+        """
+        filt = ctx.host.filter
+        if filt is None:
+            return Reply(ctx.line, ReplyKind.NOTICE, "The filter is off (bot.filter.enabled).")
+        verb, _, word = ctx.args.strip().partition(" ")
+        verb, word, scope = verb.lower(), word.strip(), ctx.line.scope_key
+        if verb == "list" or not verb:
+            own = filt.words(scope)
+            blocked = ", ".join(sorted(w[0] + "*" * (len(w) - 1) for w in own.blocked))
+            allowed = ", ".join(sorted(own.allowed))
+            said = f"Blocked here: {blocked or 'none'}. Allowed here: {allowed or 'none'}."
+            return Reply(ctx.line, ReplyKind.NOTICE, said)
+        if verb not in ("add", "allow", "remove") or not word or len(word) > 60:
+            return Reply(
+                ctx.line, ReplyKind.NOTICE, "Usage: !filter add|allow|remove WORD, or list"
+            )
+        if verb == "remove":
+            found = filt.remove(scope, word)
+            return Reply(ctx.line, ReplyKind.NOTICE, "Removed." if found else "Not on my lists.")
+        if not filt.add(scope, word, allow=verb == "allow"):
+            return Reply(ctx.line, ReplyKind.NOTICE, f"That list is full ({MAX_WORDS} words).")
+        done = "Blocked here." if verb == "add" else "Allowed here."
+        return Reply(ctx.line, ReplyKind.NOTICE, done)

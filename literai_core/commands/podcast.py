@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..chat import ChatLine, Media, Reply, ReplyKind
 from ..episode import EpisodeError
+from ..filter import final
 from ..inference import InferenceError
 from ..limits import Cooldown
 from ..podcast import record_episode
@@ -83,10 +84,16 @@ class PodcastCommands(Component):
     async def _record(self, ctx: Context, title: str, text: str) -> None:
         host, line = ctx.host, ctx.line
         assert self.episodes is not None
+        filt = host.filter
+
+        def screen(said: str) -> str:
+            return said if filt is None else final(filt, said, line.scope_key)
+
         try:
             made = await record_episode(
-                host.inference, title, text, host.settings, self.episodes, now=self.clock()
-            )
+                host.inference, title, text, host.settings, self.episodes,
+                now=self.clock(), screen=screen,
+            )  # fmt: skip
         except (InferenceError, SummaryError, EpisodeError) as exc:
             sorry = f"Sorry, I couldn't finish the episode: {exc}."
             await host.announce(Reply(line, ReplyKind.ERROR, sorry))
