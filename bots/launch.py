@@ -63,7 +63,7 @@ async def run(
             return stop.code
         data = Path(config.data_dir)
         reloader = Reloader(load or (lambda: config), config)
-        observers, link = [], None
+        observers, link, pages = [], None, None
         if config.web.enabled:
             from .web.launch import open_pages
 
@@ -78,6 +78,8 @@ async def run(
             config.bot, OpenAIInference(client, config.model), components, observers=observers
         )
         stack.push_async_callback(core.aclose)  # a podcast being recorded, recap timers
+        if pages is not None:
+            pages.metrics.core = core
         reloader.appliers.append(lambda new: core.reconfigure(new.bot))
         bots = [launch(core, config, env, stop, reloader) for launch in _launchers(config)]
         await until(stop, asyncio.gather(*bots))

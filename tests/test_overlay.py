@@ -193,6 +193,13 @@ async def test_literai_run_serves_the_overlay_with_the_console_bots_replies(
                 line = (await asyncio.wait_for(events.content.readline(), 120)).decode()
                 if line.startswith("data: ") and '"final": true' in line:
                     final = json.loads(line[6:])
+            proc.stdin.write(b"!ask is this shit working?\n")  # the content filter refuses
+            await proc.stdin.drain()
+            while b"blocked here" not in await asyncio.wait_for(proc.stdout.readline(), 60):
+                pass
+            async with http.get(events_url.split("/overlay/")[0] + "/metrics") as metrics:
+                assert metrics.status == 200
+                assert "literai_filter_blocks_total 1.0" in await metrics.text()
         assert final["user"] == "viewer" and final["text"].strip()
     finally:
         proc.stdin.close()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily
 
 from literai_core.chat import ChannelKey, Reply
 
@@ -17,14 +20,37 @@ from .access import Access
 from .overlay import ALL, Overlay, overlay_name
 
 
+class CoreMetrics:
+    """``/metrics`` beside the pages: the chat core's counters in Prometheus' format
+    (the content filter's blocks), once ``core`` is set."""
+
+    def __init__(self) -> None:
+        self.core: Any = None
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        filt = getattr(self.core, "filter", None)
+        yield CounterMetricFamily(
+            "literai_filter_blocks",
+            "Answers the content filter changed and commands it refused",
+            value=filt.blocks if filt is not None else 0,
+        )
+
+    async def handle(self, _request: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 @dataclass
 class Pages:
-    """The pages while they are served: what feeds the overlay and how to link an
-    episode's player."""
+    """The pages while they are served: what feeds the overlay, how to link an
+    episode's player, and the counters ``/metrics`` shows."""
 
     runner: web.AppRunner
     observe: Callable[[Reply], None]
     episode_link: Callable[[str], str]
+    metrics: CoreMetrics
 
 
 def stream_channels(config: LiteraiConfig) -> list[str]:
@@ -50,6 +76,8 @@ async def open_pages(config: LiteraiConfig, key: str | None) -> Pages:
     overlay = Overlay(settings, stream_channels(config))
     app = overlay.app(middlewares=[access.middleware])
     Episodes(Path(config.data_dir) / "episodes").add_routes(app)
+    metrics = CoreMetrics()
+    app.router.add_get("/metrics", metrics.handle)
     runner, port = await listen(app, settings.host, settings.port, "web")
     host = loopback(settings.host)
     needs = f"?key=${settings.key_env}" if key else ""  # the variable's name, never its value
@@ -60,4 +88,4 @@ async def open_pages(config: LiteraiConfig, key: str | None) -> Pages:
         token = access.episode_token(episode_id)
         return f"{base}/episodes/{episode_id}/" + (f"?t={token}" if token else "")
 
-    return Pages(runner, overlay.observe, link)
+    return Pages(runner, overlay.observe, link, metrics)
