@@ -192,3 +192,36 @@ async def test_no_twitch_message_carries_a_blocked_word(twitch: FakeTwitch) -> N
         await stop_twitch(client, task)
     long = "It ran for hours and hours, and the whole chat stayed for every minute."
     assert [s.text for s in twitch.sent] == [f"Sure thing. {long}"]
+
+
+async def test_podcast_lines_and_summaries_are_screened_before_they_are_spoken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import literai_core.podcast as podcast
+    from literai_core.episode import Line
+    from literai_core.settings import PodcastSettings, SummarySettings
+    from literai_core.summarize import SummaryBudget
+
+    spoken: list[str] = []
+    shown: list[str] = []
+
+    async def script(*_args: Any) -> tuple[list[Line], list[str]]:
+        return [Line("Ada", "What a shit day.", 0), Line("Bob", "Indeed.", 0)], ["A sh1t plot."]
+
+    async def illustrate(_inf: Any, _title: str, summaries: list[str], *_rest: Any) -> Any:
+        shown.extend(summaries)
+        return [], []
+
+    async def render(_inf: Any, lines: list[Line], *_args: Any, **_kw: Any) -> Any:
+        spoken.extend(line.text for line in lines)
+        return b"", []
+
+    for name, fake in (("script", script), ("illustrate", illustrate), ("render", render)):
+        monkeypatch.setattr(podcast, name, fake)
+    filt = ContentFilter()
+    await podcast.produce(
+        ScriptedInference(), "A show", "text",
+        podcast.PodcastPlan.from_settings(PodcastSettings()),
+        SummaryBudget.from_settings(SummarySettings()), model="tts-1", screen=filt.screen,
+    )  # fmt: skip
+    assert spoken == ["What a **** day.", "Indeed."] and shown == ["A **** plot."]
