@@ -314,8 +314,8 @@ class ServerSettings(Section):
     trained_models: Literal["merged", "adapter", "off"] = Field(
         "merged",
         description="`literai train`'s models (data_dir/trained), served by name on their "
-        "base's engine: merged (the adapter merged in, quantized like the base; "
-        "bench/finetune.py: faster), adapter (applied at load), off. vLLM: --enable-lora.",
+        "base's engine: merged (the adapter merged in, quantized like the base), adapter "
+        "(applied at load; bench/finetune.py: as fast, 0.99x), off. vLLM: --enable-lora.",
     )
     max_body_bytes: Annotated[
         int, Field(ge=1024, le=64 * 2**20, description="Larger request bodies get 413.")
