@@ -78,6 +78,8 @@ async def run(
             config.bot, OpenAIInference(client, config.model), components, observers=observers
         )
         stack.push_async_callback(core.aclose)  # a podcast being recorded, recap timers
+        if core.filter is not None:  # moderators' !filter words, kept across restarts
+            await asyncio.to_thread(core.filter.load, data / "filter-words.json")
         if pages is not None:
             pages.metrics.core = core
         reloader.appliers.append(lambda new: core.reconfigure(new.bot))

@@ -18,13 +18,17 @@ What a hit does is ``bot.filter.action``: ``mask`` (the word becomes asterisks),
 from __future__ import annotations
 
 import importlib.resources
+import json
 import logging
+import os
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+from .chat import ChannelKey
 from .settings import FilterSettings
 
 log = logging.getLogger(__name__)
@@ -114,6 +118,7 @@ class ContentFilter:
         self.channels: OrderedDict[object, ChannelWords] = OrderedDict()
         self.max_channels = max_channels
         self.blocks = 0  # answers changed and commands refused (the core counts them)
+        self.store: Path | None = None  # where the channels' words are kept (load)
 
     # -- moderators ------------------------------------------------------------------
 
@@ -138,6 +143,45 @@ class ContentFilter:
         own.pattern = compile_words(own.blocked)
         self.hold = max(self.hold, 2 * len(word) + 2)
         return True
+
+    # -- kept across restarts -----------------------------------------------------------
+
+    def load(self, path: Path) -> None:
+        """Channels' words from ``path`` (written by ``save``); a missing file is none.
+        Blocking file work: call it off the event loop."""
+        self.store = path
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("filter: cannot read %s (%s); starting without channel words", path, exc)
+            return
+        for key, words in data.items() if isinstance(data, dict) else ():
+            platform, _, name = key.partition(":")
+            own = self.words(ChannelKey(platform, name))
+            own.blocked = set(words.get("blocked", [])[:MAX_WORDS])
+            own.allowed = set(words.get("allowed", [])[:MAX_WORDS])
+            own.pattern = compile_words(own.blocked)
+            longest = max((len(w) for w in own.blocked), default=0)
+            self.hold = max(self.hold, 2 * longest + 2)
+
+    def save(self) -> None:
+        """Every channel's words to the file ``load`` read (written whole, then renamed
+        into place); nothing without one. Blocking file work: call it off the loop."""
+        if self.store is None:
+            return
+        data = {
+            f"{key.platform}:{key.channel}": {
+                "blocked": sorted(own.blocked), "allowed": sorted(own.allowed)
+            }
+            for key, own in self.channels.items()
+            if isinstance(key, ChannelKey) and (own.blocked or own.allowed)
+        }  # fmt: skip
+        self.store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.store.with_name(self.store.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1), "utf-8")
+        os.replace(tmp, self.store)
 
     def remove(self, channel: object, word: str) -> bool:
         own = self.words(channel)
@@ -253,7 +297,8 @@ def build_filter(
         max_channels=max_channels,
     )
     if keep is not None:
-        made.channels, made.blocks = keep.channels, keep.blocks
+        made.channels, made.blocks, made.store = keep.channels, keep.blocks, keep.store
+        made.hold = max(made.hold, keep.hold)
     return made
 
 

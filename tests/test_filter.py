@@ -225,3 +225,19 @@ async def test_podcast_lines_and_summaries_are_screened_before_they_are_spoken(
         SummaryBudget.from_settings(SummarySettings()), model="tts-1", screen=filt.screen,
     )  # fmt: skip
     assert spoken == ["What a **** day.", "Indeed."] and shown == ["A **** plot."]
+
+
+async def test_channel_words_are_kept_across_restarts(tmp_path: Any) -> None:
+    store = tmp_path / "data" / "filter-words.json"
+    core = make_core(ScriptedInference())
+    assert core.filter is not None
+    core.filter.load(store)  # as literai run does at start: no file yet
+    await text_of(await core.handle(mod_line("!filter add creeper")))
+    await text_of(await core.handle(mod_line("!filter allow bastard", 1)))
+    restarted = make_core(ScriptedInference(["A creeper, you bastard."]))
+    assert restarted.filter is not None
+    restarted.filter.load(store)
+    said = await text_of(await restarted.handle(line("!ask what came?", time=2)))
+    assert said == "A *******, you bastard."
+    store.write_text("not json")
+    make_core(ScriptedInference()).filter.load(store)  # type: ignore[union-attr]  # logged, no crash

@@ -284,3 +284,17 @@ async def test_replies_are_text_never_ctcp_and_fit_512_bytes_losing_nothing(
     assert first.params[1] == "ACTION waves bold"  # text, not a CTCP ACTION
     assert all("\x01" not in ln.raw for ln in _from_bot(op))
     assert len(rest) > 1 and all(len(ln.raw.encode()) + 2 <= 512 for ln in rest)
+
+
+async def test_no_irc_line_carries_a_blocked_word(ircd: Ircd, op: IrcPeer) -> None:
+    """The content filter on IRC: a word the model splits across pieces is masked."""
+    inference = ScriptedInference(["Well, ", "that was fu", "cking great. ", "Bye."])
+    bot, task = await start_bot(ircd, inference)
+    try:
+        await op.say(CHANNEL, "!ask how was it?")
+        await until(lambda: bool(_from_bot(op)))
+    finally:
+        await stop_bot(bot, task)
+    said = " ".join(ln.params[1] for ln in _from_bot(op))
+    assert said == "Well, that was ******* great. Bye."
+    assert all("fuck" not in ln.raw.lower() for ln in _from_bot(op))

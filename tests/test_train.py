@@ -177,7 +177,12 @@ def corpus_file(tmp: Path) -> Path:
 
 def interrupted(cmd: list[str]) -> tuple[int, str]:
     """Run ``cmd`` and press Ctrl-C once its progress bar has counted a step."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # As at a terminal: a suite started in the background inherits SIGINT ignored,
+        # and Python then never turns Ctrl-C into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     assert proc.stderr is not None
     seen = b""
     deadline = time.monotonic() + 240

@@ -4,6 +4,8 @@ badges); ``bot.mod_roles`` says which count."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -11,6 +13,8 @@ from ..chat import Reply, ReplyKind
 from ..filter import MAX_WORDS
 from ..inference import InferenceError
 from ..router import Component, Context, command
+
+log = logging.getLogger(__name__)
 
 MAX_PERSONA = 1000
 _MODEL_ARG = re.compile(r"^model=(\S{1,64})(?:\s+(.*))?$", re.S)
@@ -138,9 +142,14 @@ class FilterCommands(Component):
                 ctx.line, ReplyKind.NOTICE, "Usage: !filter add|allow|remove WORD, or list"
             )
         if verb == "remove":
-            found = filt.remove(scope, word)
-            return Reply(ctx.line, ReplyKind.NOTICE, "Removed." if found else "Not on my lists.")
-        if not filt.add(scope, word, allow=verb == "allow"):
+            done = "Removed." if filt.remove(scope, word) else "Not on my lists."
+        elif not filt.add(scope, word, allow=verb == "allow"):
             return Reply(ctx.line, ReplyKind.NOTICE, f"That list is full ({MAX_WORDS} words).")
-        done = "Blocked here." if verb == "add" else "Allowed here."
+        else:
+            done = "Blocked here." if verb == "add" else "Allowed here."
+        try:
+            await asyncio.to_thread(filt.save)  # kept across restarts (data_dir)
+        except OSError as exc:
+            log.warning("filter: cannot save the channel words: %s", exc)
+            done += " (Not saved: it lasts until I restart.)"
         return Reply(ctx.line, ReplyKind.NOTICE, done)
