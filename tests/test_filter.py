@@ -142,14 +142,16 @@ async def test_the_filter_can_be_off() -> None:
 
 
 class Slow(ScriptedInference):
-    """A model that streams a blocked word split across pieces, slowly enough that the
-    adapters show the answer as it grows."""
+    """A model that streams a blocked word split across pieces, slowly enough (``pause``
+    between pieces) that the adapters show the answer as it grows."""
+
+    pause = 0.08
 
     async def stream_chat(self, messages: Any, gen: Any, *, user: Any = None) -> AsyncIterator[str]:
         long = "It ran for hours and hours, and the whole chat stayed for every minute."
         words = [w + " " for w in long.split()]
         for piece in ["Sure thing. ", "That was ", "fu", "cking ", "great. ", *words]:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(self.pause)
             yield piece
 
     stream_completion = stream_chat  # type: ignore[assignment]
@@ -184,7 +186,9 @@ def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> list[tuple[str, 
 
 async def test_no_twitch_message_carries_a_blocked_word(twitch: FakeTwitch) -> None:
     bot = BotSettings(filter=FilterSettings(action="drop"))  # type: ignore[call-arg]
-    client, task = await run_twitch(twitch, Slow(), bot=bot)
+    quick = Slow()
+    quick.pause = 0.0  # Twitch posts the whole answer: no need to wait between pieces
+    client, task = await run_twitch(twitch, quick, bot=bot)
     try:
         await twitch.chat("!ask how was it?")
         await until(lambda: bool(twitch.sent), 30)
