@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # (`literai train`: peft on the same torch) are part of every install. The tests exercise the image path with a tiny pipeline built in code,
 # so they need the images extra too.
 extras="[embeddings,train]"
-if [ "${1:-}" = "test" ]; then extras="[test,images,embeddings,train]"; fi
+testing=""
+if [ "${1:-}" = "test" ]; then extras="[test,images,embeddings,train]"; testing=1; fi
 
 # OS packages: a C/C++ toolchain and cmake to build llama.cpp; ffmpeg to encode audio;
 # espeak-ng, the light fallback voice; libopus for Discord voice (discord.py loads it).
@@ -20,7 +21,7 @@ declare -A package_of=([cmake]=cmake [g++]=g++ [make]=make [ffmpeg]=ffmpeg [espe
 # The tests drive the overlay page in Debian's Chromium (Playwright's own browser
 # download does not work offline).
 # The IRC tests run a real InspIRCd on loopback.
-if [ -n "$extras" ]; then package_of[chromium]=chromium; package_of[inspircd]=inspircd; fi
+if [ -n "$testing" ]; then package_of[chromium]=chromium; package_of[inspircd]=inspircd; fi
 missing=()
 for tool in "${!package_of[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
@@ -58,7 +59,7 @@ fi
 # busy channels, `literai model convert --type q4_0` and `quant: q4_0` trade answer
 # quality for about 1.5x the throughput (README, "Engines").
 [ -f data/models/SmolLM2-135M-Instruct.Q8_0.gguf ] || .venv/bin/literai model convert >/dev/null
-if [ -n "$extras" ]; then
+if [ -n "$testing" ]; then
     # vLLM in its own virtualenv (about 2 minutes), and the Hugging Face folder it
     # loads: the tests run the managed vLLM engine for real.
     scripts/vllm-env.sh
