@@ -226,7 +226,7 @@ class Trainer:
             self._save_best()
         else:
             st.bad_evals += 1
-            if st.bad_evals >= self.settings.patience:
+            if st.bad_evals >= self.settings.patience and not st.stopped:
                 st.stopped = f"held-out loss stopped improving (best at step {st.best_step})"
         self.save_checkpoint()
         return eval_loss
