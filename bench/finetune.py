@@ -82,7 +82,7 @@ async def perplexity(client: openai.AsyncOpenAI, model: str, texts: list[str]) -
         )
         lp = done.choices[0].logprobs
         assert lp is not None and lp.token_logprobs is not None
-        scored = [x for x in lp.token_logprobs[: -1 or None] if x is not None]
+        scored = [x for x in lp.token_logprobs[:-1] if x is not None]
         total -= sum(scored)
         count += len(scored)
     return math.exp(total / max(1, count))

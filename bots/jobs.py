@@ -143,7 +143,7 @@ async def make_podcast(
         filt = build_filter(b.filter, b.max_channels)
         made = await record_episode(
             inference, title, text, b, episodes, now=now, stage=bar, cache=cache,
-            screen=None if filt is None else lambda said: filt.screen(said),
+            screen=None if filt is None else filt.screen,
         )  # fmt: skip
         await asyncio.to_thread(shutil.rmtree, cache, True)
         return made.folder

@@ -14,7 +14,7 @@ from . import filter as content
 from .chat import ChannelKey, ChatLine, Reply, ReplyKind
 from .gate import GO, Gate, Go
 from .inference import Inference
-from .limits import ChannelQueues
+from .limits import ChannelQueues, set_bounded
 from .router import Command, CommandRouter, Component, Context
 from .settings import BotSettings
 from .window import RollingWindows
@@ -303,12 +303,8 @@ class ChatCore:
         return self.personas.get(key, self.settings.persona)
 
     def set_persona(self, key: ChannelKey, persona: str | None) -> None:
-        """A channel's own persona (None: back to the configured one); bounded LRU."""
-        self.personas.pop(key, None)
-        if persona is not None:
-            self.personas[key] = persona
-            while len(self.personas) > self.settings.max_channels:
-                self.personas.popitem(last=False)
+        """A channel's own persona (None: back to the configured one)."""
+        set_bounded(self.personas, key, persona, self.settings.max_channels)
 
     def model(self, key: ChannelKey) -> str | None:
         """The channel's model alias: a moderator's choice, else the config's."""
@@ -319,12 +315,8 @@ class ChatCore:
         return configured.get(f"{key.platform}:{key.channel}") or configured.get(key.channel)
 
     def set_model(self, key: ChannelKey, model: str | None) -> None:
-        """A channel's own model (None: back to the configured one); bounded LRU."""
-        self.models.pop(key, None)
-        if model is not None:
-            self.models[key] = model
-            while len(self.models) > self.settings.max_channels:
-                self.models.popitem(last=False)
+        """A channel's own model (None: back to the configured one)."""
+        set_bounded(self.models, key, model, self.settings.max_channels)
 
     def _remember(self, line: ChatLine, text: str) -> None:
         """The bot's own answer joins the channel's window."""

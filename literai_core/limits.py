@@ -7,6 +7,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 V = TypeVar("V")
+K = TypeVar("K", bound=Hashable)
 
 
 class Cooldown:
@@ -126,3 +127,13 @@ class ChannelQueues:
 
     def pending(self, key: Hashable) -> int:
         return self._pending.get(key, 0)
+
+
+def set_bounded(table: OrderedDict[K, V], key: K, value: V | None, most: int) -> None:
+    """A moderator's per-channel choice: set newest (or cleared with None), the least
+    recently set dropped beyond ``most`` channels."""
+    table.pop(key, None)
+    if value is not None:
+        table[key] = value
+        while len(table) > most:
+            table.popitem(last=False)

@@ -40,9 +40,11 @@ class ExportError(Exception):
     """The adapter could not be written out; ``str()`` is one line."""
 
 
-def load_adapter(folder: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], float]:
+def load_adapter(
+    folder: Path,
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], float, float]:
     """A PEFT folder's pairs by GGUF tensor name (``blk.N.attn_q.weight``: (A, B)), and
-    its scale ``alpha / r``."""
+    its ``lora_alpha`` and rank ``r`` (the merge scales by ``alpha / r``)."""
     from safetensors.numpy import load_file
 
     try:
@@ -58,7 +60,7 @@ def load_adapter(folder: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]]
         name = f"blk.{match[1]}.{HF_TO_GGUF[match[2]]}.weight"
         halves.setdefault(name, {})[match[3]] = value.astype(np.float32)
     pairs = {name: (h["A"], h["B"]) for name, h in halves.items()}
-    return pairs, float(config["lora_alpha"]) / float(config["r"])
+    return pairs, float(config["lora_alpha"]), float(config["r"])
 
 
 def _heads(reader: Any) -> tuple[int, int]:
@@ -90,7 +92,8 @@ def merge_into_gguf(base: Path, adapter: Path, out: Path) -> int:
     returns how many tensors changed."""
     import gguf
 
-    pairs, scale = load_adapter(adapter)
+    pairs, alpha, rank = load_adapter(adapter)
+    scale = alpha / rank
     reader = gguf.GGUFReader(base)
     heads = _heads(reader)
     writer = gguf.GGUFWriter(out, arch="llama", endianess=reader.endianess)
@@ -135,14 +138,12 @@ def write_adapter_gguf(base: Path, adapter: Path, out: Path) -> None:
     """A llama.cpp LoRA adapter for ``base`` from a PEFT folder."""
     import gguf
 
-    pairs, scale = load_adapter(adapter)
+    pairs, alpha, _rank = load_adapter(adapter)  # llama.cpp scales by alpha / rank itself
     heads = _heads(gguf.GGUFReader(base))
-    config = json.loads((adapter / "adapter_config.json").read_text())
     writer = gguf.GGUFWriter(out, arch="llama")
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", float(config["lora_alpha"]))
-    del scale  # llama.cpp computes alpha / rank itself from the tensors
+    writer.add_float32("adapter.lora.alpha", alpha)
     for name, (a, b) in sorted(pairs.items()):
         stem = name.removesuffix(".weight")
         writer.add_tensor(f"{stem}.weight.lora_a", np.ascontiguousarray(a))

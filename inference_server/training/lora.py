@@ -130,21 +130,23 @@ class Trainer:
 
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         if checkpoint.is_dir():
-            self._restore(checkpoint)
-            optimizer.load_state_dict(self._saved["optimizer"])
-            schedule.load_state_dict(self._saved["schedule"])
+            saved = self._restore(checkpoint)
+            optimizer.load_state_dict(saved["optimizer"])
+            schedule.load_state_dict(saved["schedule"])
         return model, optimizer, schedule
 
-    def _restore(self, checkpoint: Path) -> None:
+    def _restore(self, checkpoint: Path) -> dict[str, Any]:
+        """The counters into ``self.state``; the optimizer's and schedule's states."""
         import torch
 
         try:
-            self._saved = torch.load(checkpoint / "trainer.pt", weights_only=True)
+            saved = torch.load(checkpoint / "trainer.pt", weights_only=True)
             raw = json.loads((checkpoint / "state.json").read_text())
         except (OSError, ValueError, RuntimeError) as exc:
             raise TrainError(f"the checkpoint in {checkpoint} cannot be read: {exc}") from None
         raw["losses"] = [tuple(x) for x in raw.get("losses", [])]
         self.state = State(**raw)
+        return dict(saved)
 
     # -- the loop ------------------------------------------------------------------
 
