@@ -88,6 +88,13 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ),
         ("bot:\n  summary:\n    temperature: hot\n", "bot.summary.temperature", "valid number"),
         ("bot:\n  podcast:\n    temperature: 3\n", "bot.podcast.temperature", "less than or"),
+        # The content filter, a channel's model, trained models (2026-12-01).
+        ("bot:\n  filter:\n    action: censor\n", "bot.filter.action", "Input should be"),
+        ("bot:\n  filter:\n    safe_line: ''\n", "bot.filter.safe_line", "at least 1"),
+        ("bot:\n  filter:\n    extra_words: ['']\n", "bot.filter.extra_words.0", "at least"),
+        ("bot:\n  channel_models: [pyref]\n", "bot.channel_models", "valid dictionary"),
+        ("server:\n  trained_models: both\n", "server.trained_models", "Input should be"),
+        ("server:\n  models:\n    a:\n      lora: [x]\n", "server.models.a.lora", "valid string"),
     ],
 )
 def test_each_answer_and_summary_knob_refuses_a_bad_value_in_one_line(

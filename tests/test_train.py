@@ -274,3 +274,14 @@ def test_train_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
         assert done.returncode == 2 and done.stderr.startswith(said), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not any((tmp_path / "data" / "trained").glob("*"))  # nothing left behind
+    flags = {
+        ("--minutes", "0"): "argument --minutes: must be 0.1-1440, got 0",
+        ("--block", "big"): "argument --block: not a number: 'big'",
+        ("--base", "gpt4"): "literai: --base 'gpt4' is not a packaged model (smollm2)",
+    }
+    for flag, said in flags.items():
+        done = subprocess.run(
+            [*LITERAI, "train", str(tiny), "--name", "x", *flag, "--config", str(config)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 2 and said in done.stderr, done.stderr
