@@ -159,7 +159,9 @@ class Environment:
         values.append(self.web_key)
         values += [self.irc_sasl_password, *self.model_keys.values()]
         if self.twitch is not None:
-            values += [self.twitch.client_secret, self.twitch.token, self.twitch.refresh]
+            t = self.twitch
+            values += [t.client_secret, t.token, t.refresh]
+            values += [t.broadcaster_token, t.broadcaster_refresh]
         return [v for v in values if v]
 
 
@@ -226,19 +228,23 @@ def _discord(config: LiteraiConfig) -> str | None:
 def _twitch(t: TwitchSettings) -> Credentials | None:
     if not t.enabled:
         return None
-    names = (t.client_id_env, t.client_secret_env, t.token_env, t.refresh_token_env)
+    names: tuple[str, ...] = (t.client_id_env, t.client_secret_env, t.token_env)
+    names += (t.refresh_token_env,)
+    if t.needs_broadcaster():
+        names += (t.broadcaster_token_env, t.broadcaster_refresh_token_env)
     values = [env_secret(name) for name in names]
     missing = [name for name, value in zip(names, values, strict=True) if value is None]
     if missing:
         verb = "is" if len(missing) == 1 else "are"
+        why = "twitch is enabled"
+        if set(missing) <= {t.broadcaster_token_env, t.broadcaster_refresh_token_env}:
+            why = "twitch subs, cheers and redemptions need the broadcaster's token"
         raise ConfigError(
-            "twitch",
-            f"twitch is enabled but {', '.join(missing)} {verb} not set in the environment",
+            "twitch", f"{why} but {', '.join(missing)} {verb} not set in the environment"
         )
     if not t.channels:
         raise ConfigError("twitch.channels", "name at least one channel to join")
-    client_id, secret, token, refresh = (v or "" for v in values)
-    return Credentials(client_id, secret, token, refresh)
+    return Credentials(*(v or "" for v in values))
 
 
 def _irc(s: IrcSettings, name: str | None, key: str) -> str | None:

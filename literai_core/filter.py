@@ -7,7 +7,8 @@ package's data file). Its matcher is not used: it compares every word with every
 list becomes one regular expression: each letter also matches its leetspeak stand-ins
 (``a`` as ``@``/``4``, ``s`` as ``$``/``5``, ...) and may be followed by one separator
 (space, dot, dash, underscore, asterisk), and a match must start and end at a word
-boundary, so "glass" and "analysis" pass. Per channel, moderators add words and allow
+boundary (an underscore is one: logins join words with it), so "glass" and
+"analysis" pass. Per channel, moderators add words and allow
 words (``!filter``); the config adds and allows words everywhere. ``classify`` is a
 hook for a model-based classifier (a callable that says whether a text is unsafe).
 
@@ -75,7 +76,8 @@ def compile_words(words: Iterable[str]) -> re.Pattern[str] | None:
         alternatives.append(_SEP.join(_letter(c) for c in letters))
     if not alternatives:
         return None
-    return re.compile(r"(?<![\w@$])(?:" + "|".join(alternatives) + r")(?![\w])", re.I)
+    # Letters and digits, not underscores, join words: "shit_lord", a login, has one.
+    return re.compile(r"(?<![^\W_]|[@$])(?:" + "|".join(alternatives) + r")(?![^\W_])", re.I)
 
 
 def _canonical(text: str) -> str:

@@ -95,6 +95,23 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ("bot:\n  channel_models: [pyref]\n", "bot.channel_models", "valid dictionary"),
         ("server:\n  trained_models: both\n", "server.trained_models", "Input should be"),
         ("server:\n  models:\n    a:\n      lora: [x]\n", "server.models.a.lora", "valid string"),
+        ("twitch:\n  events:\n    raid:\n      mode: loud\n", "twitch.events.raid.mode", "Input"),
+        (
+            "twitch:\n  events:\n    gift:\n      template: '{user}'\n",
+            "twitch.events.gift.template",
+            "only plain {users}",
+        ),
+        (
+            "twitch:\n  events:\n    follow:\n      every_s: -1\n",
+            "twitch.events.follow.every_s",
+            "greater than or",
+        ),
+        ("twitch:\n  events:\n    hype: {}\n", "twitch.events.hype", "Extra inputs"),
+        (
+            "twitch:\n  redemptions:\n    Hydrate: drink\n",
+            "twitch.redemptions.Hydrate",
+            "Input should be",
+        ),
     ],
 )
 def test_each_answer_and_summary_knob_refuses_a_bad_value_in_one_line(
@@ -138,6 +155,21 @@ def test_environment_reads_only_what_the_enabled_parts_need(
         "value-of-TWITCH_BOT_TOKEN", "refresh",
     )  # fmt: skip
     assert set(env.secrets()) >= {"the-key", "value-of-TWITCH_CLIENT_SECRET", "refresh"}
+    rewards = LiteraiConfig(
+        twitch={"enabled": True, "channels": ["x"], "redemptions": {"TTS": "say"}}
+    )  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as caught:
+        environment(rewards)  # redemptions need the broadcaster's own token
+    assert str(caught.value) == (
+        "config error: twitch: twitch subs, cheers and redemptions need the broadcaster's "
+        "token but TWITCH_BROADCASTER_TOKEN, TWITCH_BROADCASTER_REFRESH_TOKEN are not set in "
+        "the environment"
+    )
+    monkeypatch.setenv("TWITCH_BROADCASTER_TOKEN", "owner-token")
+    monkeypatch.setenv("TWITCH_BROADCASTER_REFRESH_TOKEN", "owner-refresh")
+    owner = environment(rewards)
+    assert owner.twitch is not None and owner.twitch.broadcaster_token == "owner-token"
+    assert {"owner-token", "owner-refresh"} <= set(owner.secrets())  # masked in every log
     remote = LiteraiConfig(
         server={"models": {"gpu": {"engine": "remote", "url": "http://h/v1",  # type: ignore[arg-type]
                                    "api_key_env": "LITERAI_TEST_UNSET"}}, "default_model": "gpu"}

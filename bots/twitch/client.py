@@ -23,11 +23,13 @@ from twitchio import eventsub
 
 from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.core import ChatCore
+from literai_core.events import Reactions
 from literai_core.router import Component
 
 from ..outbox import Outbox
 from ..pacing import Pacer
 from ..split import not_a_command, split_message
+from .events import StreamEvents
 from .settings import Credentials, TwitchSettings
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ class Channel:
         self.outbox = outbox
 
 
-class LiteraiTwitch(twitchio.Client):
+class LiteraiTwitch(StreamEvents, twitchio.Client):
     platform = "twitch"
 
     def __init__(
@@ -103,18 +105,30 @@ class LiteraiTwitch(twitchio.Client):
         self.channels: dict[str, Channel] = {}  # broadcaster id -> channel
         self.ready_event = asyncio.Event()
         self.bot_user_id = ""
+        self.broadcaster_id = ""
+        self.reactions = Reactions(core, settings.events, clock, sleep)
+        self.redeemed = {"fulfilled": 0, "cancelled": 0, "failed": 0}
         core.attach(self)
 
     def components(self) -> Sequence[Component]:
         return ()
 
     async def setup_hook(self) -> None:
-        """Add the bot's own token, find the channels and subscribe to their chat."""
+        """Add the bot's own token (and the broadcaster's, for subs, cheers and
+        redemptions), find the channels and subscribe to their chat and events."""
         c = self._credentials
         validated = await self.add_token(c.token, c.refresh)
         self.bot_user_id = validated.user_id or ""
         if not self.bot_user_id:
             raise TwitchSetupError("the bot token is an app token; a user token is needed")
+        if c.broadcaster_token:
+            owner = await self.add_token(c.broadcaster_token, c.broadcaster_refresh)
+            self.broadcaster_id = owner.user_id or ""
+            if not self.broadcaster_id:
+                env = self.settings.broadcaster_token_env
+                raise TwitchSetupError(
+                    f"{env} is an app token; the broadcaster's user token is needed"
+                )
         users = await self.fetch_users(logins=list(self.settings.channels))
         found = {u.name.lower(): u for u in users if u.name}
         for login in self.settings.channels:
@@ -131,6 +145,7 @@ class LiteraiTwitch(twitchio.Client):
                 ),
                 token_for=self.bot_user_id,
             )
+            await self.subscribe_events(channel)
         log.info("twitch: chatting as %s in %s", validated.login, ", ".join(self.settings.channels))
 
     async def event_ready(self) -> None:
@@ -142,8 +157,10 @@ class LiteraiTwitch(twitchio.Client):
         await super().close(**options)
 
     def reconfigure(self, settings: TwitchSettings) -> None:
-        """``!reload``: the rate and queue apply from now; channels need a restart."""
+        """``!reload``: the rate, queue, reactions and rewards apply from now; channels
+        and which events are subscribed need a restart."""
         self.settings = settings
+        self.reactions.settings = settings.events
         for channel in self.channels.values():
             pacer = channel.outbox.pacer
             pacer.actions = max(pacer.actions, settings.messages_per_30s)
@@ -178,9 +195,10 @@ class LiteraiTwitch(twitchio.Client):
             if channel.login == reply.line.channel:
                 await self.deliver(channel, reply, None)
 
-    async def deliver(self, channel: Channel, reply: Reply, reply_to: str | None) -> None:
+    async def deliver(self, channel: Channel, reply: Reply, reply_to: str | None) -> bool:
         """Queue the reply's messages; if the queue cannot take them, say so instead.
-        Media goes to the overlay; chat gets a short line, or the link to its page."""
+        Media goes to the overlay; chat gets a short line, or the link to its page.
+        True when the reply went out whole (its messages queued, its media shown)."""
         text = await reply.text()
         if reply.media is not None and reply.media.link is not None:
             text = text[:LIMIT]  # the caption carries the link (an episode's player)
@@ -194,15 +212,17 @@ class LiteraiTwitch(twitchio.Client):
         parts = split_message(text, LIMIT) if reply.kind is not ReplyKind.MEDIA else [text]
         parts = [not_a_command(part) for part in parts]
         if not parts:
-            return
+            return False
         if reply.kind in (ReplyKind.NOTICE, ReplyKind.REFUSED) and len(parts) == 1:
             channel.outbox.notify(parts[0], reply_to)  # always gets out, said once
-            return
+            return True
         messages = [(part, reply_to if i == 0 else None) for i, part in enumerate(parts)]
         if not channel.outbox.offer(messages):
             busy = f"@{reply.line.user} chat is busy — try again in a minute."
             channel.outbox.notify(busy, reply_to)
             log.info("twitch: send queue full in %s, refused a reply", channel.login)
+            return False
+        return reply.media is None or reply.media.link is not None or self.overlay
 
     def _outbox(self, login: str, user: twitchio.PartialUser) -> Outbox[str | None]:
         async def send(text: str, reply_to: str | None) -> None:

@@ -1,5 +1,5 @@
-"""A small fake of Twitch on loopback: id.twitch.tv (tokens, validate, refresh), the
-Helix calls the bot makes, and the EventSub WebSocket. Enough for the real twitchio 3
+"""A small fake of Twitch on loopback: id.twitch.tv (fake_twitch_id.py), the Helix
+calls the bot makes, and the EventSub WebSocket. Enough for the real twitchio 3
 to log in, subscribe to chat and send messages. Payloads follow Twitch's documented
 examples (fixtures in tests/kit/fixtures/twitch/)."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import itertools
 import json
 import time
 import uuid
@@ -18,17 +17,33 @@ from typing import Any
 
 from aiohttp import web
 
+from .fake_twitch_id import (
+    BOT_ID,
+    BOT_LOGIN,
+    BOT_REFRESH,
+    BOT_TOKEN,
+    BROADCASTER_ID,
+    BROADCASTER_LOGIN,
+    BROADCASTER_REFRESH,
+    BROADCASTER_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TwitchIdentity,
+    _json,
+)
 from .loopback import LoopbackFake
 
+__all__ = [
+    "BOT_ID", "BOT_LOGIN", "BOT_REFRESH", "BOT_TOKEN", "BROADCASTER_ID", "BROADCASTER_LOGIN",
+    "BROADCASTER_REFRESH", "BROADCASTER_TOKEN", "CLIENT_ID", "CLIENT_SECRET", "FakeTwitch",
+    "Sent", "channel_id", "fixture",
+]  # fmt: skip
 FIXTURES = Path(__file__).parent / "fixtures" / "twitch"
-CLIENT_ID = "hof5gwx0su6owfnys0nyan9c87zr6t"
-CLIENT_SECRET = "41vpdji4e9gif29md0ouet6fktd2"
-BOT_TOKEN = "bot-user-token-1"
-BOT_REFRESH = "bot-refresh-token"
-BOT_ID = "2914196"
-BOT_LOGIN = "literaibot"
-BROADCASTER_ID = "1971641"
-BROADCASTER_LOGIN = "streamer"
+# Subscription types Twitch accepts only with the broadcaster's own token.
+BROADCASTER_ONLY = {
+    "channel.subscribe", "channel.subscription.message", "channel.subscription.gift",
+    "channel.cheer", "channel.channel_points_custom_reward_redemption.add",
+}  # fmt: skip
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -47,22 +62,18 @@ class Sent:
     at: float
 
 
-class FakeTwitch(LoopbackFake):
+class FakeTwitch(TwitchIdentity, LoopbackFake):
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[Sent] = []
         self.subscriptions: list[dict[str, Any]] = []
-        self.refreshed = 0
-        self.user_tokens = {BOT_TOKEN}  # valid user tokens; tests may expire one
-        self.refresh_fails = False  # tests: the refresh token was revoked meanwhile
-        self.app_tokens: set[str] = set()
+        self.refused_types: set[str] = set()  # tests: subscriptions whose scope is missing
+        self.sockets: dict[str, web.WebSocketResponse] = {}  # EventSub session -> socket
         self.keepalive_s = 2.0
         self.keepalives_paused = False  # tests: Twitch goes quiet without closing
         self.connections = 0  # EventSub WebSocket connections made so far
         self.connected = asyncio.Event()
         self.subscribed = asyncio.Event()
-        self._session = "AQoQILE98gtqShGmLD7AM6yJThAB"
-        self._ids = itertools.count(1)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/id/oauth2/token", self._token)
@@ -86,58 +97,14 @@ class FakeTwitch(LoopbackFake):
     def eventsub(self) -> str:
         return self.url("/ws", "ws")
 
-    # -- id.twitch.tv ----------------------------------------------------------------
-
-    async def _token(self, request: web.Request) -> web.Response:
-        q = request.query
-        if q.get("client_id") != CLIENT_ID or q.get("client_secret") != CLIENT_SECRET:
-            return _json({"status": 403, "message": "invalid client secret"}, 403)
-        if q.get("grant_type") == "client_credentials":
-            token = f"app-token-{next(self._ids)}"
-            self.app_tokens.add(token)
-            return _json({"access_token": token, "expires_in": 5011271, "token_type": "bearer"})
-        if q.get("grant_type") == "refresh_token":
-            if q.get("refresh_token") != BOT_REFRESH or self.refresh_fails:
-                return _json({"status": 400, "message": "Invalid refresh token"}, 400)
-            self.refreshed += 1
-            token = f"bot-user-token-refreshed-{self.refreshed}"
-            self.user_tokens.add(token)
-            return _json(
-                {
-                    "access_token": token,
-                    "refresh_token": BOT_REFRESH,
-                    "scope": ["user:bot", "user:read:chat", "user:write:chat"],
-                    "token_type": "bearer",
-                    "expires_in": 14124,
-                }
-            )
-        return _json({"status": 400, "message": "unsupported grant type"}, 400)
-
-    async def _validate(self, request: web.Request) -> web.Response:
-        # Twitch documents "OAuth <token>" and accepts "Bearer <token>" (twitchio's).
-        auth = request.headers.get("Authorization", "")
-        token = auth.removeprefix("OAuth ").removeprefix("Bearer ")
-        if token in self.app_tokens:
-            return _json({"client_id": CLIENT_ID, "scopes": [], "expires_in": 5520838})
-        if token in self.user_tokens:
-            return _json(
-                {
-                    "client_id": CLIENT_ID,
-                    "login": BOT_LOGIN,
-                    "scopes": ["user:bot", "user:read:chat", "user:write:chat"],
-                    "user_id": BOT_ID,
-                    "expires_in": 5520838,
-                }
-            )
-        return _json({"status": 401, "message": "invalid access token"}, 401)
-
     # -- Helix -----------------------------------------------------------------------
 
     def _bearer(self, request: web.Request) -> str | None:
         if request.headers.get("Client-Id") != CLIENT_ID:
             return None
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        return token if token in self.user_tokens | self.app_tokens else None
+        known = self.user_tokens | self.app_tokens | self.broadcaster_tokens
+        return token if token in known else None
 
     def _unauthorized(self) -> web.Response:
         body = {"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"}
@@ -160,6 +127,13 @@ class FakeTwitch(LoopbackFake):
         if token is None or token in self.app_tokens:  # websockets need a user token
             return self._unauthorized()
         body = await request.json()
+        owner = BROADCASTER_ID if token in self.broadcaster_tokens else BOT_ID
+        broadcaster_only = body["type"] in BROADCASTER_ONLY
+        if body["type"] in self.refused_types or (
+            broadcaster_only and body["condition"].get("broadcaster_user_id") != owner
+        ):
+            why = "subscription missing proper authorization"
+            return _json({"error": "Forbidden", "status": 403, "message": why}, 403)
         sub = {
             "id": str(uuid.uuid4()),
             "status": "enabled",
@@ -215,12 +189,13 @@ class FakeTwitch(LoopbackFake):
     async def _eventsub(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
         self.connections += 1
-        if "reconnect" not in request.query:  # a reconnect keeps its session (Twitch's)
-            self._session = f"session-{uuid.uuid4().hex[:16]}"
+        # A reconnect keeps its session (Twitch's); else a new one. twitchio opens one
+        # socket per token: the bot's, and the broadcaster's for their events.
+        session = request.query.get("reconnect") or f"session-{uuid.uuid4().hex[:16]}"
+        self.sockets[session] = ws
         welcome = fixture("session_welcome")
-        welcome["payload"]["session"]["id"] = self._session
+        welcome["payload"]["session"]["id"] = session
         await ws.send_json(welcome)
         self.connected.set()
         keepalive = asyncio.create_task(self._keepalive(ws))
@@ -229,7 +204,25 @@ class FakeTwitch(LoopbackFake):
                 pass
         finally:
             keepalive.cancel()
+            if self.sockets.get(session) is ws:
+                del self.sockets[session]
         return ws
+
+    async def stop(self) -> None:
+        for ws in list(self.sockets.values()):
+            await ws.close()
+        await super().stop()
+
+    async def notify(self, note: dict[str, Any], broadcaster: str = BROADCASTER_ID) -> None:
+        """Send a notification to the socket of the subscription of its type (and
+        broadcaster) that the client made; fails if it made none."""
+        kind = note["metadata"]["subscription_type"]
+        subs = [s for s in self.subscriptions if s["type"] == kind
+                and broadcaster in s["condition"].values()]  # fmt: skip
+        assert subs, f"no {kind} subscription for {broadcaster}"
+        session = subs[-1]["transport"]["session_id"]
+        note["payload"]["subscription"] = copy.deepcopy(subs[-1])
+        await self.sockets[session].send_json(note)
 
     async def _keepalive(self, ws: web.WebSocketResponse) -> None:
         while not ws.closed:
@@ -250,17 +243,18 @@ class FakeTwitch(LoopbackFake):
     async def reconnect(self) -> None:
         """Twitch moving the bot to another edge: a session_reconnect message with a
         new URL on the current connection; returns once the new one is welcomed."""
-        assert self._ws is not None
+        (chat,) = [s for s in self.subscriptions if s["type"] == "channel.chat.message"]
+        session = chat["transport"]["session_id"]
         self.connected.clear()
         note = {
             "metadata": {"message_id": str(uuid.uuid4()), "message_type": "session_reconnect",
                          "message_timestamp": "2026-11-22T12:00:00.000000000Z"},
-            "payload": {"session": {"id": self._session, "status": "reconnecting",
+            "payload": {"session": {"id": session, "status": "reconnecting",
                                     "keepalive_timeout_seconds": None,
-                                    "reconnect_url": self.eventsub + "?reconnect=1",
+                                    "reconnect_url": f"{self.eventsub}?reconnect={session}",
                                     "connected_at": "2026-11-22T12:00:00.000000000Z"}},
         }  # fmt: skip
-        await self._ws.send_json(note)
+        await self.sockets[session].send_json(note)
         await asyncio.wait_for(self.connected.wait(), 30)
 
     async def chat(
@@ -273,7 +267,6 @@ class FakeTwitch(LoopbackFake):
         channel: str = BROADCASTER_LOGIN,
     ) -> str:
         """A viewer says ``text``: a channel.chat.message notification; returns its id."""
-        assert self._ws is not None, "no EventSub connection"
         note = copy.deepcopy(fixture("chat_message_notification"))
         note["metadata"]["message_id"] = str(uuid.uuid4())
         event = note["payload"]["event"]
@@ -290,8 +283,7 @@ class FakeTwitch(LoopbackFake):
             message={"text": text, "fragments": [_fragment(text)]},
             badges=[{"set_id": b, "id": "1", "info": ""} for b in badges],
         )
-        note["payload"]["subscription"]["transport"]["session_id"] = self._session
-        await self._ws.send_json(note)
+        await self.notify(note, broadcaster)
         return mid
 
 
@@ -302,12 +294,3 @@ def channel_id(login: str) -> str:
 
 def _fragment(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text, "cheermote": None, "emote": None, "mention": None}
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    headers = {
-        "Ratelimit-Limit": "800",
-        "Ratelimit-Remaining": "799",
-        "Ratelimit-Reset": str(int(time.time()) + 60),
-    }
-    return web.json_response(data, status=status, headers=headers)
