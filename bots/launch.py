@@ -14,6 +14,7 @@ from pathlib import Path
 from literai_core.commands import default_components
 from literai_core.core import ChatCore
 from literai_core.inference import OpenAIInference
+from literai_core.memory import Memory
 from literai_core.story import StoryStore
 
 from .api import api_client
@@ -74,9 +75,12 @@ async def run(
         components = default_components(
             stories=stories, episodes=data / "episodes", episode_link=link, reload=reloader
         )
-        core = ChatCore(
-            config.bot, OpenAIInference(client, config.model), components, observers=observers
-        )
+        memory = None
+        if config.bot.memory.enabled:  # the regulars, across restarts
+            memory = await asyncio.to_thread(Memory, data / "memory.sqlite", config.bot.memory)
+            stack.push_async_callback(memory.aclose)
+        inference = OpenAIInference(client, config.model)
+        core = ChatCore(config.bot, inference, components, observers=observers, memory=memory)
         stack.push_async_callback(core.aclose)  # a podcast being recorded, recap timers
         if core.filter is not None:  # moderators' !filter words, kept across restarts
             await asyncio.to_thread(core.filter.load, data / "filter-words.json")

@@ -15,6 +15,7 @@ from .chat import ChannelKey, ChatLine, Reply, ReplyKind
 from .gate import GO, Gate, Go
 from .inference import Inference
 from .limits import ChannelQueues, set_bounded
+from .memory import Memory
 from .router import Command, CommandRouter, Component, Context
 from .settings import BotSettings
 from .window import RollingWindows
@@ -47,8 +48,10 @@ class ChatCore:
         components: Sequence[Component] | None = None,
         *,
         observers: Sequence[Observer] = (),
+        memory: Memory | None = None,
     ) -> None:
         self._settings = settings
+        self.memory = memory  # the regulars' long-term memory (None: off)
         self._inference = inference
         self.router = CommandRouter(settings.prefix)
         self.windows = RollingWindows(
@@ -132,6 +135,8 @@ class ChatCore:
         if parsed is None:
             self.windows.add(line)
             self._history.add(line)
+            if self.memory is not None:
+                self.memory.hear(line, self.filter)
             return None
         name, args = parsed
         limited = self.gate.rate(line)
@@ -295,6 +300,8 @@ class ChatCore:
         self._history.max_chars = settings.summary.history_chars
         self._history.max_channels = settings.max_channels
         self.gate.reconfigure(settings)
+        if self.memory is not None:
+            self.memory.settings = settings.memory
 
     def is_mod(self, line: ChatLine) -> bool:
         return bool(line.roles & set(self.settings.mod_roles))

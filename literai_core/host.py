@@ -17,6 +17,7 @@ from .settings import BotSettings
 
 if TYPE_CHECKING:
     from .filter import ContentFilter
+    from .memory import Memory
     from .router import Command
 
 
@@ -35,6 +36,8 @@ class Host(Protocol):
 
     # The content filter (None when off): a channel's own words live in it (!filter).
     filter: ContentFilter | None
+    # The regulars' long-term memory (None when off): !ask recalls, !forget deletes.
+    memory: Memory | None
 
     def commands(self, platform: str) -> list[Command]:
         """Every command that exists on ``platform``, by name."""

@@ -44,6 +44,7 @@ def gpt2_prompt(window: list[ChatLine], user: str, text: str, bot: str = "litera
 
 WindowIn = Literal["system", "user", "none"]
 CHAT_HEAD = "Recent chat, for context only (do not repeat it):"
+MEMORY_HEAD = "What viewers told you on earlier days, in their own words:"
 
 
 def ask_messages(
@@ -57,12 +58,13 @@ def ask_messages(
     lines: int | None = None,
     hint: str = "",
     style: LineStyle = "dash",
+    remembered: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, str]]:
     """``!ask``'s messages: the persona as the system message, the question as the user
     message, and the last ``lines`` of chat (with or without names) in either of them or
     left out, unnamed lines in ``style`` (``bench/answers.py`` measures which layout
     answers best). ``hint``: the form the asker requested, said plainly after the
-    question."""
+    question. ``remembered``: (name, words) the memory recalled, before the chat."""
     recent = window[-lines:] if lines is not None and lines > 0 else window
     shown = window_in != "none" and lines != 0
     context = transcript(recent, names=names, style=style) if shown else ""
@@ -73,4 +75,7 @@ def ask_messages(
         system = f"{system}\n\n{CHAT_HEAD}\n{context}"
     elif context:
         ask = f"{CHAT_HEAD}\n{context}\n\n{ask}"
+    if remembered:
+        said = "\n".join(f"- {data(name)}: {data(words)}" for name, words in remembered)
+        ask = f"{MEMORY_HEAD}\n{said}\n\n{ask}"
     return [{"role": "system", "content": system}, {"role": "user", "content": ask}]

@@ -20,7 +20,8 @@ from .settings_longform import (
 
 __all__ = [
     "AskSettings", "BotSettings", "FilterSettings", "GenerationSettings", "HostSettings",
-    "Minutes", "PodcastSettings", "Section", "Size", "StorySettings", "SummarySettings",
+    "MemorySettings", "Minutes", "PodcastSettings", "Section", "Size", "StorySettings",
+    "SummarySettings",
 ]  # fmt: skip
 
 
@@ -45,6 +46,29 @@ class FilterSettings(Section):
     allowed_words: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
         default_factory=list, description="Never blocked (e.g. a place or a game's name)."
     )
+
+
+class MemorySettings(Section):
+    """What the bot remembers of its regulars across streams (literai_core/memory.py)."""
+
+    enabled: bool = Field(
+        True, description="Remember what viewers say about themselves (!memory, !forget me)."
+    )
+    retention_days: Annotated[
+        float, Field(gt=0, le=3650, description="Remembered lines older than this are deleted.")
+    ] = 30
+    per_user: Annotated[
+        int, Field(ge=1, le=1000, description="Lines kept per viewer and channel (newest).")
+    ] = 20
+    per_channel: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Lines kept per channel (newest).")
+    ] = 2000
+    recall: Annotated[
+        int, Field(ge=0, le=10, description="Remembered lines an !ask prompt gets at most.")
+    ] = 3
+    recall_chars: Annotated[
+        int, Field(ge=0, le=4000, description="Characters of them at most.")
+    ] = 300
 
 
 class GenerationSettings(Section):
@@ -215,4 +239,7 @@ class BotSettings(Section):
     )
     filter: FilterSettings = Field(
         default_factory=FilterSettings, description="The content filter (!filter per channel)."
+    )
+    memory: MemorySettings = Field(
+        default_factory=MemorySettings, description="Long-term memory of the regulars."
     )

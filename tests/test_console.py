@@ -70,8 +70,8 @@ def test_console_teletype_prints_the_same_lines(tmp_path: Path) -> None:
     done = _run(config, "!help\n", "--teletype", "--cps", "5000", "--user", "ada")
     assert done.returncode == 0, done.stderr
     assert _replies(done.stdout) == [
-        "Commands: !ask !clear !filter !gpt2 !help !imagine !pause !persona !podcast !recap "
-        "!reload !resume !say !story !summary. "
+        "Commands: !ask !clear !filter !forget !gpt2 !help !imagine !memory !pause !persona "
+        "!podcast !recap !reload !resume !say !story !summary. "
         "!help <command> for details."
     ]
 

@@ -110,8 +110,8 @@ async def test_bots_blocked_users_and_unknown_users_roles(fake: FakeDiscord) -> 
     finally:
         await stop_bot(client, task)
     assert [a.content for a in fake.actions] == [
-        "Commands: !ask !gpt2 !help !imagine !join !leave !podcast !say !skip !stop !story "
-        "!summary. "
+        "Commands: !ask !forget !gpt2 !help !imagine !join !leave !memory !podcast !say !skip "
+        "!stop !story !summary. "
         "!help <command> for details."
     ]
 

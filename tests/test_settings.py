@@ -95,6 +95,9 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ("bot:\n  channel_models: [pyref]\n", "bot.channel_models", "valid dictionary"),
         ("server:\n  trained_models: both\n", "server.trained_models", "Input should be"),
         ("server:\n  models:\n    a:\n      lora: [x]\n", "server.models.a.lora", "valid string"),
+        ("bot:\n  memory:\n    retention_days: 0\n", "bot.memory.retention_days", "greater than"),
+        ("bot:\n  memory:\n    recall: 11\n", "bot.memory.recall", "less than or"),
+        ("bot:\n  memory:\n    forever: true\n", "bot.memory.forever", "Extra inputs"),
         ("twitch:\n  events:\n    raid:\n      mode: loud\n", "twitch.events.raid.mode", "Input"),
         (
             "twitch:\n  events:\n    gift:\n      template: '{user}'\n",

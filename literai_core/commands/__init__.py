@@ -13,6 +13,7 @@ from ..story import StoryStore
 from .chat import ChatCommands
 from .help import HelpCommands
 from .media import MediaCommands
+from .memory import MemoryCommands
 from .mod import FilterCommands, ModCommands
 from .podcast import PodcastCommands
 from .story import StoryCommands
@@ -37,6 +38,7 @@ def default_components(
         MediaCommands(),
         ModCommands(reload),
         FilterCommands(),
+        MemoryCommands(),
         SummaryCommands(clock, sleep),
         StoryCommands(stories),
         PodcastCommands(episodes, episode_link),

@@ -12,7 +12,7 @@ from ..chat import ChatLine, Reply
 from ..form import Form, parse, prose
 from ..guard import Guard, Sources
 from ..inference import Generation, Inference, InferenceError
-from ..prompts import CHAT_HEAD, ask_messages, gpt2_prompt
+from ..prompts import CHAT_HEAD, MEMORY_HEAD, ask_messages, gpt2_prompt
 from ..router import Component, Context, command
 from ..settings import GenerationSettings
 
@@ -69,13 +69,14 @@ class ChatCommands(Component):
         window = host.window(ctx.line.key)
         form = parse(ctx.args)  # "in one sentence", "under 80 characters", ...
         hint = form.hint()  # what the asker asked for; the cap below is the bot's own
+        recalled = [] if host.memory is None else await host.memory.recall(ctx.line, ctx.args)
         messages = ask_messages(
             persona, window, ctx.line.user, ctx.args,
             window_in=s.window_in, names=s.names, lines=s.lines, hint=hint,
-            style=s.line_style,
+            style=s.line_style, remembered=[(f.name, f.text) for f in recalled],
         )  # fmt: skip
         form = form.capped(s.max_sentences)
-        told = (persona, CHAT_HEAD, hint)
+        told = (persona, CHAT_HEAD, MEMORY_HEAD, hint)
         # The question is part of the prompt too: an answer that repeats it is an echo.
         heard = (*(ln.text for ln in window), ctx.args)
         guard = Guard(Sources(heard, _names(window, ctx.line), told))
