@@ -175,7 +175,8 @@ class Reactions:
         self._pending: dict[tuple[str, str, str], _Batch] = {}
         self._last: dict[tuple[str, str, str], float] = {}
         self.sent = 0  # lines posted
-        self.events = 0  # events taken (each thanked in some line)
+        self.events = 0  # events taken
+        self.thanked = 0  # events thanked in a posted line
 
     def offer(self, event: StreamEvent) -> bool:
         """Take ``event`` for a line soon; False when its kind is off."""
@@ -208,6 +209,7 @@ class Reactions:
         if reaction.mode == "model":
             text = await self._written(line, kind, users, batch.amount) or text
         self.sent += 1
+        self.thanked += batch.count
         await self.host.announce(Reply(line, ReplyKind.ANSWER, trim_reply(text, MAX_CHARS)))
 
     async def _written(self, line: ChatLine, kind: str, users: str, amount: int) -> str | None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench import answers, longform, soak, structured
+from bench import answers, longform, soak, stream, structured
 
 
 @pytest.mark.parametrize(
@@ -18,6 +18,7 @@ from bench import answers, longform, soak, structured
         (soak.main, ["--history", "3"], "--history: at least 10 lines"),
         (longform.main, ["--variants", "defaults,nope"], "--variants: unknown ['nope']"),
         (structured.main, ["--streams", "0"], "must be at least 1"),
+        (stream.main, ["--minutes", "0"], "must be positive"),
     ],
 )
 def test_a_bad_flag_is_one_line(
@@ -39,3 +40,8 @@ def test_a_command_sent_while_its_sender_was_told_to_wait_is_quieted_not_lost() 
         tally.asked[cid], tally.platform_of[cid], tally.sender_of[cid] = at, "irc", who
     tally.quiet.append(("irc", "peer1", 10.0, 13.0))  # "a" was told: try again in 3 s
     assert soak.quieted(tally, {"b", "c", "d"}) == {"b"}
+
+
+def test_the_stream_benchs_blocked_word_count_sees_through_disguises() -> None:
+    assert stream.blocked_in("and f u c k to that, sh1t, b.i.t.c.h, a$$hole") == 4
+    assert stream.blocked_in("and **** to that, the paper tape") == 0
