@@ -36,6 +36,9 @@ class Outbox(Generic[T]):
         self._send = send
         self._queue: asyncio.Queue[tuple[str, T]] = asyncio.Queue(size + reserve)
         self._task: asyncio.Task[None] | None = None
+        self._combined: tuple[str, T] | None = None  # the waiting message parts may join
+        self._holding: tuple[str, T] | None = None  # taken from the queue, waiting its turn
+        self._notices: set[int] = set()  # ids of the notices waiting
 
     def start(self) -> None:
         if self._task is None:
@@ -58,6 +61,33 @@ class Outbox(Generic[T]):
             self._queue.put_nowait(message)
         return True
 
+    def busy(self) -> bool:
+        """An answer now would wait: the channel is at its rate, or answers are queued."""
+        return self.pacer.busy() or any(id(m) not in self._notices for m in self._pending())
+
+    def combine(self, part: str, extra: T, limit: int, sep: str = " · ") -> bool:
+        """Queue ``part`` (an answer that names its asker) joined onto the combined
+        message still waiting (last in the queue, or next to go out once the rate
+        allows) if the two fit in ``limit``; else as a new combined message that later
+        parts may join. False if there is no room."""
+        pending = self._queue._queue  # type: ignore[attr-defined]  # the queue's deque
+        joined = self._combined
+        if joined is not None:
+            text, first = joined
+            if len(text) + len(sep) + len(part) <= limit:
+                grown = (text + sep + part, first)
+                if pending and pending[-1] is joined:
+                    pending[-1] = self._combined = grown
+                    return True
+                if not pending and self._holding is joined:
+                    self._holding = self._combined = grown
+                    return True
+        if not self.room():
+            return False
+        self._combined = (part, extra)
+        self._queue.put_nowait(self._combined)
+        return True
+
     def notify(self, text: str, extra: T) -> bool:
         """Queue a one-line notice: in the reserve if need be, and only once while the
         same text waits (forty refusals are one). False if even the reserve is full."""
@@ -65,7 +95,9 @@ class Outbox(Generic[T]):
             return True  # said already, soon
         if self._queue.full():
             return False
-        self._queue.put_nowait((text, extra))
+        notice = (text, extra)
+        self._notices.add(id(notice))
+        self._queue.put_nowait(notice)
         return True
 
     def _pending(self) -> list[tuple[str, T]]:
@@ -73,9 +105,13 @@ class Outbox(Generic[T]):
 
     async def _run(self) -> None:
         while True:
-            text, extra = await self._queue.get()
+            self._holding = await self._queue.get()
             try:
                 async with self.pacer.slot():
+                    assert self._holding is not None
+                    text, extra = self._holding  # a combined message may have grown
+                    self._notices.discard(id(self._holding))
+                    self._holding = None
                     await self._send(text, extra)
                 self.sent += 1
             except asyncio.CancelledError:

@@ -39,6 +39,10 @@ class Pacer:
             return 0.0
         return min(m[0] for m in self._marks) + self.per_s - now
 
+    def busy(self) -> bool:
+        """Whether an action now would have to wait (the window is full, or one waits)."""
+        return self._lock.locked() or self.wait_s(self._clock()) > 0
+
     @asynccontextmanager
     async def _held(self, mark: list[float]) -> AsyncIterator[None]:
         try:

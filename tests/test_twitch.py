@@ -224,3 +224,29 @@ async def test_missing_credentials_are_named_in_one_line(tmp_path: Path) -> None
         "literai: config error: twitch: twitch is enabled but TWITCH_CLIENT_SECRET, "
         "TWITCH_BOT_TOKEN, TWITCH_BOT_REFRESH_TOKEN are not set in the environment\n"
     ), err
+
+
+async def test_answers_waiting_for_the_rate_share_a_message_naming_each_asker(
+    twitch: FakeTwitch,
+) -> None:
+    said = ["The bell rings twice.", "Paper runs out at dawn.", "Ribbons fade in summer.",
+            "Keys stick when it rains."]  # fmt: skip
+    answers = [(text,) for text in said]
+    clock = FakeClock()
+    client, task = await run_bot(
+        twitch, ScriptedInference(*answers), messages_per_30s=1, clock=clock
+    )
+    try:
+        first = await twitch.chat("!ask one?", user_id="1", login="ana")
+        await until(lambda: len(twitch.sent) == 1)  # the window is now full
+        for uid, login in (("2", "bo"), ("3", "cy"), ("4", "dee")):
+            await twitch.chat(f"!ask from {login}?", user_id=uid, login=login)
+        await until(lambda: bool(clock.sleeping))
+        clock.advance(30)
+        await until(lambda: len(twitch.sent) == 2)
+    finally:
+        await stop_bot(client, task)
+    assert twitch.sent[0].reply_to == first and twitch.sent[1].reply_to is None
+    assert twitch.sent[1].text == (
+        "bo: Paper runs out at dawn. · cy: Ribbons fade in summer. · dee: Keys stick when it rains."
+    )  # one message for three answers, each naming its asker without an @

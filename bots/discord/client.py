@@ -20,6 +20,7 @@ from literai_core.core import ChatCore
 from literai_core.router import Component
 
 from ..pacing import Pacer
+from .digest import Digest
 from .post import post_reply
 from .settings import DiscordSettings
 from .slash import answer_interaction, build_tree
@@ -90,6 +91,10 @@ class LiteraiDiscord(discord.Client):
         self.clock = clock
         self.sleep = sleep  # the pacers' waits, on ``clock``'s time
         self._pacers: OrderedDict[int, Pacer] = OrderedDict()  # bounded: MAX_PACERS
+        # Per channel, while replies are being posted there: how many, and the open
+        # digest that answers arriving meanwhile join (entries leave when done).
+        self._posting: dict[int, int] = {}
+        self._digests: dict[int, Digest] = {}
         self.ready_event = asyncio.Event()
         self.voice: Voice | None = None
         if settings.voice.enabled:
@@ -194,20 +199,45 @@ class LiteraiDiscord(discord.Client):
             await self._react(message, BUSY)
             return
         try:
-            await post_reply(
-                message.channel,
-                reply,
-                self.pacer(message.channel.id),
-                edit_interval_s=self.settings.edit_interval_s,
-                reference=message,
-                max_upload_bytes=self.settings.max_upload_bytes,
-            )
+            await self._post(message, reply)
         except discord.HTTPException as exc:
             log.warning("discord: could not post a reply: %s", exc)
             return
         if not await self.speak(message.guild, reply):
             if reply.media is not None and self._in_voice(message.guild):
                 await self._react(message, QUEUE_FULL)
+
+    async def _post(self, message: discord.Message, reply: Reply) -> None:
+        """A reply to ``message``: threaded on its own, or, while another is still being
+        posted in the channel, as a part of the channel's digest (``digest.py``)."""
+        cid = message.channel.id
+        combine = self.settings.combine_answers and reply.kind is ReplyKind.ANSWER
+        if combine and reply.media is None and (self._posting.get(cid) or cid in self._digests):
+            digest = self._digests.get(cid)
+            if digest is None or not digest.has_room():
+                digest = self._digests[cid] = Digest(
+                    message.channel, self.pacer(cid), self.settings.edit_interval_s
+                )
+            try:
+                await digest.join(message.author.display_name, reply)
+            finally:
+                if self._digests.get(cid) is digest and digest.closed:
+                    del self._digests[cid]
+            return
+        self._posting[cid] = self._posting.get(cid, 0) + 1
+        try:
+            await post_reply(
+                message.channel,
+                reply,
+                self.pacer(cid),
+                edit_interval_s=self.settings.edit_interval_s,
+                reference=message,
+                max_upload_bytes=self.settings.max_upload_bytes,
+            )
+        finally:
+            self._posting[cid] -= 1
+            if not self._posting[cid]:
+                del self._posting[cid]
 
     async def announce(self, reply: Reply) -> None:
         """Post where nobody asked just now (a finished podcast, a timed recap): the

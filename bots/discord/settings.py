@@ -34,6 +34,11 @@ class DiscordSettings(Section):
     edit_interval_s: Annotated[
         float, Field(ge=0.5, le=60, description="Edit a streaming reply at most this often.")
     ] = 1.0
+    combine_answers: bool = Field(
+        True,
+        description="Answers arriving while another is still being posted in the channel "
+        "share one message, each part naming its asker (no pings).",
+    )
     actions_per_5s: Annotated[
         int, Field(ge=1, le=5, description="Sends plus edits per channel per 5 s.")
     ] = 5

@@ -216,6 +216,12 @@ class LiteraiTwitch(StreamEvents, twitchio.Client):
         if reply.kind in (ReplyKind.NOTICE, ReplyKind.REFUSED) and len(parts) == 1:
             channel.outbox.notify(parts[0], reply_to)  # always gets out, said once
             return True
+        answer = reply.kind is ReplyKind.ANSWER and reply_to is not None and len(parts) == 1
+        if answer and channel.outbox.busy():
+            # Others wait for the channel's turn: share a message, naming the asker.
+            named = not_a_command(f"{reply.line.user}: {parts[0]}")
+            if len(named) <= LIMIT and channel.outbox.combine(named, None, LIMIT):
+                return True
         messages = [(part, reply_to if i == 0 else None) for i, part in enumerate(parts)]
         if not channel.outbox.offer(messages):
             busy = f"@{reply.line.user} chat is busy — try again in a minute."
