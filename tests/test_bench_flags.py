@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench import answers, longform, soak, stream, structured
+from bench import answers, events, longform, soak, stream, structured
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,7 @@ from bench import answers, longform, soak, stream, structured
         (longform.main, ["--variants", "defaults,nope"], "--variants: unknown ['nope']"),
         (structured.main, ["--streams", "0"], "must be at least 1"),
         (stream.main, ["--minutes", "0"], "must be positive"),
+        (events.main, ["--seeds", "0"], "at least 1"),
     ],
 )
 def test_a_bad_flag_is_one_line(

@@ -115,6 +115,7 @@ async def test_the_models_line_is_used_when_the_guard_passes_it() -> None:
         ("In one short, warm sentence for the stream chat, thank ana for following.",),
         ("user: thanks ana!",),  # a new turn
         ("thanks ana for the",),  # unfinished
+        ("Thank you so much for the follow, welcome in!",),  # names no one
         (InferenceError("the model server is not running"),),
     ],
 )
