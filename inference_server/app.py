@@ -15,7 +15,7 @@ from .backends.base import TextBackend
 from .backends.registry import build_backend, vllm_loras
 from .engine import Engine
 from .images import ImageService
-from .keys import API_KEY, EMBEDDINGS, IMAGES, MEDIA, METRICS, SERVING, SPEECH
+from .keys import API_KEY, EMBEDDINGS, IMAGES, MEDIA, METRICS, SERVING, SPEECH, TRANSCRIPTION
 from .media import MediaStore
 from .metrics import ServerMetrics
 from .middlewares import MIDDLEWARES, browser_guard
@@ -27,6 +27,7 @@ from .serving_speech import SpeechServing
 from .settings import ServerSettings
 from .speech import SpeechService
 from .training.trained import serve_trained
+from .transcription import TranscriptionServing
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def create_app(
     setup_routes(app)
     app.cleanup_ctx.append(_lifetime(engines, speech, images, on_load_error))
     app.on_cleanup.append(lambda _: embeddings.close())
+    app[TRANSCRIPTION] = transcription = TranscriptionServing(settings.transcription)
+    app.on_cleanup.append(lambda _: transcription.close())
     return app
 
 

@@ -10,6 +10,7 @@ from .serving import OpenAIServing
 from .serving_embeddings import EmbeddingServing
 from .serving_images import ImageServing
 from .serving_speech import SpeechServing
+from .transcription import TranscriptionServing
 
 SERVING = web.AppKey("serving", OpenAIServing)
 METRICS = web.AppKey("metrics", ServerMetrics)
@@ -18,3 +19,4 @@ SPEECH = web.AppKey("speech", SpeechServing)
 IMAGES = web.AppKey("images", ImageServing)
 MEDIA = web.AppKey("media", MediaStore)
 EMBEDDINGS = web.AppKey("embeddings", EmbeddingServing)
+TRANSCRIPTION = web.AppKey("transcription", TranscriptionServing)

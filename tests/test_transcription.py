@@ -1,0 +1,145 @@
+"""``/v1/audio/transcriptions`` through literai's real app over loopback with the
+official ``openai`` client: a sentence Piper spoke (made by the same server) comes back
+as text in every response format and from WAV, MP3 and Ogg/Opus, within a stated word
+error rate; bad uploads are 400s naming the field, a file too large a 413."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import openai
+import pytest
+
+from inference_server.backends.echo import EchoBackend
+
+from .kit.inprocess import MODEL, EchoServer, echo_settings, serve
+
+pytestmark = pytest.mark.slow  # faster-whisper and Piper load in the test process
+
+SAID = "The old teletype printed the morning news on a long roll of yellow paper."
+WER_BOUND = 0.25  # tiny.en on Piper's voice: a word in four at most (measured: 0)
+LIMIT_BYTES = 600_000
+LIMIT_S = 12.0
+
+
+def wer(reference: str, heard: str) -> float:
+    """Word error rate: edit distance over words (lowercased, punctuation dropped)."""
+    ref, hyp = (re.findall(r"[a-z0-9']+", t.lower()) for t in (reference, heard))
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+@pytest.fixture(scope="module")
+def listening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EchoServer]:
+    tmp = tmp_path_factory.mktemp("listening")
+    limits = {"max_upload_bytes": LIMIT_BYTES, "max_duration_s": LIMIT_S}
+    settings = echo_settings(tmp, speech={"enabled": True}, transcription=limits)
+    with serve(settings, EchoBackend(MODEL, max_parallel=1)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def spoken(listening: EchoServer) -> bytes:
+    client = listening.client(timeout=60)
+    return client.audio.speech.create(
+        model="tts-1", voice="joe", input=SAID, response_format="wav"
+    ).read()
+
+
+def test_every_format_and_codec_gives_the_sentence(listening: EchoServer, spoken: bytes) -> None:
+    client = listening.client(timeout=120)
+    text = client.audio.transcriptions.create(model="whisper-1", file=("said.wav", spoken))
+    assert wer(SAID, text.text) <= WER_BOUND, text.text
+    plain = client.audio.transcriptions.create(
+        model="whisper-tiny.en", file=("said.wav", spoken), response_format="text"
+    )
+    assert plain.strip() == text.text
+    verbose = client.audio.transcriptions.create(
+        model="whisper-1", file=("said.wav", spoken), response_format="verbose_json"
+    )
+    assert verbose.language == "english" and 3 < verbose.duration < LIMIT_S
+    assert verbose.segments and verbose.segments[0].start >= 0
+    assert verbose.text == text.text
+    srt = client.audio.transcriptions.create(model="whisper-1", file=("said.wav", spoken),
+                                             response_format="srt")  # fmt: skip
+    assert re.match(r"1\n00:00:00,\d{3} --> 00:00:0\d,\d{3}\n\S", srt), srt
+    vtt = client.audio.transcriptions.create(model="whisper-1", file=("said.wav", spoken),
+                                             response_format="vtt")  # fmt: skip
+    assert vtt.startswith("WEBVTT\n\n00:00:00.") and "-->" in vtt
+    for codec, ext in ((["-c:a", "libmp3lame"], "mp3"), (["-c:a", "libopus"], "ogg")):
+        coded = subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-i", "pipe:0", *codec, "-f", ext, "pipe:1"],
+            input=spoken, capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        heard = client.audio.transcriptions.create(model="whisper-1", file=(f"s.{ext}", coded))
+        assert wer(SAID, heard.text) <= WER_BOUND, (ext, heard.text)
+    assert "whisper-tiny.en" in [m.id for m in client.models.list().data]
+
+
+def _refused(
+    listening: EchoServer, files: dict[str, tuple[str, bytes]], **data: str
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {listening.api_key}"}
+    return httpx.post(f"{listening.base_url}/v1/audio/transcriptions", headers=headers,
+                      files=files, data={"model": "whisper-1", **data}, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("upload", "fields", "status", "param"),
+    [
+        (b"", {}, 400, "file"),
+        (b"this is not audio at all" * 10, {}, 400, "file"),
+        (None, {}, 400, "file"),  # no file
+        ("long", {}, 400, "file"),  # longer than LIMIT_S
+        ("big", {}, 413, "file"),  # larger than LIMIT_BYTES
+        ("ok", {"temperature": "hot"}, 400, "temperature"),
+        ("ok", {"response_format": "docx"}, 400, "response_format"),
+        ("ok", {"language": "french!"}, 400, "language"),
+        ("ok", {"language": "fr"}, 400, "language"),  # tiny.en: English only
+        ("ok", {"model": "whisper-large-v9"}, 404, "model"),
+        ("ok", {"timestamp_granularities[]": "word"}, 400, "timestamp_granularities[]"),
+    ],
+)
+def test_bad_uploads_and_fields_are_refused_naming_the_field(
+    listening: EchoServer, spoken: bytes, upload: object, fields: dict[str, str], status: int,
+    param: str,
+) -> None:  # fmt: skip
+    made = {
+        "ok": spoken[:100_000],
+        "long": _silence(LIMIT_S + 3),
+        "big": b"\0" * (LIMIT_BYTES + 1),
+    }
+    body = made.get(upload, upload) if isinstance(upload, str) else upload
+    files = {} if body is None else {"file": ("a.wav", body)}
+    resp = _refused(listening, files, **fields)  # type: ignore[arg-type]
+    assert resp.status_code == status, resp.text
+    error = json.loads(resp.text)["error"]
+    assert error["param"] == param and "Traceback" not in error["message"]
+
+
+def test_off_it_says_how_to_turn_it_on(tmp_path: Path) -> None:
+    settings = echo_settings(tmp_path, transcription={"enabled": False})
+    with serve(settings, EchoBackend(MODEL, max_parallel=1)) as server:
+        with pytest.raises(openai.NotFoundError) as err:
+            server.client(timeout=30).audio.transcriptions.create(
+                model="whisper-1", file=("a.wav", _silence(1))
+            )
+    assert err.value.code == "transcription_not_configured"
+    assert "server.transcription.enabled" in err.value.message
+
+
+def _silence(seconds: float) -> bytes:
+    return subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono",
+         "-t", str(seconds), "-f", "wav", "pipe:1"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
