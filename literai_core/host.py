@@ -17,6 +17,7 @@ from .settings import BotSettings
 
 if TYPE_CHECKING:
     from .filter import ContentFilter
+    from .limits import ChannelQueues
     from .memory import Memory
     from .router import Command
 
@@ -38,6 +39,8 @@ class Host(Protocol):
     filter: ContentFilter | None
     # The regulars' long-term memory (None when off): !ask recalls, !forget deletes.
     memory: Memory | None
+    # Model commands pending per channel (a busy channel gets shorter answers).
+    queues: ChannelQueues
 
     def commands(self, platform: str) -> list[Command]:
         """Every command that exists on ``platform``, by name."""

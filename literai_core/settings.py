@@ -132,6 +132,18 @@ class AskSettings(GenerationSettings):
             "(0: no limit); the model is stopped there.",
         ),
     ] = 3
+    busy_after: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=100,
+            description="With more model commands than this pending in the channel, an "
+            "answer keeps to busy_sentences, so the ones behind it start sooner (0: never).",
+        ),
+    ] = 3
+    busy_sentences: Annotated[
+        int, Field(ge=1, le=20, description="Sentences at most while the channel is busy.")
+    ] = 1
     shaped: bool = Field(
         True,
         description="A list of N things or a one-word answer is held to that shape while "

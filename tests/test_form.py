@@ -170,6 +170,19 @@ async def test_the_bot_caps_an_answer_at_max_sentences_unless_the_asker_asked_fo
     assert parse(asked).capped(1) == Form(sentences=1, max_chars=50, question=asked)
 
 
+async def test_a_busy_channel_gets_one_sentence_answers_so_the_queue_moves() -> None:
+    said = ["It is green. ", "Grass is a plant. ", "Plants are green."]
+    inference = ScriptedInference(said, said)
+    ask = ASK_GEN.model_copy(update={"busy_after": 2})
+    core = make_core(inference, user_cooldown_s=0, channel_queue=5, ask=ask)
+    _, calm = await consume(await core.handle(line("!ask what colour is grass?")))
+    assert calm == "It is green. Grass is a plant. Plants are green."
+    for _ in range(2):  # two more model commands pending in the channel: three in all
+        assert core.queues.try_enter(line("x").key)
+    _, busy = await consume(await core.handle(line("!ask what colour is grass?", time=1)))
+    assert busy == "It is green." and inference.calls[1].closed  # stopped at one
+
+
 async def test_a_list_or_one_word_is_held_to_its_shape_by_a_schema() -> None:
     inference = ScriptedInference(['["apple", "pear" ,', ' "kiwi"]'], ['"green"'], ["Dark."])
     core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)

@@ -75,7 +75,10 @@ class ChatCommands(Component):
             window_in=s.window_in, names=s.names, lines=s.lines, hint=hint,
             style=s.line_style, remembered=[(f.name, f.text) for f in recalled],
         )  # fmt: skip
-        form = form.capped(s.max_sentences)
+        cap = s.max_sentences
+        if 0 < s.busy_after < host.queues.pending(ctx.line.key):  # others wait behind it
+            cap = min(cap, s.busy_sentences) if cap else s.busy_sentences
+        form = form.capped(cap)
         told = (persona, CHAT_HEAD, MEMORY_HEAD, hint)
         # The question is part of the prompt too: an answer that repeats it is an echo.
         heard = (*(ln.text for ln in window), ctx.args)
