@@ -5,7 +5,9 @@ is called Miso", "I main Zelda"), kept in SQLite across restarts and recalled in
 
 What is kept: a viewer's own public chat line in the first person that says something
 about them (``notable``: 4 to 40 words, not a question, no link, no blocked word), in
-their own words. Never a private conversation (a DM), a command, or the bot's own line.
+their own words; and the channel's chat summaries (``!summary``, timed recaps) as what
+past streams were about, recalled for "what happened last stream?". Never a private
+conversation (a DM), a command, or the bot's own line.
 Bounded: ``per_user`` lines per viewer and channel, ``per_channel`` per channel (the
 oldest go first), nothing older than ``retention_days``, and at most ``PENDING`` lines
 waiting to be written (more are skipped and counted). Writes and reads run off the
@@ -33,10 +35,17 @@ from pathlib import Path
 from .chat import ChatLine
 from .filter import ContentFilter
 from .settings import MemorySettings
+from .trim import trim_reply
 
 log = logging.getLogger(__name__)
 
 PENDING = 256
+SUMMARY = "stream summary"  # the name a kept summary is shown under
+SUMMARY_CHARS = 280
+_PAST = re.compile(
+    r"\b(?:(?:last|previous|earlier|other) (?:stream|time|session|day|night)|yesterday)\b",
+    re.IGNORECASE,
+)
 _SELF = re.compile(
     r"\b(?:i am|i'm|im|i was|i've|i have|i had|i live|i work|i play|i main|i own|i love|"
     r"i like|i hate|i got|i use|i study|i moved|i started|i speedrun|i stream|i build|"
@@ -121,9 +130,25 @@ class Memory:
         self._pending.append(
             (line.platform, line.scope or line.channel, who, line.user, line.text, self.now())
         )
+        self._wake()
+        return True
+
+    def keep_summary(self, line: ChatLine, summary: str) -> bool:
+        """Remember a summary of this channel's chat (``!summary``, a recap) as what the
+        stream was about: kept like a viewer's line under the channel (``SUMMARY``), the
+        latest ``per_user`` of them; never a private conversation's."""
+        if line.private or not summary.strip() or len(self._pending) >= PENDING:
+            return False
+        text = trim_reply(summary, SUMMARY_CHARS)
+        self._pending.append(
+            (line.platform, line.scope or line.channel, "", SUMMARY, text, self.now())
+        )
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._drain())
-        return True
 
     async def _drain(self) -> None:
         while self._pending:
@@ -220,6 +245,12 @@ class Memory:
                     "ORDER BY f.who = ? DESC, bm25(facts_fts) LIMIT 12",
                     (query, platform, channel, who),
                 ).fetchall()
+            if _PAST.search(question):  # "what happened last stream?"
+                rows += self._db.execute(
+                    "SELECT id, name, text, said_at FROM facts WHERE platform = ? AND who = '' "
+                    "AND channel = ? ORDER BY said_at DESC LIMIT 2",
+                    (platform, channel),
+                ).fetchall()
             if _ME.search(question):
                 rows += self._db.execute(
                     "SELECT id, name, text, said_at FROM facts WHERE platform = ? AND who = ? "
@@ -246,10 +277,15 @@ class Memory:
     # -- forgetting ----------------------------------------------------------------
 
     async def forget_user(self, platform: str, user: str) -> int:
-        """Delete everything kept about ``user`` on ``platform``; how many lines went."""
+        """Delete everything kept about ``user`` on ``platform``: their lines, and the
+        stream summaries that name them (a summary quotes viewers); how many went."""
+        if not user.strip():
+            return 0
         await self.flush()  # a line still waiting must not be written after this
-        where = "platform = ? AND who = ?"
-        return await asyncio.to_thread(self._delete, where, (platform, user.casefold()))
+        named = user.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = "platform = ? AND (who = ? OR (who = '' AND text LIKE ? ESCAPE '\\'))"
+        args = (platform, user.casefold(), f"%{named}%")
+        return await asyncio.to_thread(self._delete, where, args)
 
     async def forget_channel(self, platform: str, channel: str) -> int:
         await self.flush()

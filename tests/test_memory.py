@@ -149,3 +149,30 @@ async def test_memory_is_bounded_per_viewer_per_channel_in_time_and_in_waiting(
         assert await later.about("twitch", "v0", None) == []
     finally:
         await later.aclose()
+
+
+async def test_a_recap_is_remembered_for_the_next_stream_and_forgotten_with_who_it_names(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "memory.sqlite"
+    then = Memory(path, SETTINGS, now=lambda: time.time() - DAY)
+    said = [("ana", "the speedrun ended at 1:52:47 with a new world record"),
+            ("bo", "the boss fight took eleven tries before the final hit"),
+            ("cy", "everyone cheered when the timer stopped at the last split")]  # fmt: skip
+    core = ChatCore(bot_settings(user_cooldown_s=0), ScriptedInference(), memory=then)
+    for n, (user, text) in enumerate(said):
+        await core.handle(line(text, user=user, time=n))
+    await consume(await core.handle(line("!summary", user="mo", time=10)))
+    await then.aclose()
+    memory = Memory(path, SETTINGS)
+    inference = ScriptedInference(("A new record!",))
+    try:
+        today = core_with(memory, inference)
+        await consume(await today.handle(line("!ask what happened last stream?", user="dee")))
+        prompt = inference.calls[0].messages[1]["content"]
+        assert "- stream summary: " in prompt and "1:52:47" in prompt
+        assert await memory.forget_user("twitch", "ana") == 1  # the summary quotes ana
+        assert await memory.about("twitch", "ana", None) == []
+    finally:
+        await memory.aclose()
+    assert b"1:52:47" not in path.read_bytes()

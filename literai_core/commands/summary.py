@@ -66,6 +66,8 @@ class SummaryCommands(Component):
             return Reply(ctx.line, ReplyKind.ERROR, f"Sorry, I couldn't summarize that: {exc}.")
         if not body:
             return Reply(ctx.line, ReplyKind.NOTICE, f"Nothing much was said in the last {span}.")
+        if host.memory is not None:  # remembered as what this stream was about
+            host.memory.keep_summary(ctx.line, body)
         return Reply(ctx.line, ReplyKind.ANSWER, f"Last {span}: {body}")
 
     @command(
@@ -157,6 +159,8 @@ class Recap:
         if not body:  # nothing said worth quoting: nothing to post
             return None
         reply = Reply(where, ReplyKind.ANSWER, f"📝 Recap, last {span}: {body}")
+        if host.memory is not None:  # remembered as what this stream was about
+            host.memory.keep_summary(where, body)
         await host.announce(reply)
         return reply
 
