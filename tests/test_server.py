@@ -21,7 +21,8 @@ MSG = [{"role": "user", "content": "Name three colours."}]
 
 def test_models_lists_the_default_alias(client: openai.OpenAI) -> None:
     models = client.models.list()
-    assert [m.id for m in models.data] == ["smollm2", "all-minilm-l6-v2"]  # text, embeddings
+    listed = [m.id for m in models.data]
+    assert listed == ["smollm2", "all-minilm-l6-v2", "whisper-tiny.en"]  # text, embeddings, stt
     assert models.data[0].owned_by == "literai"
 
 

@@ -67,8 +67,8 @@ class EchoServer(ApiPeer):
 
 def echo_settings(tmp: Path, **server: Any) -> ServerSettings:
     """Settings for one echo model (SLOTS at once, MAX_QUEUE waiting, bodies up to
-    MAX_BODY), speech and embeddings off, media under ``tmp``; ``server`` overrides any
-    of it."""
+    MAX_BODY), speech, embeddings and transcription off, media under ``tmp``; ``server``
+    overrides any of it."""
     base: dict[str, Any] = {
         "port": 0,
         "default_model": MODEL,
@@ -77,6 +77,7 @@ def echo_settings(tmp: Path, **server: Any) -> ServerSettings:
         "max_queue": MAX_QUEUE,
         "speech": {"enabled": False},
         "embeddings": {"enabled": False},
+        "transcription": {"enabled": False},
         "media": {"folder": str(tmp / "media")},
     }
     return ServerSettings.model_validate({**base, **server})
