@@ -282,10 +282,22 @@ class Memory:
         if not user.strip():
             return 0
         await self.flush()  # a line still waiting must not be written after this
-        named = user.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where = "platform = ? AND (who = ? OR (who = '' AND text LIKE ? ESCAPE '\\'))"
-        args = (platform, user.casefold(), f"%{named}%")
-        return await asyncio.to_thread(self._delete, where, args)
+        return await asyncio.to_thread(self._forget, platform, user)
+
+    def _forget(self, platform: str, user: str) -> int:
+        """The user's lines, and the summaries that name them as a whole word (a name
+        inside another word, "al" in "also", does not count)."""
+        name = re.compile(rf"(?<![^\W_]){re.escape(user)}(?![^\W_])", re.IGNORECASE)
+        like = user.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._lock:
+            found = self._db.execute(
+                "SELECT id, text FROM facts WHERE platform = ? AND who = '' "
+                "AND text LIKE ? ESCAPE '\\'",
+                (platform, f"%{like}%"),
+            ).fetchall()
+        named = tuple(str(i) for i, text in found if name.search(text))
+        where = f"platform = ? AND (who = ? OR id IN ({', '.join('?' * len(named))}))"
+        return self._delete(where, (platform, user.casefold(), *named))
 
     async def forget_channel(self, platform: str, channel: str) -> int:
         await self.flush()

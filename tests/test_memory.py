@@ -171,6 +171,7 @@ async def test_a_recap_is_remembered_for_the_next_stream_and_forgotten_with_who_
         await consume(await today.handle(line("!ask what happened last stream?", user="dee")))
         prompt = inference.calls[0].messages[1]["content"]
         assert "- stream summary: " in prompt and "1:52:47" in prompt
+        assert await memory.forget_user("twitch", "an") == 0  # "an" is in words, not a name
         assert await memory.forget_user("twitch", "ana") == 1  # the summary quotes ana
         assert await memory.about("twitch", "ana", None) == []
     finally:
