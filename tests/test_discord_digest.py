@@ -13,7 +13,11 @@ from literai_core.inference import Generation
 from .kit.discord_helpers import BOT, run_bot, settled, stop_bot, until
 from .kit.fake_discord import FakeDiscord
 
-BUSY = BOT.model_copy(update={"channel_queue": 8})
+# Room for four waiting answers, each answered whole (the one-sentence cap of a busy
+# channel, bot.ask.busy_after, has its own test).
+BUSY = BOT.model_copy(
+    update={"channel_queue": 8, "ask": BOT.ask.model_copy(update={"busy_after": 0})}
+)
 
 
 class Gated:
