@@ -329,3 +329,15 @@ def speaker_lines(script: Sequence[tuple[str, str]], hosts: tuple[str, str]) -> 
         "bad_speakers": sum(n for speaker, n in said.items() if speaker not in keys),
         "label_in_text": sum(1 for _, text in script if label.search(text)),
     }
+
+
+def word_error_rate(reference: str, heard: str) -> float:
+    """Word error rate: word edit distance over the reference's words (lowercased,
+    punctuation dropped), for speech to text."""
+    ref, hyp = (re.findall(r"[a-z0-9']+", t.lower()) for t in (reference, heard))
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench import answers, events, longform, soak, stream, structured
+from bench import answers, events, listen, longform, soak, stream, structured
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,7 @@ from bench import answers, events, longform, soak, stream, structured
         (structured.main, ["--streams", "0"], "must be at least 1"),
         (stream.main, ["--minutes", "0"], "must be positive"),
         (events.main, ["--seeds", "0"], "at least 1"),
+        (listen.main, ["--runs", "0"], "at least 1"),
     ],
 )
 def test_a_bad_flag_is_one_line(

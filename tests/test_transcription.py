@@ -15,6 +15,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
+from bench.scores import word_error_rate as wer
 from inference_server.backends.echo import EchoBackend
 
 from .kit.inprocess import MODEL, EchoServer, echo_settings, serve
@@ -25,17 +26,6 @@ SAID = "The old teletype printed the morning news on a long roll of yellow paper
 WER_BOUND = 0.25  # tiny.en on Piper's voice: a word in four at most (measured: 0)
 LIMIT_BYTES = 600_000
 LIMIT_S = 12.0
-
-
-def wer(reference: str, heard: str) -> float:
-    """Word error rate: edit distance over words (lowercased, punctuation dropped)."""
-    ref, hyp = (re.findall(r"[a-z0-9']+", t.lower()) for t in (reference, heard))
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 @pytest.fixture(scope="module")
