@@ -29,11 +29,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import twitchio.eventsub.websockets
-import twitchio.http
-
 from bench.report import pct, report
-from bots.twitch.client import LiteraiTwitch
+from bench.twitch import max_per_30s
+from bots.twitch.client import LiteraiTwitch, point_at
 from bots.twitch.settings import Credentials, TwitchSettings
 from literai_core.chat import ChatLine, Reply
 from literai_core.core import ChatCore
@@ -47,7 +45,6 @@ from tests.kit.fake_twitch import (
     BROADCASTER_TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,
-    Sent,
 )
 from tests.kit.fake_twitch_events import FakeTwitchStream
 from tests.kit.media import picture, spoken
@@ -137,17 +134,10 @@ def _timed_recall(memory: Memory, took: list[float]) -> None:
     memory.recall = timed  # type: ignore[method-assign]
 
 
-def _max_per_30s(sent: list[Sent]) -> int:
-    times = sorted(s.at for s in sent)
-    return max((sum(1 for t in times if s <= t < s + 30) for s in times), default=0)
-
-
 async def stream(minutes: float, rate: int, viewers: int, folder: Path) -> dict[str, object]:
     fake = FakeTwitchStream()
     await fake.start()
-    twitchio.http.Route.BASE = fake.api_base  # type: ignore[misc]
-    twitchio.http.Route.ID_BASE = fake.id_base  # type: ignore[misc]
-    twitchio.eventsub.websockets.WSS = fake.eventsub
+    point_at(fake.api_base, fake.id_base, fake.eventsub)
     took: list[float] = []
     memory = Memory(folder / "memory.sqlite", MemorySettings())  # type: ignore[call-arg]
     _timed_recall(memory, took)
@@ -250,7 +240,7 @@ def _figures(
         "refused": refused,
         "unhandled": 40 - handled - refused,
         "sent": len(fake.sent),
-        "max_sent_per_30s": _max_per_30s(fake.sent),
+        "max_sent_per_30s": max_per_30s(fake.sent),
         "blocked_words_sent": sum(blocked_in(s.text) for s in fake.sent),
         "blocked_words_shown": watch.shown_blocked,
         "overlay_updates": watch.updates,

@@ -23,12 +23,10 @@ import zlib
 from pathlib import Path
 
 import openai
-import twitchio.eventsub.websockets
-import twitchio.http
 
 from bench.report import pct, report
 from bench.text import start_server
-from bots.twitch.client import LiteraiTwitch
+from bots.twitch.client import LiteraiTwitch, point_at
 from bots.twitch.settings import Credentials, TwitchSettings
 from literai_core.chat import ChatLine, Reply
 from literai_core.core import ChatCore
@@ -58,7 +56,7 @@ class CountingCore(ChatCore):
         return reply
 
 
-def _max_per_30s(sent: list[Sent]) -> int:
+def max_per_30s(sent: list[Sent]) -> int:
     times = sorted(s.at for s in sent)
     return max((sum(1 for t in times if s <= t < s + 30) for s in times), default=0)
 
@@ -66,9 +64,7 @@ def _max_per_30s(sent: list[Sent]) -> int:
 async def burst(base_url: str, rate: int, seconds: float, asks: int) -> dict[str, object]:
     fake = FakeTwitch()
     await fake.start()
-    twitchio.http.Route.BASE = fake.api_base  # type: ignore[misc]
-    twitchio.http.Route.ID_BASE = fake.id_base  # type: ignore[misc]
-    twitchio.eventsub.websockets.WSS = fake.eventsub
+    point_at(fake.api_base, fake.id_base, fake.eventsub)
     bot = BotSettings(channel_cooldown_s=0, channel_queue=8)  # type: ignore[call-arg]
     async with openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0) as api:
         core = CountingCore(bot, OpenAIInference(api, "smollm2"))
@@ -154,7 +150,7 @@ def _figures(
     return {
         "reply_ms_p50": round(pct(reply_ms, 0.5)),
         "reply_ms_p95": round(pct(reply_ms, 0.95)),
-        "max_sent_per_30s": _max_per_30s(fake.sent),
+        "max_sent_per_30s": max_per_30s(fake.sent),
         "answered": answered,
         "refused": refused,
         "dropped": dropped,

@@ -116,13 +116,13 @@ class TranscriptionServing:
         return segments
 
     def _run(self, job: Job) -> list[Segment]:
-        model = self._load(job.model)
+        model, config = self._load(job.model), self._config(job.model)
         found, _ = model.transcribe(
             job.audio,
-            language=job.language or ("en" if self._config(job.model).english_only else None),
+            language=job.language or ("en" if config.english_only else None),
             initial_prompt=job.prompt or None,
             temperature=job.temperature,
-            beam_size=self._config(job.model).beam_size,
+            beam_size=config.beam_size,
             vad_filter=False,
             condition_on_previous_text=False,
         )

@@ -257,9 +257,10 @@ class Memory:
                     "AND channel = ? ORDER BY said_at DESC LIMIT 5",
                     (platform, who, channel),
                 ).fetchall()
-        seen: set[int] = set()
-        unique = [r for r in rows if not (r[0] in seen or seen.add(r[0]))]  # type: ignore[func-returns-value]
-        return [Fact(name, text, at) for _, name, text, at in unique]
+        unique: dict[int, tuple[int, str, str, float]] = {}
+        for row in rows:  # in order, each line once
+            unique.setdefault(row[0], row)
+        return [Fact(name, text, at) for _, name, text, at in unique.values()]
 
     async def about(self, platform: str, user: str, channel: str | None) -> list[Fact]:
         """What is kept about ``user`` (in ``channel``, or in every channel), newest first."""

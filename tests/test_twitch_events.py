@@ -9,9 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import twitchio
-import twitchio.eventsub.websockets
-import twitchio.http
 
 from bots.twitch.settings import Credentials
 
@@ -28,7 +25,7 @@ from .kit.fake_twitch import (
 )
 from .kit.fake_twitch_events import FakeTwitchStream
 from .kit.scripted import MADE, ScriptedInference
-from .kit.twitch_helpers import run_bot, stop_bot
+from .kit.twitch_helpers import pointed, run_bot, stop_bot
 from .kit.waiting import until
 
 OWNER = Credentials(
@@ -40,11 +37,7 @@ EVENTS = {"follow": ON, "raid": ON, "sub": ON, "gift": ON, "cheer": ON, "gather_
 
 @pytest.fixture
 async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTwitchStream]:
-    fake = FakeTwitchStream()
-    await fake.start()
-    monkeypatch.setattr(twitchio.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(twitchio.http.Route, "ID_BASE", fake.id_base)
-    monkeypatch.setattr(twitchio.eventsub.websockets, "WSS", fake.eventsub)
+    fake = await pointed(FakeTwitchStream(), monkeypatch)
     yield fake
     await fake.stop()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import twitchio
@@ -24,13 +24,21 @@ BOT = BotSettings(user_cooldown_s=0, channel_cooldown_s=0)  # type: ignore[call-
 GOOD = Credentials(CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, BOT_REFRESH)
 
 
-@pytest.fixture
-async def twitch(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTwitch]:
-    fake = FakeTwitch()
+F = TypeVar("F", bound=FakeTwitch)
+
+
+async def pointed(fake: F, monkeypatch: pytest.MonkeyPatch) -> F:
+    """``fake`` started, with twitchio pointed at it for this test."""
     await fake.start()
     monkeypatch.setattr(twitchio.http.Route, "BASE", fake.api_base)
     monkeypatch.setattr(twitchio.http.Route, "ID_BASE", fake.id_base)
     monkeypatch.setattr(twitchio.eventsub.websockets, "WSS", fake.eventsub)
+    return fake
+
+
+@pytest.fixture
+async def twitch(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTwitch]:
+    fake = await pointed(FakeTwitch(), monkeypatch)
     yield fake
     await fake.stop()
 
