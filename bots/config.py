@@ -25,6 +25,7 @@ from literai_core.settings import BotSettings, Section
 from .discord.settings import DiscordSettings
 from .irc.settings import IrcSettings
 from .twitch.settings import Credentials, TwitchSettings
+from .voice.settings import VoiceSettings
 from .web.settings import WebSettings
 
 
@@ -66,6 +67,7 @@ class LiteraiConfig(BaseSettings):
     twitch: TwitchSettings = Field(default_factory=TwitchSettings, description="Twitch.")
     irc: IrcSettings = Field(default_factory=IrcSettings, description="IRC.")
     web: WebSettings = Field(default_factory=WebSettings, description="Overlay and player pages.")
+    voice: VoiceSettings = Field(default_factory=VoiceSettings, description="The voice page.")
     data_dir: str = Field("data", description="Folder for generated files and state.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log records shown (on stderr)."
@@ -94,7 +96,8 @@ class LiteraiConfig(BaseSettings):
             self.console.enabled
             or self.discord.enabled
             or self.twitch.enabled
-            or (self.irc.enabled)
+            or self.irc.enabled
+            or self.voice.enabled
         )
 
 
@@ -206,7 +209,7 @@ def environment(
         twitch=_twitch(config.twitch),
         irc_password=_irc(config.irc, config.irc.password_env, "password_env"),
         irc_sasl_password=_irc(config.irc, config.irc.sasl_password_env, "sasl_password_env"),
-        web_key=_web(config.web),
+        web_key=_web(config),
     )
 
 
@@ -259,7 +262,12 @@ def _is_loopback(host: str) -> bool:
     return host in ("::1", "localhost") or host.startswith("127.")
 
 
-def _web(w: WebSettings) -> str | None:
+def _web(config: LiteraiConfig) -> str | None:
+    w = config.web
+    if config.voice.enabled and not w.enabled:
+        raise ConfigError(
+            "voice.enabled", "the voice page is served with the web pages: set web.enabled: true"
+        )
     if not w.enabled:
         return None
     key = env_secret(w.key_env)

@@ -86,7 +86,13 @@ async def run(
             await asyncio.to_thread(core.filter.load, data / "filter-words.json")
         if pages is not None:
             pages.metrics.core = core
+            if pages.voice is not None:  # the voice page talks once the core exists
+                pages.voice.attach(core)
         reloader.appliers.append(lambda new: core.reconfigure(new.bot))
-        bots = [launch(core, config, env, stop, reloader) for launch in _launchers(config)]
+        bots: list[Awaitable[object]] = [
+            launch(core, config, env, stop, reloader) for launch in _launchers(config)
+        ]
+        if pages is not None and pages.voice is not None:
+            bots.append(stop.event.wait())  # the page runs until the process stops
         await until(stop, asyncio.gather(*bots))
     return stop.code

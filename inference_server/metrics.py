@@ -30,6 +30,13 @@ class ServerMetrics:
             ["model"],
             registry=r,
         )
+        self.cancelled = Counter(
+            "literai_generations_cancelled",
+            "Streamed generations stopped before their end (the client left: a closed "
+            "stream, a barge-in)",
+            ["model"],
+            registry=r,
+        )
         self.ttft = Histogram(
             "literai_time_to_first_token_seconds",
             "From request to first token",

@@ -267,6 +267,8 @@ class OpenAIServing:
                 delta = await anext(run.rest, None)
         finally:
             self.metrics.completion_tokens.labels(req.model).inc(last.completion_tokens)
+            if last.finish_reason is None:
+                self.metrics.cancelled.labels(req.model).inc()
         if tally is not None:
             tally["prompt"] = last.prompt_tokens
             tally["completion"] = tally.get("completion", 0) + last.completion_tokens

@@ -64,6 +64,10 @@ class Inference(Protocol):
         """One PNG image of ``prompt``."""
         ...
 
+    async def transcribe(self, audio: bytes, *, model: str, prompt: str | None = None) -> str:
+        """The words spoken in ``audio`` (a WAV file)."""
+        ...
+
 
 def _response_format(gen: Generation) -> Any:
     if gen.schema is None:
@@ -186,4 +190,17 @@ class OpenAIInference:
             return base64.b64decode(result.data[0].b64_json)
         except (openai.OpenAIError, ValueError) as exc:
             log.warning("image failed: %s", type(exc).__name__)
+            raise _explain(exc) from None
+
+    async def transcribe(self, audio: bytes, *, model: str, prompt: str | None = None) -> str:
+        try:
+            result = await self._client.audio.transcriptions.create(
+                file=("speech.wav", audio, "audio/wav"),
+                model=model,
+                prompt=prompt or openai.omit,
+                response_format="json",
+            )
+            return result.text
+        except (openai.OpenAIError, ValueError) as exc:
+            log.warning("transcription failed: %s", type(exc).__name__)
             raise _explain(exc) from None

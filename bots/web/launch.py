@@ -1,4 +1,4 @@
-"""Start the web pages (the overlay and the episode player) for ``literai run``."""
+"""Start the web pages (the overlay, the episode player, the voice page) for ``literai run``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class CoreMetrics:
 
     def __init__(self) -> None:
         self.core: Any = None
+        self.voice: Any = None
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -36,6 +37,15 @@ class CoreMetrics:
             "Answers the content filter changed and commands it refused",
             value=filt.blocks if filt is not None else 0,
         )
+        if self.voice is not None:
+            yield CounterMetricFamily(
+                "literai_voice_turns", "Utterances the voice page answered", value=self.voice.turns
+            )
+            yield CounterMetricFamily(
+                "literai_voice_barge_ins",
+                "Voice answers stopped by the speaker talking over them",
+                value=self.voice.barge_ins,
+            )
 
     async def handle(self, _request: web.Request) -> web.Response:
         body = generate_latest(self.registry)
@@ -51,6 +61,7 @@ class Pages:
     observe: Callable[[Reply], None]
     episode_link: Callable[[str], str]
     metrics: CoreMetrics
+    voice: Any = None  # bots.voice.page.Voice when voice.enabled
 
 
 def stream_channels(config: LiteraiConfig) -> list[str]:
@@ -65,6 +76,8 @@ def stream_channels(config: LiteraiConfig) -> list[str]:
         ]
     if config.console.enabled:
         own.append(overlay_name(ChannelKey("console", config.console.channel)))
+    if config.voice.enabled:
+        own.append(overlay_name(ChannelKey("voice", config.voice.channel)))
     return own
 
 
@@ -78,14 +91,23 @@ async def open_pages(config: LiteraiConfig, key: str | None) -> Pages:
     Episodes(Path(config.data_dir) / "episodes").add_routes(app)
     metrics = CoreMetrics()
     app.router.add_get("/metrics", metrics.handle)
+    voice = None
+    if config.voice.enabled:
+        from ..voice.page import Voice
+
+        voice = Voice(config.voice)
+        voice.add_routes(app)
+        metrics.voice = voice
     runner, port = await listen(app, settings.host, settings.port, "web")
     host = loopback(settings.host)
     needs = f"?key=${settings.key_env}" if key else ""  # the variable's name, never its value
     print(f"literai: overlay for OBS at http://{host}:{port}/overlay/{ALL}{needs}", file=sys.stderr)
+    if voice is not None:
+        print(f"literai: talk to it at http://{host}:{port}/voice{needs}", file=sys.stderr)
     base = (settings.public_url or f"http://{host}:{port}").rstrip("/")
 
     def link(episode_id: str) -> str:
         token = access.episode_token(episode_id)
         return f"{base}/episodes/{episode_id}/" + (f"?t={token}" if token else "")
 
-    return Pages(runner, overlay.observe, link, metrics)
+    return Pages(runner, overlay.observe, link, metrics, voice)

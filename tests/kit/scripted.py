@@ -83,6 +83,17 @@ class ScriptedInference:
         self._media(Call("image", Generation(max_tokens=0), None, prompt=prompt))
         return picture(prompt, size)
 
+    async def transcribe(self, audio: bytes, *, model: str, prompt: str | None = None) -> str:
+        """The queued answer's text, as if it had been heard (or its exception)."""
+        call = Call("transcribe", Generation(max_tokens=0), None, prompt=prompt)
+        self.calls.append(call)
+        if not self.answers:
+            raise AssertionError("unexpected transcription")
+        answer = self.answers.popleft()
+        if isinstance(answer, BaseException):
+            raise answer
+        return "".join(a for a in answer if isinstance(a, str))
+
     def _media(self, call: Call) -> None:
         self.calls.append(call)
         if not self.answers:

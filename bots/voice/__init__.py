@@ -1,0 +1,1 @@
+"""The voice conversation page: talk to the bot, and interrupt it."""

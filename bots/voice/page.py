@@ -1,0 +1,100 @@
+"""The voice page's adapter: ``/voice`` (the page) and ``/voice/ws`` (its conversation)
+on the web pages' app, and the platform ``voice`` as the chat core knows it.
+
+The socket is bounded: ``voice.max_sessions`` pages at once, 1 MiB per message, and it
+answers only pages of its own origin (a WebSocket is not bound by the browser's
+same-origin rule: any site the user visits could otherwise open one to loopback and
+listen to the conversation). Bound beyond loopback, the pages' key applies to it as to
+every page (``bots/web/access.py``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from literai_core.chat import Reply
+from literai_core.router import Component
+
+from .session import Session
+from .settings import VoiceSettings
+
+if TYPE_CHECKING:
+    from literai_core.core import ChatCore
+
+log = logging.getLogger(__name__)
+PAGE = Path(__file__).with_name("voice.html")
+NEEDS = "voice input needs faster-whisper: pip install 'literai[listen]' (scripts/setup.sh)"
+
+
+class Voice:
+    platform = "voice"
+
+    def __init__(self, settings: VoiceSettings) -> None:
+        self.settings = settings
+        self._core: ChatCore | None = None
+        self.sessions: set[Session] = set()
+        self.turns = 0  # utterances answered
+        self.barge_ins = 0  # turns stopped by the speaker talking over them
+
+    @property
+    def core(self) -> ChatCore:
+        assert self._core is not None, "attach(core) first"
+        return self._core
+
+    def attach(self, core: ChatCore) -> None:
+        self._core = core
+        core.attach(self)
+
+    def components(self) -> list[Component]:
+        return []
+
+    async def announce(self, reply: Reply) -> None:
+        """A post nobody said a line for (a recap): shown on the open pages."""
+        text = await reply.text()
+        for session in list(self.sessions):
+            await session.send({"type": "notice", "text": text})
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/voice", self._page)
+        app.router.add_get("/voice/ws", self._socket)
+
+    async def _page(self, _request: web.Request) -> web.Response:
+        html = PAGE.read_text(encoding="utf-8")  # small, and edited live in development
+        headers = {"Cache-Control": "no-store", "Content-Security-Policy": _CSP}
+        return web.Response(text=html, content_type="text/html", headers=headers)
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            raise web.HTTPForbidden(text="the voice socket answers its own page only")
+        ws = web.WebSocketResponse(max_msg_size=2**20, heartbeat=30)
+        await ws.prepare(request)
+        if self._core is None or len(self.sessions) >= self.settings.max_sessions:
+            why = "not ready yet" if self._core is None else "too many voice pages are open"
+            await ws.send_json({"type": "unavailable", "message": why})
+            await ws.close()
+            return ws
+        if importlib.util.find_spec("faster_whisper") is None:
+            await ws.send_json({"type": "unavailable", "message": NEEDS})
+            await ws.close()
+            return ws
+        session = Session(self, ws)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+        return ws
+
+
+# The page loads nothing from elsewhere: its script and style are inline, its worklet a
+# blob, its socket its own origin.
+_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
+    "connect-src 'self'; media-src 'self' blob:; worker-src blob:"
+)

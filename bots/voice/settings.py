@@ -1,0 +1,59 @@
+"""The voice conversation page's settings (the ``voice`` section)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from literai_core.settings import Section
+
+
+class VoiceSettings(Section):
+    """Talk to the bot: a page at ``/voice`` beside the overlay (needs ``web.enabled``).
+    The browser streams the microphone over a WebSocket; literai finds the end of
+    speech, transcribes it through the server (``/v1/audio/transcriptions``), answers it
+    as a chat command in its own channel, and streams the answer back as text and
+    speech, sentence by sentence. Speaking while the bot talks stops it (barge-in)."""
+
+    enabled: bool = Field(False, description="Serve the voice page at /voice.")
+    channel: str = Field(
+        "voice",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description="Its channel: its own window, persona and limits; on the overlay as "
+        "voice-<channel>.",
+    )
+    user: str = Field(
+        "streamer", min_length=1, max_length=40, description="The speaker's name in chat."
+    )
+    command: str = Field(
+        "ask",
+        pattern=r"^[a-z0-9_]{1,32}$",
+        description="The command what you say is given to (ask: an answer; gpt2: a continuation).",
+    )
+    transcription_model: str = Field(
+        "whisper-1", min_length=1, max_length=256, description="Speech-to-text model id."
+    )
+    threshold: Annotated[
+        float, Field(ge=0.05, le=0.95, description="Speech probability (Silero VAD) that counts.")
+    ] = 0.5
+    start_ms: Annotated[
+        float, Field(ge=32, le=2000, description="Speech this long starts an utterance.")
+    ] = 96
+    pause_ms: Annotated[
+        float,
+        Field(ge=32, le=5000, description="After this much silence, transcribing begins."),
+    ] = 160
+    end_ms: Annotated[
+        float, Field(ge=64, le=10_000, description="This much silence ends an utterance.")
+    ] = 480
+    max_utterance_s: Annotated[
+        float, Field(ge=1, le=120, description="An utterance ends at this length.")
+    ] = 30
+    max_sessions: Annotated[int, Field(ge=1, le=100, description="Voice pages open at once.")] = 2
+
+    @model_validator(mode="after")
+    def _pause_before_end(self) -> VoiceSettings:
+        if self.pause_ms >= self.end_ms:
+            raise ValueError("pause_ms must be shorter than end_ms")
+        return self

@@ -1,0 +1,220 @@
+"""The voice page's conversation: the end-pointer's rules on plain numbers, then the
+real WebSocket against literai's real server (Whisper tiny.en hears, Piper speaks; the
+text engine is a slow lecturer, so a barge-in lands while it writes): an utterance is
+heard, answered in text and in speech sentence by sentence; talking over the answer
+stops it, the server's generation with it, and the new utterance is answered."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import numpy as np
+import openai
+import pytest
+from aiohttp import web
+
+from bench.scores import word_error_rate as wer
+from bots.config import ConfigError, environment, load_config
+from bots.voice.page import Voice
+from bots.voice.settings import VoiceSettings
+from bots.voice.vad import FRAME, Turns
+from literai_core.commands import default_components
+from literai_core.core import ChatCore
+from literai_core.inference import OpenAIInference
+
+from .kit.chat import bot_settings
+from .kit.inprocess import MODEL, EchoServer, echo_settings, serve
+from .kit.loopback import serve as serve_app
+from .kit.scripted import ScriptedInference
+from .kit.voice import LECTURE, Lecturer, Microphone, pcm16k, silence
+
+ASKED = "How does an old teletype work?"
+AGAIN = "Tell me about the weather on the river tonight."
+
+# -- the end-pointer --------------------------------------------------------------
+
+
+def _frames(turns: Turns, probs: list[float]) -> list[tuple[int, str, int]]:
+    """(frame index, event, samples carried) for each event."""
+    out = []
+    for i, p in enumerate(probs):
+        frame = np.full(FRAME, i, dtype=np.int16)
+        for e in turns.feed(frame, p):
+            out.append((i, e.kind, 0 if e.audio is None else len(e.audio)))
+    return out
+
+
+def test_speech_starts_pauses_and_ends_with_its_pre_roll() -> None:
+    turns = Turns(start_ms=96, pause_ms=160, end_ms=480, pre_roll_ms=64)
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 20
+    events = _frames(turns, probs)
+    # 3 frames of speech start it; 5 quiet ones pause it; 15 end it.
+    assert [(i, k) for i, k, _ in events] == [(12, "start"), (34, "pause"), (44, "end")]
+    pause, end = events[1][2], events[2][2]
+    assert pause == end == (2 + 20 + 5) * FRAME  # pre-roll, speech, the pause's silence
+    assert not turns.speaking
+
+
+def test_a_click_is_not_speech_and_speech_resumes_after_a_short_pause() -> None:
+    turns = Turns(start_ms=96, pause_ms=160, end_ms=480)
+    assert _frames(turns, [0.0, 0.9, 0.9, 0.0, 0.9, 0.0]) == []
+    probs = [0.9] * 5 + [0.0] * 6 + [0.9] * 5 + [0.0] * 15
+    kinds = [k for _, k, _ in _frames(turns, probs)]
+    assert kinds == ["start", "pause", "resume", "pause", "end"]
+
+
+def test_hysteresis_keeps_a_softer_syllable_and_a_long_utterance_is_cut() -> None:
+    turns = Turns(threshold=0.5, start_ms=32, pause_ms=64, end_ms=128, max_s=1)
+    # 0.4 is under the threshold but above its quiet level: still speech while speaking.
+    kinds = [k for _, k, _ in _frames(turns, [0.9] + [0.4] * 10 + [0.0] * 4)]
+    assert kinds == ["start", "pause", "end"]
+    long = [k for _, k, _ in _frames(Turns(start_ms=32, max_s=1), [0.9] * 40)]
+    assert long == ["start", "end", "start"]  # cut at 31 frames (1 s); speech goes on
+
+
+def test_settings_refuse_a_pause_past_the_end_and_voice_needs_the_pages() -> None:
+    with pytest.raises(ValueError, match="pause_ms must be shorter than end_ms"):
+        VoiceSettings(pause_ms=500, end_ms=400)  # type: ignore[call-arg]
+    config = load_config(overrides={"voice": {"enabled": True}, "console": {"enabled": False}})
+    with pytest.raises(ConfigError, match=r"voice\.enabled.*set web\.enabled: true"):
+        environment(config)
+
+
+# -- the page's socket ------------------------------------------------------------
+
+
+@dataclass
+class Talk:
+    url: str
+    voice: Voice
+    backend: Lecturer
+    server: EchoServer
+    said: np.ndarray
+    again: np.ndarray
+
+
+@pytest.fixture(scope="module")
+def listening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EchoServer, Lecturer]]:
+    tmp = tmp_path_factory.mktemp("voice")
+    backend = Lecturer()
+    settings = echo_settings(tmp, speech={"enabled": True}, transcription={})
+    with serve(settings, backend) as server:
+        yield server, backend
+
+
+@pytest.fixture(scope="module")
+def utterances(listening: tuple[EchoServer, Lecturer]) -> tuple[np.ndarray, np.ndarray]:
+    client = listening[0].client(timeout=60)
+
+    def speak(text: str) -> np.ndarray:
+        wav = client.audio.speech.create(model="tts-1", voice="joe", input=text).read()
+        return pcm16k(wav)
+
+    return speak(ASKED), speak(AGAIN)
+
+
+async def _page(inference: Any, settings: VoiceSettings) -> tuple[web.AppRunner, str, Voice]:
+    core = ChatCore(bot_settings(max_reply_chars=400), inference, default_components())
+    voice = Voice(settings)
+    voice.attach(core)
+    app = web.Application()
+    voice.add_routes(app)
+    runner, port = await serve_app(app, handler_cancellation=True)
+    return runner, f"http://127.0.0.1:{port}", voice
+
+
+@pytest.fixture
+async def talk(
+    listening: tuple[EchoServer, Lecturer], utterances: tuple[np.ndarray, np.ndarray]
+) -> AsyncIterator[Talk]:
+    server, backend = listening
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
+    runner, url, voice = await _page(OpenAIInference(client, MODEL), VoiceSettings())
+    yield Talk(url, voice, backend, server, *utterances)
+    await runner.cleanup()
+    await client.close()
+
+
+@pytest.mark.slow
+async def test_an_utterance_is_heard_answered_and_spoken_sentence_by_sentence(talk: Talk) -> None:
+    async with aiohttp.ClientSession() as http, http.ws_connect(talk.url + "/voice/ws") as ws:
+        mic = Microphone(ws)
+        await mic.wait_for("ready")
+        await mic.say(np.concatenate([silence(0.5), talk.said, silence(1.0)]))
+        heard = await mic.wait_for("heard", 1)
+        assert wer(ASKED, heard["text"]) <= 0.25, heard
+        done = await mic.wait_for("done", 1)
+        await mic.close()
+    assert done["text"] == LECTURE and done["kind"] == "answer"
+    growing = [e["text"] for e in mic.heard.of("answer", 1)]
+    assert len(growing) >= 3 and growing[-1] == LECTURE  # it streamed
+    spoken = [(meta["seq"], meta["text"].strip()) for _, meta, _ in mic.heard.audio]
+    assert spoken == [
+        (0, "A teletype is a printing telegraph."),
+        (1, "It types each letter that arrives over the wire, one after another."),
+        (2, "Newsrooms kept them running all night for the wire services."),
+    ]
+    for _, _, wav in mic.heard.audio:
+        assert wav[:4] == b"RIFF" and len(pcm16k(wav)) > 0.5 * 16000
+    first_audio = mic.heard.audio[0][0]
+    assert first_audio < mic.heard.first("done", 1)  # type: ignore[operator]
+    timing = done["timing"]
+    assert 0 < timing["first_text_ms"] < timing["first_audio_ms"]
+    assert talk.voice.turns == 1 and talk.voice.barge_ins == 0
+
+
+@pytest.mark.slow
+async def test_talking_over_the_answer_stops_it_and_the_new_question_is_answered(
+    talk: Talk,
+) -> None:
+    cut_before, cancelled_before = talk.backend.cut_off, _cancelled(talk.server)
+    async with aiohttp.ClientSession() as http, http.ws_connect(talk.url + "/voice/ws") as ws:
+        mic = Microphone(ws)
+        await mic.wait_for("ready")
+        await mic.say(np.concatenate([silence(0.3), talk.said, silence(0.8)]))
+        await mic.wait_for_audio()  # the first sentence is playing; the lecture goes on
+        await mic.say(np.concatenate([talk.again, silence(1.0)]))
+        stop = await mic.wait_for("stop", 1)
+        done = await mic.wait_for("done", 2)
+        await mic.close()
+    assert stop == {"type": "stop", "turn": 1}
+    assert not mic.heard.of("done", 1)  # turn 1 never finished
+    assert wer(AGAIN, mic.heard.of("heard", 2)[0]["text"]) <= 0.25
+    assert done["text"] == LECTURE
+    assert talk.backend.cut_off == cut_before + 1  # the server stopped writing turn 1
+    assert _cancelled(talk.server) == cancelled_before + 1  # and says so in its metrics
+    assert talk.voice.barge_ins == 1
+
+
+def _cancelled(server: EchoServer) -> float:
+    return server.metric("literai_generations_cancelled_total", f'model="{MODEL}"')
+
+
+# -- bounds -----------------------------------------------------------------------
+
+
+async def test_other_origins_and_pages_past_the_limit_are_refused() -> None:
+    runner, url, _ = await _page(ScriptedInference(), VoiceSettings(max_sessions=1))
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(url + "/voice/ws", origin="http://evil.example")
+            assert refused.value.status == 403
+            async with http.ws_connect(url + "/voice/ws", origin=url) as first:
+                assert (await first.receive_json(timeout=30))["type"] == "ready"
+                async with http.ws_connect(url + "/voice/ws") as second:
+                    said = await second.receive_json(timeout=10)
+                    assert said == {
+                        "type": "unavailable",
+                        "message": "too many voice pages are open",
+                    }
+                await first.send_str("not json")
+                assert (await first.receive_json(timeout=10))["type"] == "error"
+            page = await http.get(url + "/voice")
+            assert page.status == 200
+            assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
+    finally:
+        await runner.cleanup()
