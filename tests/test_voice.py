@@ -8,28 +8,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import numpy as np
 import openai
 import pytest
-from aiohttp import web
 
 from bench.scores import word_error_rate as wer
 from bots.config import ConfigError, environment, load_config
 from bots.voice.page import Voice
 from bots.voice.settings import VoiceSettings
 from bots.voice.vad import FRAME, Turns
-from literai_core.commands import default_components
-from literai_core.core import ChatCore
-from literai_core.inference import OpenAIInference
+from literai_core.inference import InferenceError, OpenAIInference
 
-from .kit.chat import bot_settings
-from .kit.inprocess import MODEL, EchoServer, echo_settings, serve
-from .kit.loopback import serve as serve_app
-from .kit.scripted import ScriptedInference
-from .kit.voice import LECTURE, Lecturer, Microphone, pcm16k, silence
+from .kit.inprocess import MODEL, EchoServer
+from .kit.scripted import MADE, ScriptedInference
+from .kit.voice import (
+    LECTURE,
+    Lecturer,
+    Microphone,
+    pcm16k,
+    silence,
+    spoken,
+    voice_page,
+    voice_server,
+)
 
 ASKED = "How does an old teletype work?"
 AGAIN = "Tell me about the weather on the river tonight."
@@ -98,32 +101,14 @@ class Talk:
 
 @pytest.fixture(scope="module")
 def listening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EchoServer, Lecturer]]:
-    tmp = tmp_path_factory.mktemp("voice")
     backend = Lecturer()
-    settings = echo_settings(tmp, speech={"enabled": True}, transcription={})
-    with serve(settings, backend) as server:
+    with voice_server(tmp_path_factory.mktemp("voice"), backend) as server:
         yield server, backend
 
 
 @pytest.fixture(scope="module")
 def utterances(listening: tuple[EchoServer, Lecturer]) -> tuple[np.ndarray, np.ndarray]:
-    client = listening[0].client(timeout=60)
-
-    def speak(text: str) -> np.ndarray:
-        wav = client.audio.speech.create(model="tts-1", voice="joe", input=text).read()
-        return pcm16k(wav)
-
-    return speak(ASKED), speak(AGAIN)
-
-
-async def _page(inference: Any, settings: VoiceSettings) -> tuple[web.AppRunner, str, Voice]:
-    core = ChatCore(bot_settings(max_reply_chars=400), inference, default_components())
-    voice = Voice(settings)
-    voice.attach(core)
-    app = web.Application()
-    voice.add_routes(app)
-    runner, port = await serve_app(app, handler_cancellation=True)
-    return runner, f"http://127.0.0.1:{port}", voice
+    return spoken(listening[0], ASKED), spoken(listening[0], AGAIN)
 
 
 @pytest.fixture
@@ -132,7 +117,7 @@ async def talk(
 ) -> AsyncIterator[Talk]:
     server, backend = listening
     client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
-    runner, url, voice = await _page(OpenAIInference(client, MODEL), VoiceSettings())
+    runner, url, voice = await voice_page(OpenAIInference(client, MODEL), VoiceSettings())
     yield Talk(url, voice, backend, server, *utterances)
     await runner.cleanup()
     await client.close()
@@ -197,7 +182,7 @@ def _cancelled(server: EchoServer) -> float:
 
 
 async def test_other_origins_and_pages_past_the_limit_are_refused() -> None:
-    runner, url, _ = await _page(ScriptedInference(), VoiceSettings(max_sessions=1))
+    runner, url, _ = await voice_page(ScriptedInference(), VoiceSettings(max_sessions=1))
     try:
         async with aiohttp.ClientSession() as http:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -218,3 +203,62 @@ async def test_other_origins_and_pages_past_the_limit_are_refused() -> None:
             assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
     finally:
         await runner.cleanup()
+
+
+async def test_press_to_talk_hears_the_press_and_a_press_stops_the_answer() -> None:
+    said = ("how are you",)
+    answer = ("I am fine today. ", "Thanks for asking me. ")
+    inference = ScriptedInference(said, answer, MADE, MADE, ("and now",), ("Sure. ",), MADE)
+    runner, url, voice = await voice_page(inference)
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
+            mic = Microphone(ws)
+            await mic.wait_for("ready")
+            await ws.send_json({"type": "mode", "mode": "ptt"})
+            await mic.say(silence(0.3), speed=10)  # not pressed: nobody hears it
+            await ws.send_json({"type": "ptt", "down": True})
+            await ws.send_json({"type": "ptt", "down": False})  # a tap, not speech
+            assert (await mic.wait_for("heard", 0))["text"] == ""
+            await ws.send_json({"type": "ptt", "down": True})
+            await mic.say(silence(0.5), speed=10)
+            await ws.send_json({"type": "ptt", "down": False})
+            assert (await mic.wait_for("heard", 1))["text"] == "how are you"
+            assert (await mic.wait_for("done", 1))[
+                "text"
+            ] == "I am fine today. Thanks for asking me."
+            await ws.send_json({"type": "ptt", "down": True})  # while it is still playing
+            assert await mic.wait_for("stop", 1) == {"type": "stop", "turn": 1}
+            await mic.say(silence(0.5), speed=10)
+            await ws.send_json({"type": "ptt", "down": False})
+            await mic.wait_for("done", 2)
+            await ws.send_json({"type": "played", "turn": 2})  # the page played it all
+            await ws.send_json({"type": "ptt", "down": True})
+            await ws.send_json({"type": "ptt", "down": False})
+            await mic.wait_for("heard", 2)
+            await mic.close()
+    finally:
+        await runner.cleanup()
+    assert [c.kind for c in inference.calls] == [
+        "transcribe", "chat", "speech", "speech", "transcribe", "chat", "speech"
+    ]  # fmt: skip
+    assert len(mic.heard.of("stop")) == 1 and voice.barge_ins == 1
+    assert [meta["text"].strip() for _, meta, _ in mic.heard.audio] == [
+        "I am fine today.", "Thanks for asking me.", "Sure."
+    ]  # fmt: skip
+
+
+async def test_a_server_without_speech_to_text_makes_the_page_say_so() -> None:
+    off = InferenceError("that is not set up on this server", not_configured=True)
+    runner, url, _ = await voice_page(ScriptedInference(off))
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
+            mic = Microphone(ws)
+            await ws.send_json({"type": "mode", "mode": "ptt"})
+            await ws.send_json({"type": "ptt", "down": True})
+            await mic.say(silence(0.5), speed=10)
+            await ws.send_json({"type": "ptt", "down": False})
+            said = await mic.wait_for("unavailable", 1)
+            await mic.close()
+    finally:
+        await runner.cleanup()
+    assert said["message"] == "speech to text: that is not set up on this server"

@@ -11,16 +11,26 @@ import struct
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
+from aiohttp import web
 
+from bots.voice.page import Voice
+from bots.voice.settings import VoiceSettings
 from inference_server.backends.base import CancelToken, ChatMessage, Delta, SamplingParams
 from inference_server.backends.echo import EchoBackend
+from literai_core.commands import default_components
+from literai_core.core import ChatCore
 
-from .inprocess import MODEL
+from .chat import bot_settings
+from .inprocess import MODEL, EchoServer, echo_settings
+from .inprocess import serve as serve_api
+from .loopback import serve
 
 RATE = 16_000
 CHUNK = 1024  # samples per message: 64 ms, as the page sends them
@@ -54,6 +64,34 @@ class Lecturer(EchoBackend):
             yield delta
         if cancel.cancelled and produced < n:
             self.cut_off += 1
+
+
+@contextmanager
+def voice_server(tmp: Path, backend: Lecturer) -> Iterator[EchoServer]:
+    """literai's real app on ``backend`` with Piper and Whisper tiny.en on."""
+    settings = echo_settings(tmp, speech={"enabled": True}, transcription={})
+    with serve_api(settings, backend) as server:
+        yield server
+
+
+def spoken(server: EchoServer, text: str) -> np.ndarray:
+    """``text`` in literai's own Piper voice, as 16 kHz samples."""
+    client = server.client(timeout=60)
+    return pcm16k(client.audio.speech.create(model="tts-1", voice="joe", input=text).read())
+
+
+async def voice_page(
+    inference: Any, settings: VoiceSettings | None = None
+) -> tuple[web.AppRunner, str, Voice]:
+    """The voice page on a chat core of its own, served on loopback as ``literai run``
+    serves it; (runner, base URL, the adapter)."""
+    core = ChatCore(bot_settings(max_reply_chars=400), inference, default_components())
+    voice = Voice(settings or VoiceSettings())  # type: ignore[call-arg]
+    voice.attach(core)
+    app = web.Application()
+    voice.add_routes(app)
+    runner, port = await serve(app, handler_cancellation=True)
+    return runner, f"http://127.0.0.1:{port}", voice
 
 
 def pcm16k(wav: bytes) -> np.ndarray:

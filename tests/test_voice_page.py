@@ -1,0 +1,139 @@
+"""The voice page in real headless Chromium (Debian's package, driven by Playwright)
+with a fake microphone playing a WAV that literai's own Piper voice spoke: a question,
+a pause while the answer starts playing, then a second question over it. The page shows
+what it heard, streams the answer, plays its speech; the second question stops the
+playback at once and the server's generation (its metrics say so), and is answered and
+played to its end. A screenshot is saved as a test artifact. Then, without a microphone,
+the page says so plainly."""
+
+from __future__ import annotations
+
+import shutil
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openai
+import pytest
+from playwright.async_api import Page, async_playwright
+
+from bench.scores import word_error_rate as wer
+from literai_core.inference import OpenAIInference
+
+from .kit.inprocess import MODEL, EchoServer
+from .kit.scripted import ScriptedInference
+from .kit.server import ROOT
+from .kit.voice import LECTURE, RATE, Lecturer, silence, spoken, voice_page, voice_server
+
+pytestmark = pytest.mark.slow  # Chromium, Whisper and Piper
+
+ARTIFACTS = ROOT / "test-artifacts"
+ASKED = "How does an old teletype work?"
+AGAIN = "Why did the old printer ring a bell?"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--mute-audio",
+    "--use-fake-ui-for-media-stream",  # the microphone permission is granted
+]
+
+
+@pytest.fixture(scope="module")
+def listening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EchoServer, Lecturer]]:
+    backend = Lecturer(token_delay_s=0.3)  # the lecture runs ~8 s: the barge-in lands in it
+    with voice_server(tmp_path_factory.mktemp("voice-page"), backend) as server:
+        yield server, backend
+
+
+def _microphone(server: EchoServer, folder: Path) -> Path:
+    """What the fake microphone plays: the question, 4.5 s for the answer to start
+    playing, the second question over it, then quiet."""
+    said = [silence(1.0), spoken(server, ASKED), silence(4.5), spoken(server, AGAIN)]
+    samples = np.concatenate([*said, silence(14.0)])
+    path = folder / "microphone.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+async def _browser(flags: list[str]) -> AsyncIterator[Page]:
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed (scripts/setup.sh test installs it)"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=flags)
+        page = await browser.new_page(viewport={"width": 900, "height": 700})
+        yield page
+        await browser.close()
+
+
+async def _logged(page: Page, what: str, limit_s: float = 60, turn: int | None = None) -> Any:
+    """The first ``what`` in the page's log (for ``turn``), waiting for it."""
+    await page.wait_for_function(
+        """([what, turn]) => window.literaiLog.some(e => e[0] === what &&
+             (turn === null || (e[1] && e[1].turn === turn) || e[1] === turn))""",
+        arg=[what, turn],
+        timeout=limit_s * 1000,
+    )
+    return await page.evaluate("window.literaiLog")
+
+
+async def test_the_page_hears_answers_speaks_and_stops_when_talked_over(
+    listening: tuple[EchoServer, Lecturer], tmp_path: Path
+) -> None:
+    server, backend = listening
+    mic = _microphone(server, tmp_path)
+    cancelled = server.metric("literai_generations_cancelled_total", f'model="{MODEL}"')
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
+    runner, url, voice = await voice_page(OpenAIInference(client, MODEL))
+    flags = [*FLAGS, "--use-fake-device-for-media-stream",
+             f"--use-file-for-fake-audio-capture={mic}%noloop"]  # fmt: skip
+    try:
+        async for page in _browser(flags):
+            await page.goto(url + "/voice")
+            await page.click("#start")
+            await _logged(page, "ready")
+            await _logged(page, "heard", turn=1)
+            await _logged(page, "playing")
+            await _logged(page, "stopped", turn=1)
+            log = await _logged(page, "played", turn=2)
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "voice-page.png"))
+            bubbles = await page.locator(".turn").all_inner_texts()
+    finally:
+        await runner.cleanup()
+        await client.close()
+    kinds = [e[0] for e in log]
+    heard = [e[1]["text"] for e in log if e[0] == "heard"]
+    assert len(heard) == 2 and wer(ASKED, heard[0]) <= 0.25 and wer(AGAIN, heard[1]) <= 0.25
+    # Turn 1 played, then stopped when the second question began, never finished.
+    assert kinds.index("playing") < kinds.index("stop") < kinds.index("stopped")
+    assert not [e for e in log if e[0] == "done" and e[1]["turn"] == 1]
+    done = [e[1] for e in log if e[0] == "done" and e[1]["turn"] == 2]
+    assert done and done[0]["text"] == LECTURE
+    after = kinds[kinds.index("stopped") :]
+    assert after.count("ended") == 3  # turn 2's three sentences, each played to its end
+    assert server.metric("literai_generations_cancelled_total", f'model="{MODEL}"') == cancelled + 1
+    assert backend.cut_off == 1 and voice.barge_ins == 1 and voice.turns == 2
+    assert bubbles[0].startswith("you") and "(stopped)" not in bubbles[-1]
+    assert any(b.startswith("literai") for b in bubbles)
+
+
+async def test_without_a_microphone_the_page_says_so() -> None:
+    runner, url, _ = await voice_page(ScriptedInference())
+    try:
+        async for page in _browser([*FLAGS]):  # no fake device: there is no microphone
+            await page.goto(url + "/voice")
+            await page.click("#start")
+            await page.wait_for_function("() => window.literaiLog.some(e => e[0] === 'mic-error')")
+            status = await page.inner_text("#status")
+    finally:
+        await runner.cleanup()
+    assert status.startswith("No microphone was found"), status
