@@ -7,7 +7,9 @@ every field (a 400 naming it, 413 for a file too large), and write the answer in
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+import wave
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -101,11 +103,34 @@ def check(fields: dict[str, str], serving: TranscriptionServing) -> dict[str, An
             "temperature": temperature, "response_format": response_format}  # fmt: skip
 
 
+def _plain_wav(audio: bytes) -> Any:
+    """The samples of a WAV that is already what Whisper takes (16-bit PCM, mono, 16 kHz:
+    what the voice page sends), read directly: starting ffmpeg costs ~140 ms here.
+    None for anything else."""
+    import numpy as np
+
+    if audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
+        return None
+    try:
+        with wave.open(io.BytesIO(audio)) as w:
+            if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, RATE):
+                return None
+            if w.getcomptype() != "NONE":
+                return None
+            pcm = w.readframes(w.getnframes())
+    except (wave.Error, EOFError, ValueError):
+        return None  # let ffmpeg say what is wrong with it
+    return np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+
+
 async def decode(audio: bytes, max_s: float) -> Any:
     """16 kHz mono float32 samples of any format ffmpeg reads; 400 naming 'file' when
     it cannot, or when the audio is longer than ``max_s`` (decoding stops there)."""
     import numpy as np
 
+    plain = _plain_wav(audio)
+    if plain is not None and plain.size:
+        return _within(plain, max_s)
     try:
         proc = await asyncio.create_subprocess_exec(
             "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
@@ -122,6 +147,10 @@ async def decode(audio: bytes, max_s: float) -> Any:
         why = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no audio in it"]
         raise ApiError(400, f"invalid value for 'file': it could not be decoded as audio "
                        f"({why[0][:160]})", param="file")  # fmt: skip
+    return _within(samples, max_s)
+
+
+def _within(samples: Any, max_s: float) -> Any:
     if samples.size > max_s * RATE:
         raise ApiError(400, f"invalid value for 'file': longer than this server's limit of "
                        f"{max_s:g} seconds", param="file")  # fmt: skip

@@ -125,6 +125,8 @@ class TranscriptionServing:
             beam_size=config.beam_size,
             vad_filter=False,
             condition_on_previous_text=False,
+            # Timestamp tokens cost decoding time; json and text do not show them.
+            without_timestamps=job.response_format in ("json", "text"),
         )
         return [
             Segment(

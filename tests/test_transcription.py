@@ -65,7 +65,12 @@ def test_every_format_and_codec_gives_the_sentence(listening: EchoServer, spoken
     vtt = client.audio.transcriptions.create(model="whisper-1", file=("said.wav", spoken),
                                              response_format="vtt")  # fmt: skip
     assert vtt.startswith("WEBVTT\n\n00:00:00.") and "-->" in vtt
-    for codec, ext in ((["-c:a", "libmp3lame"], "mp3"), (["-c:a", "libopus"], "ogg")):
+    plain = ["-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le"]  # read without ffmpeg
+    for codec, ext in (
+        (["-c:a", "libmp3lame"], "mp3"),
+        (["-c:a", "libopus"], "ogg"),
+        (plain, "wav"),
+    ):
         coded = subprocess.run(
             ["ffmpeg", "-loglevel", "error", "-i", "pipe:0", *codec, "-f", ext, "pipe:1"],
             input=spoken, capture_output=True, check=True,
@@ -90,6 +95,8 @@ def _refused(
         (b"this is not audio at all" * 10, {}, 400, "file"),
         (None, {}, 400, "file"),  # no file
         ("long", {}, 400, "file"),  # longer than LIMIT_S
+        ("long16k", {}, 400, "file"),  # the same, as the WAV read without ffmpeg
+        (b"RIFF\x10\0\0\0WAVEfmt broken", {}, 400, "file"),  # a WAV's header, no WAV
         ("big", {}, 413, "file"),  # larger than LIMIT_BYTES
         ("ok", {"temperature": "hot"}, 400, "temperature"),
         ("ok", {"response_format": "docx"}, 400, "response_format"),
@@ -106,6 +113,7 @@ def test_bad_uploads_and_fields_are_refused_naming_the_field(
     made = {
         "ok": spoken[:100_000],
         "long": _silence(LIMIT_S + 3),
+        "long16k": _silence(LIMIT_S + 3, rate=16000),
         "big": b"\0" * (LIMIT_BYTES + 1),
     }
     body = made.get(upload, upload) if isinstance(upload, str) else upload
@@ -127,9 +135,18 @@ def test_off_it_says_how_to_turn_it_on(tmp_path: Path) -> None:
     assert "server.transcription.enabled" in err.value.message
 
 
-def _silence(seconds: float) -> bytes:
+def _silence(seconds: float, rate: int = 8000) -> bytes:
     return subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono",
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"anullsrc=r={rate}:cl=mono",
          "-t", str(seconds), "-f", "wav", "pipe:1"],
         capture_output=True, check=True,
     ).stdout  # fmt: skip
+
+
+def test_a_plain_16_khz_wav_is_read_without_ffmpeg() -> None:
+    from inference_server.serving_transcription import _plain_wav
+
+    samples = _plain_wav(_silence(1.0, rate=16000))
+    assert samples is not None and samples.size == 16000 and samples.dtype.name == "float32"
+    assert _plain_wav(_silence(1.0)) is None  # 8 kHz: ffmpeg resamples it
+    assert _plain_wav(b"RIFF\x10\0\0\0WAVEfmt broken") is None  # ffmpeg says what is wrong

@@ -178,6 +178,22 @@ def _cancelled(server: EchoServer) -> float:
     return server.metric("literai_generations_cancelled_total", f'model="{MODEL}"')
 
 
+@pytest.mark.slow
+async def test_words_talked_over_before_the_answer_spoke_begin_the_next_turn(talk: Talk) -> None:
+    async with aiohttp.ClientSession() as http, http.ws_connect(talk.url + "/voice/ws") as ws:
+        mic = Microphone(ws)
+        await mic.wait_for("ready")
+        # A pause long enough to end the utterance, too short for the answer to speak.
+        await mic.say(np.concatenate([silence(0.3), talk.said, silence(0.6)]))
+        await mic.say(np.concatenate([talk.again, silence(1.0)]))
+        await mic.wait_for("stop", 1)
+        heard = await mic.wait_for("heard", 2)
+        await mic.wait_for("done", 2)
+        await mic.close()
+    assert all(meta["turn"] == 2 for _, meta, _ in mic.heard.audio)  # turn 1 never spoke
+    assert wer(f"{ASKED} {AGAIN}", heard["text"]) <= 0.25, heard
+
+
 # -- bounds -----------------------------------------------------------------------
 
 

@@ -8,12 +8,16 @@ the page says so plainly."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import signal
+import subprocess
 import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import aiohttp
 import numpy as np
 import openai
 import pytest
@@ -24,7 +28,7 @@ from literai_core.inference import OpenAIInference
 
 from .kit.inprocess import MODEL, EchoServer
 from .kit.scripted import ScriptedInference
-from .kit.server import ROOT
+from .kit.server import LITERAI, ROOT, write_config
 from .kit.voice import LECTURE, RATE, Lecturer, silence, spoken, voice_page, voice_server
 
 pytestmark = pytest.mark.slow  # Chromium, Whisper and Piper
@@ -137,3 +141,53 @@ async def test_without_a_microphone_the_page_says_so() -> None:
     finally:
         await runner.cleanup()
     assert status.startswith("No microphone was found"), status
+
+
+async def test_literai_run_serves_the_page_and_it_hears_through_the_server(tmp_path: Path) -> None:
+    """The whole process as a user starts it: the server with Whisper on the packaged
+    model, the voice page beside it (and on /metrics), until Ctrl-C."""
+    config = write_config(
+        tmp_path,
+        console={"enabled": False},
+        web={"enabled": True, "port": 0},
+        voice={"enabled": True},
+        data_dir=str(tmp_path / "data"),
+    )
+    proc = _run(config)
+    try:
+        assert proc.stderr is not None
+        url = await asyncio.wait_for(asyncio.to_thread(_page_url, proc.stderr), 120)
+        async with aiohttp.ClientSession() as http:
+            page = await http.get(url)
+            assert page.status == 200 and "Talk to literai" in await page.text()
+            async with http.ws_connect(url + "/ws") as ws:
+                assert (await ws.receive_json(timeout=60))["type"] == "ready"
+                await ws.send_json({"type": "mode", "mode": "ptt"})
+                await ws.send_json({"type": "ptt", "down": True})
+                await ws.send_bytes(silence(0.5).tobytes())
+                await ws.send_json({"type": "ptt", "down": False})
+                heard = await ws.receive_json(timeout=60)
+            metrics = await (await http.get(url.removesuffix("/voice") + "/metrics")).text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert heard == {"type": "heard", "turn": 1, "text": ""}  # silence, heard as nothing
+    assert "literai_voice_turns_total 0.0" in metrics
+    assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+def _run(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*LITERAI, "run", "--config", str(config)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _page_url(stderr: IO[str]) -> str:
+    for line in stderr:
+        if "talk to it at " in line:
+            return line.split("talk to it at ", 1)[1].strip()
+    raise AssertionError("literai run never printed the voice page's address")

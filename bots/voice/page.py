@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from literai_core.chat import Reply
+from literai_core.chat import ChannelKey, Reply
 from literai_core.router import Component
 
 from .session import Session
@@ -49,6 +49,10 @@ class Voice:
     def attach(self, core: ChatCore) -> None:
         self._core = core
         core.attach(self)
+        if self.settings.persona:  # a moderator's !persona in the channel replaces it
+            core.set_persona(
+                ChannelKey(self.platform, self.settings.channel), self.settings.persona
+            )
 
     def components(self) -> list[Component]:
         return []

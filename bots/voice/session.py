@@ -43,6 +43,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w")
+_CLAUSE = re.compile(r"[,;:\u2013\u2014](?=\s)")  # a comma, semicolon, colon or dash, then a space
+
+
+def clauses(sentence: str, *, min_words: int = 3) -> list[str]:
+    """``sentence`` cut after its first clause when both parts keep ``min_words``: the
+    first is spoken while the rest is synthesized (the guard passed the whole)."""
+    for mark in _CLAUSE.finditer(sentence):
+        head, tail = sentence[: mark.end()], sentence[mark.end() :]
+        if len(head.split()) >= min_words and len(tail.split()) >= min_words:
+            return [head, tail]
+    return [sentence]
+
+
 ROLES = frozenset({"broadcaster", OWNER})  # the person at the machine (or with its key)
 
 
@@ -64,6 +77,13 @@ def _seconds(wav: bytes) -> float:
         return 0.0
 
 
+async def _queue(sentences: asyncio.Queue[str | None], sentence: str, queued: int) -> int:
+    """The first sentence of a turn goes in its clauses, so the first audio is sooner."""
+    for part in clauses(sentence) if not queued else [sentence]:
+        await sentences.put(part)
+    return queued + 1
+
+
 class Session:
     def __init__(
         self, voice: Voice, ws: web.WebSocketResponse, clock: Callable[[], float] = time.monotonic
@@ -80,7 +100,11 @@ class Session:
         self.task: asyncio.Task[None] | None = None
         self.draft: tuple[int, asyncio.Task[str]] | None = None  # (samples, transcription)
         self.playing_until = 0.0  # when the page will have played what it was sent
-        self.playing_turn = 0
+        self.playing_turn = 0  # the last turn whose audio went out
+        self.heard: asyncio.Task[str] | None = None  # the current turn's words
+        # The words of a turn talked over before it said anything: the speaker had not
+        # finished, so they begin the next turn ("what is..." pause "...a teletype").
+        self.carry: asyncio.Future[str] | None = None
 
     async def run(self) -> None:
         self.prob = await asyncio.to_thread(Silero)
@@ -181,18 +205,23 @@ class Session:
     async def _barge_in(self) -> None:
         if not self._busy():
             return
-        if self.task is not None:
+        if self.task is not None and not self.task.done():
             self.task.cancel()
+            if self.playing_turn < self.turn and self.heard is not None:
+                self.carry = self.heard
         self.playing_until = 0.0
         self.voice.barge_ins += 1
         log.info("voice: barge-in, turn %d stopped", self.turn)
         await self.send({"type": "stop", "turn": self.turn})
 
-    def _begin(self, heard: Awaitable[str]) -> None:
+    def _begin(self, heard: asyncio.Task[str]) -> None:
         self.turn += 1
-        self.task = asyncio.create_task(self._answer(self.turn, heard, self.clock()))
+        carry, self.carry, self.heard = self.carry, None, heard
+        self.task = asyncio.create_task(self._answer(self.turn, heard, self.clock(), carry))
 
-    async def _answer(self, turn: int, heard: Awaitable[str], ended: float) -> None:
+    async def _answer(
+        self, turn: int, heard: asyncio.Task[str], ended: float, carry: Awaitable[str] | None
+    ) -> None:
         """Long because: one turn end to end (heard, handled, streamed, spoken) reads
         best in order, and its cancellation (a barge-in) must stop every part of it."""
         timing: dict[str, float] = {}
@@ -201,7 +230,9 @@ class Session:
             timing[name] = round((self.clock() - ended) * 1000, 1)
 
         try:
-            words = (await heard).strip()
+            words = (await asyncio.shield(heard)).strip()  # a barge-in may carry them on
+            if carry is not None:
+                words = f"{(await carry).strip()} {words}".strip()
         except InferenceError as exc:
             kind = "unavailable" if exc.not_configured else "error"
             await self.send({"type": kind, "turn": turn, "message": f"speech to text: {exc}"})
@@ -238,7 +269,7 @@ class Session:
     ) -> None:
         """The answer's text to the page as it grows; its sentences to the speaker (only
         an answer is spoken; a notice or refusal is shown)."""
-        so_far, rest = "", ""
+        so_far, rest, queued = "", "", 0
         spoken = reply.kind is ReplyKind.ANSWER
         async for piece in reply.deltas():
             if not so_far:
@@ -247,11 +278,11 @@ class Session:
             await self.send({"type": "answer", "turn": turn, "text": so_far})
             whole, rest = split_sentences(rest + piece, final=False)
             for sentence in whole if spoken else ():
-                await sentences.put(sentence)
+                queued = await _queue(sentences, sentence, queued)
         if spoken and reply.kind is ReplyKind.ANSWER:
             whole, rest = split_sentences(rest, final=True)
             for sentence in [*whole, rest]:
-                await sentences.put(sentence)
+                queued = await _queue(sentences, sentence, queued)
         await sentences.put(None)
 
     async def _speak(

@@ -31,6 +31,14 @@ class VoiceSettings(Section):
         pattern=r"^[a-z0-9_]{1,32}$",
         description="The command what you say is given to (ask: an answer; gpt2: a continuation).",
     )
+    persona: str = Field(
+        "You are literai, a friendly, witty companion talking out loud with the streamer. "
+        "Speak plainly: begin with a short sentence of a few words, then say at most one "
+        "more. No lists, no emoji.",
+        max_length=2000,
+        description="The voice channel's persona: spoken answers want short sentences (the "
+        "first is spoken sooner). Empty: bot.persona.",
+    )
     transcription_model: str = Field(
         "whisper-1", min_length=1, max_length=256, description="Speech-to-text model id."
     )

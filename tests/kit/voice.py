@@ -26,6 +26,7 @@ from inference_server.backends.base import CancelToken, ChatMessage, Delta, Samp
 from inference_server.backends.echo import EchoBackend
 from literai_core.commands import default_components
 from literai_core.core import ChatCore
+from literai_core.settings import BotSettings
 
 from .chat import bot_settings
 from .inprocess import MODEL, EchoServer, echo_settings
@@ -81,11 +82,13 @@ def spoken(server: EchoServer, text: str) -> np.ndarray:
 
 
 async def voice_page(
-    inference: Any, settings: VoiceSettings | None = None
+    inference: Any, settings: VoiceSettings | None = None, bot: BotSettings | None = None
 ) -> tuple[web.AppRunner, str, Voice]:
-    """The voice page on a chat core of its own, served on loopback as ``literai run``
-    serves it; (runner, base URL, the adapter)."""
-    core = ChatCore(bot_settings(max_reply_chars=400), inference, default_components())
+    """The voice page on a chat core of its own (``bot``: the tests' settings by
+    default), served on loopback as ``literai run`` serves it; (runner, base URL, the
+    adapter)."""
+    bot = bot or bot_settings(max_reply_chars=400)
+    core = ChatCore(bot, inference, default_components())
     voice = Voice(settings or VoiceSettings())  # type: ignore[call-arg]
     voice.attach(core)
     app = web.Application()
@@ -130,7 +133,7 @@ class Microphone:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.heard = Heard()
-        self.spoke_until = 0.0  # when the last sample of speech went out
+        self.spoke_until = 0.0  # when the last sample of speech was spoken
         self._reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
@@ -143,14 +146,19 @@ class Microphone:
                 meta = json.loads(msg.data[4 : 4 + n])
                 self.heard.audio.append((now, meta, msg.data[4 + n :]))
 
-    async def say(self, samples: np.ndarray, *, speed: float = 1.0) -> None:
-        """Stream ``samples`` in real time (``speed`` times faster)."""
+    async def say(
+        self, samples: np.ndarray, *, speed: float = 1.0, speech_ends: int | None = None
+    ) -> None:
+        """Stream ``samples`` as a microphone does (``speed`` times faster): each 64 ms
+        message once its last sample has been "spoken". ``spoke_until`` is the moment
+        the sample at ``speech_ends`` (default: the last) was spoken."""
         start = time.monotonic()
+        ends = len(samples) if speech_ends is None else speech_ends
+        self.spoke_until = start + ends / RATE / speed
         for i in range(0, len(samples), CHUNK):
-            await self.ws.send_bytes(samples[i : i + CHUNK].astype("<i2").tobytes())
-            due = start + (i + CHUNK) / RATE / speed
+            due = start + min(len(samples), i + CHUNK) / RATE / speed
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-        self.spoke_until = time.monotonic()
+            await self.ws.send_bytes(samples[i : i + CHUNK].astype("<i2").tobytes())
 
     async def wait_for(
         self, kind: str, turn: int | None = None, limit_s: float = 60
