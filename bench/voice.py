@@ -161,11 +161,15 @@ def _settings(args: argparse.Namespace) -> VoiceSettings:
     return VoiceSettings(**given)  # type: ignore[arg-type]
 
 
-async def measure(base: str, rounds: int, settings: VoiceSettings) -> Sides:
+async def measure(
+    base: str, rounds: int, settings: VoiceSettings, lines: int | None = None
+) -> Sides:
     """Long because: one server, one page, warm-ups, then the utterances in turn, each
     through both sides, read best as the one sequence it is."""
     client = openai.AsyncOpenAI(base_url=base + "/v1", api_key="none", max_retries=0, timeout=120)
     bot = BotSettings()  # the product's defaults; the naive side speaks as the page does
+    if lines is not None:
+        bot = bot.model_copy(update={"ask": bot.ask.model_copy(update={"lines": lines})})
     persona = BotSettings(persona=settings.persona) if settings.persona else bot
     spoken = []
     for q in QUESTIONS:
@@ -245,6 +249,12 @@ def report(sides: Sides, rounds: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=1, help="passes over the utterances")
+    ap.add_argument(
+        "--lines",
+        type=int,
+        default=None,
+        help="bot.ask.lines: earlier lines in the prompt (default: its own)",
+    )
     ap.add_argument("--end-ms", type=float, default=None, help="voice.end_ms (default: its own)")
     ap.add_argument(
         "--persona",
@@ -258,7 +268,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc, base = start_server(2, Path(tmp))
         try:
-            sides = asyncio.run(measure(base, args.rounds, _settings(args)))
+            sides = asyncio.run(measure(base, args.rounds, _settings(args), args.lines))
         finally:
             proc.terminate()
             proc.wait(30)

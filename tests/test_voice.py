@@ -278,3 +278,28 @@ async def test_a_server_without_speech_to_text_makes_the_page_say_so() -> None:
     finally:
         await runner.cleanup()
     assert said["message"] == "speech to text: that is not set up on this server"
+
+
+@pytest.mark.parametrize("context", [False, True])
+async def test_each_utterance_is_answered_on_its_own_unless_context_is_on(context: bool) -> None:
+    first, second = ("what is a teletype",), ("and a ribbon",)
+    inference = ScriptedInference(
+        first, ("A printing telegraph. ",), MADE, second, ("Ink. ",), MADE
+    )
+    runner, url, _ = await voice_page(inference, VoiceSettings(context=context))
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
+            mic = Microphone(ws)
+            await ws.send_json({"type": "mode", "mode": "ptt"})
+            for turn in (1, 2):
+                await ws.send_json({"type": "ptt", "down": True})
+                await mic.say(silence(0.3), speed=10)
+                await ws.send_json({"type": "ptt", "down": False})
+                await mic.wait_for("done", turn)
+            await mic.close()
+    finally:
+        await runner.cleanup()
+    chats = [c for c in inference.calls if c.kind == "chat"]
+    prompt = " ".join(m["content"] for m in chats[1].messages or [])
+    assert ("A printing telegraph." in prompt) is context
+    assert "and a ribbon" in prompt

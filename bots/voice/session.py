@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from literai_core.chat import ChatLine, Reply, ReplyKind
+from literai_core.chat import ChannelKey, ChatLine, Reply, ReplyKind
 from literai_core.gate import OWNER
 from literai_core.guard import split_sentences
 from literai_core.inference import InferenceError
@@ -244,6 +244,8 @@ class Session:
         await self.send({"type": "heard", "turn": turn, "text": words})
         self.voice.turns += 1
         core, s = self.voice.core, self.voice.settings
+        if not s.context:  # answered on its own (voice.context)
+            core.forget(ChannelKey(self.voice.platform, s.channel))
         text = f"{core.prefix}{s.command} {words}"
         line = ChatLine("voice", s.channel, s.user, text, self.clock(), ROLES)
         reply = await core.handle(line)

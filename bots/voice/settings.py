@@ -39,6 +39,13 @@ class VoiceSettings(Section):
         description="The voice channel's persona: spoken answers want short sentences (the "
         "first is spoken sooner). Empty: bot.persona.",
     )
+    context: bool = Field(
+        False,
+        description="Give the model the conversation so far (the channel's window). Off: "
+        "each utterance is answered on its own; the packaged 135M model repeats its earlier "
+        "answers back when it sees them, and reading them delays the first word "
+        "(bench/voice.py). Worth turning on with a larger model.",
+    )
     transcription_model: str = Field(
         "whisper-1", min_length=1, max_length=256, description="Speech-to-text model id."
     )
@@ -51,7 +58,7 @@ class VoiceSettings(Section):
     pause_ms: Annotated[
         float,
         Field(ge=32, le=5000, description="After this much silence, transcribing begins."),
-    ] = 160
+    ] = 96
     end_ms: Annotated[
         float, Field(ge=64, le=10_000, description="This much silence ends an utterance.")
     ] = 480

@@ -67,7 +67,7 @@ class Turns:
         *,
         threshold: float = 0.5,
         start_ms: float = 96,
-        pause_ms: float = 160,
+        pause_ms: float = 96,
         end_ms: float = 480,
         pre_roll_ms: float = 320,
         max_s: float = 30,
