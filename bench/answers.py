@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from bench import scores
 from bench.report import report
+from bots.voice.settings import VoiceSettings
 from inference_server.model_files import converted_model_path, resolve_model_path
 from inference_server.models import convert_gguf
 from inference_server.settings import ModelSettings
@@ -83,6 +84,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gpt2-t0.6": ("q8_0", {"gpt2": {"temperature": 0.6}}),
     "gpt2-t1.1": ("q8_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries
     "gpt2-retry1": ("q8_0", {"gpt2": {"retries": 1}}),
+    # The voice page's answers: its spoken persona, each utterance on its own.
+    "voice": ("q8_0", {"persona": VoiceSettings().persona, "ask": {"window_in": "none"}}),
 }
 
 

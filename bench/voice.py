@@ -26,10 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import io
 import json
 import re
 import tempfile
 import time
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +71,7 @@ class Sides:
     last: dict[str, list[float]] = field(default_factory=lambda: {"naive": [], "literai": []})
     stages: dict[str, list[float]] = field(default_factory=dict)
     stt_s: list[float] = field(default_factory=list)
-    stage_calls: list[tuple[float, float]] = field(default_factory=list)
+    cut: int = 0  # utterances the end-pointer ended early (heard again whole)
     audio_s: list[float] = field(default_factory=list)
 
     def stage(self, name: str, ms: float) -> None:
@@ -123,28 +125,55 @@ async def calls(base: str) -> tuple[float, float]:
     return total("/v1/chat/completions"), total("/v1/audio/transcriptions")
 
 
-async def streamed(
-    mic: Microphone, turn: int, samples: np.ndarray, sides: Sides, base: str
-) -> None:
-    before = await calls(base)
+def _seconds(wav: bytes) -> float:
+    with wave.open(io.BytesIO(wav)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+async def _last_turn(mic: Microphone, since: int) -> int:
+    """The turn that answers what was just said: the last one heard since event
+    ``since``, once its answer is done and no newer one began (an utterance the
+    end-pointer cut in two is heard again whole, as a later turn)."""
+    while True:
+        heard = [e["turn"] for _, e in mic.heard.events[since:] if e["type"] == "heard"]
+        if heard:
+            turn = heard[-1]
+            await mic.wait_for("done", turn, limit_s=120)
+            await asyncio.sleep(0.3)
+            later = [e["turn"] for _, e in mic.heard.events[since:] if e["type"] == "heard"]
+            if later[-1] == turn:
+                return turn
+        else:
+            await asyncio.sleep(0.05)
+
+
+async def streamed(mic: Microphone, samples: np.ndarray, sides: Sides, base: str) -> None:
+    """Long because: say it, find the turn that answered, listen to the answer to its
+    end (as the page would, then say so), and book each figure: one sequence."""
+    before, since = await calls(base), len(mic.heard.events)
     lead = silence(0.4)
     await mic.say(
         np.concatenate([lead, samples, silence(1.2)]), speech_ends=len(lead) + len(samples)
     )
-    done = await mic.wait_for("done", turn, limit_s=120)
-    audio = [t for t, meta, _ in mic.heard.audio if meta["turn"] == turn]
+    turn = await _last_turn(mic, since)
+    done = mic.heard.of("done", turn)[0]
+    turns = len({e["turn"] for _, e in mic.heard.events[since:] if e["type"] == "heard"})
+    sides.cut += turns > 1
+    audio = [(t, wav) for t, meta, wav in mic.heard.audio if meta["turn"] == turn]
     if not audio:
         print(f"  turn {turn}: no audio ({done.get('kind')}: {done.get('text')!r})")
         return
-    first, last = (audio[0] - mic.spoke_until) * 1000, (audio[-1] - mic.spoke_until) * 1000
+    first, last = (audio[0][0] - mic.spoke_until) * 1000, (audio[-1][0] - mic.spoke_until) * 1000
+    played = audio[0][0] + sum(_seconds(wav) for _, wav in audio)
+    await asyncio.sleep(max(0.0, played - time.monotonic()))
+    await mic.ws.send_json({"type": "played", "turn": turn})
     sides.first["literai"].append(first)
     sides.last["literai"].append(last)
     timing = done.get("timing", {})
     after = await calls(base)
     chats, heard = after[0] - before[0], after[1] - before[1]
-    sides.stage_calls.append((chats, heard))
     print(f"  turn {turn}: {first:.0f} ms, {chats:.0f} model call(s), {heard:.0f} "
-          f"transcription(s), {timing}")  # fmt: skip
+          f"transcription(s), {turns} turn(s), {timing}")  # fmt: skip
     if {"heard_ms", "first_text_ms", "first_audio_ms"} <= timing.keys():
         sides.stage("end of speech found", first - timing["first_audio_ms"])
         sides.stage("transcription left", timing["heard_ms"])
@@ -183,13 +212,11 @@ async def measure(
             await mic.wait_for("ready")
             warm = Sides()  # model loads and first calls: not counted
             await naive(client, persona, spoken[0], warm)
-            await streamed(mic, 1, spoken[0], warm, base)
-            turn = 1
+            await streamed(mic, spoken[0], warm, base)
             for r in range(rounds):
                 for i, samples in enumerate(spoken):
                     await naive(client, persona, samples, sides)
-                    turn += 1
-                    await streamed(mic, turn, samples, sides, base)
+                    await streamed(mic, samples, sides, base)
                     sides.audio_s.append(len(samples) / 16000)
                     ours = sides.first["literai"][-1] if sides.first["literai"] else float("nan")
                     print(f"  round {r + 1}, utterance {i + 1}/{len(spoken)}: naive "
@@ -224,7 +251,8 @@ def report(sides: Sides, rounds: int) -> None:
         shares[name] = round(mean / total, 3)
         print(f"  {name:28}{mean:>8.0f}{mean / total:>8.0%}")
     stt_rtf = sum(sides.stt_s) / sum(sides.audio_s)
-    print(f"\ntranscription real-time factor (naive's, whole utterances): {stt_rtf:.3f}")
+    print(f"\nutterances the end-pointer cut in two (heard again whole): {sides.cut}")
+    print(f"transcription real-time factor (naive's, whole utterances): {stt_rtf:.3f}")
     p50, p95 = pct(sides.first["literai"], 0.5), pct(sides.first["literai"], 0.95)
     naive50 = pct(sides.first["naive"], 0.5)
     ratio = p50 / naive50
@@ -241,7 +269,7 @@ def report(sides: Sides, rounds: int) -> None:
         "naive_first_audio_ms_p50": round(naive50), "ratio_vs_naive": round(ratio, 3),
         "stt_rtf": round(stt_rtf, 3), "last_audio_ms_p50": fig["literai"][2],  # type: ignore[index]
         "naive_last_audio_ms_p50": fig["naive"][2],  # type: ignore[index]
-        "stage_shares": shares, "utterances": n, "targets_met": met,
+        "stage_shares": shares, "utterances": n, "cut_in_two": sides.cut, "targets_met": met,
         "date": datetime.date.today().isoformat(),
     }))  # fmt: skip
 
