@@ -166,6 +166,7 @@ async def test_literai_run_serves_the_page_and_it_hears_through_the_server(tmp_p
                 await ws.send_json({"type": "ptt", "down": True})
                 await ws.send_bytes(silence(0.5).tobytes())
                 await ws.send_json({"type": "ptt", "down": False})
+                assert await ws.receive_json(timeout=10) == {"type": "speech"}
                 heard = await ws.receive_json(timeout=60)
             metrics = await (await http.get(url.removesuffix("/voice") + "/metrics")).text()
     finally:

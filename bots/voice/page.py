@@ -9,6 +9,8 @@ every page (``bots/web/access.py``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import logging
 from pathlib import Path
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("voice.html")
+READY_S = 60  # how long a page opened during start-up waits for the chat core
 NEEDS = "voice input needs faster-whisper: pip install 'literai[listen]' (scripts/setup.sh)"
 
 
@@ -37,6 +40,7 @@ class Voice:
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
         self._core: ChatCore | None = None
+        self._attached = asyncio.Event()  # the page is served before the core is built
         self.sessions: set[Session] = set()
         self.turns = 0  # utterances answered
         self.barge_ins = 0  # turns stopped by the speaker talking over them
@@ -49,6 +53,7 @@ class Voice:
     def attach(self, core: ChatCore) -> None:
         self._core = core
         core.attach(self)
+        self._attached.set()
         if self.settings.persona:  # a moderator's !persona in the channel replaces it
             core.set_persona(
                 ChannelKey(self.platform, self.settings.channel), self.settings.persona
@@ -78,6 +83,8 @@ class Voice:
             raise web.HTTPForbidden(text="the voice socket answers its own page only")
         ws = web.WebSocketResponse(max_msg_size=2**20, heartbeat=30)
         await ws.prepare(request)
+        with contextlib.suppress(TimeoutError):  # literai run is still starting
+            await asyncio.wait_for(self._attached.wait(), READY_S)
         if self._core is None or len(self.sessions) >= self.settings.max_sessions:
             why = "not ready yet" if self._core is None else "too many voice pages are open"
             await ws.send_json({"type": "unavailable", "message": why})
