@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from bots.web.episodes import Episodes
 from bots.web.overlay import Overlay, overlay_name
@@ -24,6 +23,7 @@ from literai_core.core import ChatCore
 from literai_core.episode import Cue, Line, render, write_episode
 from literai_core.podcast import title_card
 
+from .kit.browser import chromium_page
 from .kit.chat import bot_settings
 from .kit.loopback import serve
 from .kit.media import picture, tone
@@ -32,15 +32,7 @@ from .kit.server import LITERAI, ROOT, write_config
 from .kit.waiting import until
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",  # as OBS browser sources allow
-    "--mute-audio",
-]
+AUTOPLAY = ["--autoplay-policy=no-user-gesture-required"]  # as OBS browser sources allow
 
 
 class MediaInference(ScriptedInference):
@@ -63,13 +55,8 @@ async def overlay() -> AsyncIterator[tuple[Overlay, str]]:
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed (scripts/setup.sh test installs it)"
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    async with chromium_page(AUTOPLAY) as page:
         yield page
-        await browser.close()
 
 
 async def wait_log(page: Page, what: str, count: int = 1, limit_s: float = 20) -> list[Any]:
