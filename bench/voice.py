@@ -38,6 +38,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import openai
+from pydantic import ValidationError
 
 from bench.report import pct
 from bench.text import start_server
@@ -293,10 +294,16 @@ def main() -> None:
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if args.lines is not None and not 0 <= args.lines <= 200:
+        ap.error("--lines must be 0 to 200")
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        ap.error(f"--end-ms: {exc.errors()[0]['msg']}")
     with tempfile.TemporaryDirectory() as tmp:
         proc, base = start_server(2, Path(tmp))
         try:
-            sides = asyncio.run(measure(base, args.rounds, _settings(args), args.lines))
+            sides = asyncio.run(measure(base, args.rounds, settings, args.lines))
         finally:
             proc.terminate()
             proc.wait(30)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench import answers, events, listen, longform, soak, stream, structured
+from bench import answers, events, listen, longform, soak, stream, structured, voice
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,9 @@ from bench import answers, events, listen, longform, soak, stream, structured
         (stream.main, ["--minutes", "0"], "must be positive"),
         (events.main, ["--seeds", "0"], "at least 1"),
         (listen.main, ["--runs", "0"], "at least 1"),
+        (voice.main, ["--rounds", "0"], "at least 1"),
+        (voice.main, ["--lines", "-1"], "--lines must be 0 to 200"),
+        (voice.main, ["--end-ms", "10"], "--end-ms: Input should be greater than or equal to 64"),
     ],
 )
 def test_a_bad_flag_is_one_line(

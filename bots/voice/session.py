@@ -77,6 +77,11 @@ def _seconds(wav: bytes) -> float:
         return 0.0
 
 
+def _retrieved(task: asyncio.Task[str]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 async def _queue(sentences: asyncio.Queue[str | None], sentence: str, queued: int) -> int:
     """The first sentence of a turn goes in its clauses, so the first audio is sooner."""
     for part in clauses(sentence) if not queued else [sentence]:
@@ -138,8 +143,9 @@ class Session:
             self.turns.finish()  # whatever was being heard is dropped
         elif kind == "ptt" and self.mode == "ptt" and isinstance(msg.get("down"), bool):
             await self._press(msg["down"])
-        elif kind == "played" and msg.get("turn") == self.playing_turn:
-            self.playing_until = 0.0
+        elif kind == "played":  # an older turn's (talked over) changes nothing
+            if msg.get("turn") == self.playing_turn:
+                self.playing_until = 0.0
         else:
             await self.send({"type": "error", "message": f"unknown control: {kind!s:.40}"})
 
@@ -175,7 +181,9 @@ class Session:
             await self.send({"type": "speech"})
         elif event.kind == "pause" and event.audio is not None:
             self._drop_draft()
-            self.draft = (len(event.audio), asyncio.create_task(self._transcribe(event.audio)))
+            early = asyncio.create_task(self._transcribe(event.audio))
+            early.add_done_callback(_retrieved)  # a dropped draft's failure is nobody's
+            self.draft = (len(event.audio), early)
         elif event.kind == "resume":
             self._drop_draft()
         elif event.kind == "end" and event.audio is not None:
