@@ -19,8 +19,10 @@ from bots.config import ConfigError, environment, load_config
 from bots.voice.page import Voice
 from bots.voice.settings import VoiceSettings
 from bots.voice.vad import FRAME, Turns
+from literai_core.core import ChatCore
 from literai_core.inference import InferenceError, OpenAIInference
 
+from .kit.chat import bot_settings
 from .kit.inprocess import MODEL, EchoServer
 from .kit.scripted import MADE, ScriptedInference
 from .kit.voice import (
@@ -81,6 +83,8 @@ def test_hysteresis_keeps_a_softer_syllable_and_a_long_utterance_is_cut() -> Non
 def test_settings_refuse_a_pause_past_the_end_and_voice_needs_the_pages() -> None:
     with pytest.raises(ValueError, match="pause_ms must be shorter than end_ms"):
         VoiceSettings(pause_ms=500, end_ms=400)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"voice\.command: there is no command 'nope'"):
+        Voice(VoiceSettings(command="nope")).attach(ChatCore(bot_settings(), ScriptedInference()))
     config = load_config(overrides={"voice": {"enabled": True}, "console": {"enabled": False}})
     with pytest.raises(ConfigError, match=r"voice\.enabled.*set web\.enabled: true"):
         environment(config)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from inference_server.settings import ConfigError
 from literai_core.chat import ChannelKey, Reply
 from literai_core.router import Component
 
@@ -51,6 +52,8 @@ class Voice:
         return self._core
 
     def attach(self, core: ChatCore) -> None:
+        if core.command(self.settings.command, self.platform) is None:
+            raise ConfigError("voice.command", f"there is no command {self.settings.command!r}")
         self._core = core
         core.attach(self)
         self._attached.set()
