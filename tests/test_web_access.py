@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from bots.config import LiteraiConfig, environment
+from bots.voice.settings import VoiceSettings
 from bots.web.access import Access
 from bots.web.episodes import Episodes
 from bots.web.launch import stream_channels
@@ -163,6 +164,8 @@ def test_the_stream_channels_default_and_the_key_beyond_loopback(
         web={"enabled": True},  # type: ignore[arg-type]
     )
     assert stream_channels(config) == ["twitch-main_streamer", "console-console"]
+    talking = config.model_copy(update={"voice": VoiceSettings(enabled=True)})  # type: ignore[call-arg]
+    assert stream_channels(talking)[-1] == "voice-voice"  # the voice page's answers show
     chosen = config.model_copy(update={"web": WebSettings(channels=["discord-123"])})  # type: ignore[call-arg]
     assert stream_channels(chosen) == ["discord-123"]
     monkeypatch.delenv("LITERAI_WEB_KEY", raising=False)
