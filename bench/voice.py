@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import io
 import json
 import re
 import tempfile
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +44,8 @@ from bots.voice.session import wav_of
 from bots.voice.settings import VoiceSettings
 from literai_core.inference import OpenAIInference
 from literai_core.settings import BotSettings
-from tests.kit.voice import Microphone, pcm16k, silence, voice_page
+from tests.kit.media import wav_seconds
+from tests.kit.voice import RATE, Microphone, microphone, pcm16k, silence, voice_page
 
 MODEL = "smollm2"
 QUESTIONS = [  # 2 to 6 seconds each in Piper's voice
@@ -107,11 +106,11 @@ async def naive(
     )  # fmt: skip
     text = answer.choices[0].message.content or "..."
     audio = await client.audio.speech.create(model=bot.speech_model, voice=bot.voice, input=text)
+    await audio.aread()  # all of it: the naive side plays nothing before the whole file
     t2 = time.monotonic()
     sides.first["naive"].append((t2 - t0) * 1000)
     sides.last["naive"].append((t2 - t0) * 1000)  # all of it arrives at once
     sides.stt_s.append(t1 - t0)
-    await audio.aread()
 
 
 async def calls(base: str) -> tuple[float, float]:
@@ -124,11 +123,6 @@ async def calls(base: str) -> tuple[float, float]:
         return sum(float(m) for m in re.findall(pattern, text, re.M))
 
     return total("/v1/chat/completions"), total("/v1/audio/transcriptions")
-
-
-def _seconds(wav: bytes) -> float:
-    with wave.open(io.BytesIO(wav)) as w:
-        return w.getnframes() / w.getframerate()
 
 
 async def _last_turn(mic: Microphone, since: int) -> int:
@@ -165,7 +159,7 @@ async def streamed(mic: Microphone, samples: np.ndarray, sides: Sides, base: str
         print(f"  turn {turn}: no audio ({done.get('kind')}: {done.get('text')!r})")
         return
     first, last = (audio[0][0] - mic.spoke_until) * 1000, (audio[-1][0] - mic.spoke_until) * 1000
-    played = audio[0][0] + sum(_seconds(wav) for _, wav in audio)
+    played = audio[0][0] + sum(wav_seconds(wav) for _, wav in audio)
     await asyncio.sleep(max(0.0, played - time.monotonic()))
     await mic.ws.send_json({"type": "played", "turn": turn})
     sides.first["literai"].append(first)
@@ -208,9 +202,7 @@ async def measure(
     runner, url, _ = await voice_page(OpenAIInference(client, MODEL), settings, bot=bot)
     sides = Sides()
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
-            mic = Microphone(ws)
-            await mic.wait_for("ready")
+        async with microphone(url) as mic:
             warm = Sides()  # model loads and first calls: not counted
             await naive(client, persona, spoken[0], warm)
             await streamed(mic, spoken[0], warm, base)
@@ -218,12 +210,11 @@ async def measure(
                 for i, samples in enumerate(spoken):
                     await naive(client, persona, samples, sides)
                     await streamed(mic, samples, sides, base)
-                    sides.audio_s.append(len(samples) / 16000)
+                    sides.audio_s.append(len(samples) / RATE)
                     ours = sides.first["literai"][-1] if sides.first["literai"] else float("nan")
                     print(f"  round {r + 1}, utterance {i + 1}/{len(spoken)}: naive "
                           f"{sides.first['naive'][-1]:.0f} ms, literai {ours:.0f} ms",
                           flush=True)  # fmt: skip
-            await mic.close()
     finally:
         await runner.cleanup()
         await client.close()

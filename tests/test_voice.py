@@ -28,7 +28,7 @@ from .kit.scripted import MADE, ScriptedInference
 from .kit.voice import (
     LECTURE,
     Lecturer,
-    Microphone,
+    microphone,
     pcm16k,
     silence,
     spoken,
@@ -129,14 +129,11 @@ async def talk(
 
 @pytest.mark.slow
 async def test_an_utterance_is_heard_answered_and_spoken_sentence_by_sentence(talk: Talk) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(talk.url + "/voice/ws") as ws:
-        mic = Microphone(ws)
-        await mic.wait_for("ready")
+    async with microphone(talk.url) as mic:
         await mic.say(np.concatenate([silence(0.5), talk.said, silence(1.0)]))
         heard = await mic.wait_for("heard", 1)
         assert wer(ASKED, heard["text"]) <= 0.25, heard
         done = await mic.wait_for("done", 1)
-        await mic.close()
     assert done["text"] == LECTURE and done["kind"] == "answer"
     growing = [e["text"] for e in mic.heard.of("answer", 1)]
     assert len(growing) >= 3 and growing[-1] == LECTURE  # it streamed
@@ -160,15 +157,12 @@ async def test_talking_over_the_answer_stops_it_and_the_new_question_is_answered
     talk: Talk,
 ) -> None:
     cut_before, cancelled_before = talk.backend.cut_off, _cancelled(talk.server)
-    async with aiohttp.ClientSession() as http, http.ws_connect(talk.url + "/voice/ws") as ws:
-        mic = Microphone(ws)
-        await mic.wait_for("ready")
+    async with microphone(talk.url) as mic:
         await mic.say(np.concatenate([silence(0.3), talk.said, silence(0.8)]))
         await mic.wait_for_audio()  # the first sentence is playing; the lecture goes on
         await mic.say(np.concatenate([talk.again, silence(1.0)]))
         stop = await mic.wait_for("stop", 1)
         done = await mic.wait_for("done", 2)
-        await mic.close()
     assert stop == {"type": "stop", "turn": 1}
     assert not mic.heard.of("done", 1)  # turn 1 never finished
     assert wer(AGAIN, mic.heard.of("heard", 2)[0]["text"]) <= 0.25
@@ -184,16 +178,13 @@ def _cancelled(server: EchoServer) -> float:
 
 @pytest.mark.slow
 async def test_words_talked_over_before_the_answer_spoke_begin_the_next_turn(talk: Talk) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(talk.url + "/voice/ws") as ws:
-        mic = Microphone(ws)
-        await mic.wait_for("ready")
+    async with microphone(talk.url) as mic:
         # A pause long enough to end the utterance, too short for the answer to speak.
         await mic.say(np.concatenate([silence(0.3), talk.said, silence(0.6)]))
         await mic.say(np.concatenate([talk.again, silence(1.0)]))
         await mic.wait_for("stop", 1)
         heard = await mic.wait_for("heard", 2)
         await mic.wait_for("done", 2)
-        await mic.close()
     assert all(meta["turn"] == 2 for _, meta, _ in mic.heard.audio)  # turn 1 never spoke
     assert wer(f"{ASKED} {AGAIN}", heard["text"]) <= 0.25, heard
 
@@ -231,31 +222,26 @@ async def test_press_to_talk_hears_the_press_and_a_press_stops_the_answer() -> N
     inference = ScriptedInference(said, answer, MADE, MADE, ("and now",), ("Sure. ",), MADE)
     runner, url, voice = await voice_page(inference)
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
-            mic = Microphone(ws)
-            await mic.wait_for("ready")
-            await ws.send_json({"type": "mode", "mode": "ptt"})
+        async with microphone(url) as mic:
+            await mic.ws.send_json({"type": "mode", "mode": "ptt"})
             await mic.say(silence(0.3), speed=10)  # not pressed: nobody hears it
-            await ws.send_json({"type": "ptt", "down": True})
-            await ws.send_json({"type": "ptt", "down": False})  # a tap, not speech
+            await mic.ws.send_json({"type": "ptt", "down": True})
+            await mic.ws.send_json({"type": "ptt", "down": False})  # a tap, not speech
             assert (await mic.wait_for("heard", 0))["text"] == ""
-            await ws.send_json({"type": "ptt", "down": True})
-            await mic.say(silence(0.5), speed=10)
-            await ws.send_json({"type": "ptt", "down": False})
+            await mic.press(silence(0.5))
             assert (await mic.wait_for("heard", 1))["text"] == "how are you"
             assert (await mic.wait_for("done", 1))[
                 "text"
             ] == "I am fine today. Thanks for asking me."
-            await ws.send_json({"type": "ptt", "down": True})  # while it is still playing
+            await mic.ws.send_json({"type": "ptt", "down": True})  # while it is still playing
             assert await mic.wait_for("stop", 1) == {"type": "stop", "turn": 1}
             await mic.say(silence(0.5), speed=10)
-            await ws.send_json({"type": "ptt", "down": False})
+            await mic.ws.send_json({"type": "ptt", "down": False})
             await mic.wait_for("done", 2)
-            await ws.send_json({"type": "played", "turn": 2})  # the page played it all
-            await ws.send_json({"type": "ptt", "down": True})
-            await ws.send_json({"type": "ptt", "down": False})
+            await mic.ws.send_json({"type": "played", "turn": 2})  # the page played it all
+            await mic.ws.send_json({"type": "ptt", "down": True})
+            await mic.ws.send_json({"type": "ptt", "down": False})
             await mic.wait_for("heard", 2)
-            await mic.close()
     finally:
         await runner.cleanup()
     assert [c.kind for c in inference.calls] == [
@@ -271,14 +257,10 @@ async def test_a_server_without_speech_to_text_makes_the_page_say_so() -> None:
     off = InferenceError("that is not set up on this server", not_configured=True)
     runner, url, _ = await voice_page(ScriptedInference(off))
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
-            mic = Microphone(ws)
-            await ws.send_json({"type": "mode", "mode": "ptt"})
-            await ws.send_json({"type": "ptt", "down": True})
-            await mic.say(silence(0.5), speed=10)
-            await ws.send_json({"type": "ptt", "down": False})
+        async with microphone(url) as mic:
+            await mic.ws.send_json({"type": "mode", "mode": "ptt"})
+            await mic.press(silence(0.5))
             said = await mic.wait_for("unavailable", 1)
-            await mic.close()
     finally:
         await runner.cleanup()
     assert said["message"] == "speech to text: that is not set up on this server"
@@ -292,15 +274,11 @@ async def test_each_utterance_is_answered_on_its_own_unless_context_is_on(contex
     )
     runner, url, _ = await voice_page(inference, VoiceSettings(context=context))
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
-            mic = Microphone(ws)
-            await ws.send_json({"type": "mode", "mode": "ptt"})
+        async with microphone(url) as mic:
+            await mic.ws.send_json({"type": "mode", "mode": "ptt"})
             for turn in (1, 2):
-                await ws.send_json({"type": "ptt", "down": True})
-                await mic.say(silence(0.3), speed=10)
-                await ws.send_json({"type": "ptt", "down": False})
+                await mic.press(silence(0.3))
                 await mic.wait_for("done", turn)
-            await mic.close()
     finally:
         await runner.cleanup()
     chats = [c for c in inference.calls if c.kind == "chat"]

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import logging
-from pathlib import Path
+from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -29,8 +28,6 @@ from .settings import VoiceSettings
 if TYPE_CHECKING:
     from literai_core.core import ChatCore
 
-log = logging.getLogger(__name__)
-PAGE = Path(__file__).with_name("voice.html")
 READY_S = 60  # how long a page opened during start-up waits for the chat core
 NEEDS = "voice input needs faster-whisper: pip install 'literai[listen]' (scripts/setup.sh)"
 
@@ -40,6 +37,7 @@ class Voice:
 
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
+        self._page_html = resources.files(__package__).joinpath("voice.html").read_text("utf-8")
         self._core: ChatCore | None = None
         self._attached = asyncio.Event()  # the page is served before the core is built
         self.sessions: set[Session] = set()
@@ -76,9 +74,18 @@ class Voice:
         app.router.add_get("/voice/ws", self._socket)
 
     async def _page(self, _request: web.Request) -> web.Response:
-        html = PAGE.read_text(encoding="utf-8")  # small, and edited live in development
         headers = {"Cache-Control": "no-store", "Content-Security-Policy": _CSP}
-        return web.Response(text=html, content_type="text/html", headers=headers)
+        return web.Response(text=self._page_html, content_type="text/html", headers=headers)
+
+    def _unavailable(self) -> str | None:
+        """Why a page cannot talk now, if it cannot."""
+        if self._core is None:
+            return "not ready yet"
+        if len(self.sessions) >= self.settings.max_sessions:
+            return "too many voice pages are open"
+        if importlib.util.find_spec("faster_whisper") is None:
+            return NEEDS
+        return None
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
@@ -88,13 +95,9 @@ class Voice:
         await ws.prepare(request)
         with contextlib.suppress(TimeoutError):  # literai run is still starting
             await asyncio.wait_for(self._attached.wait(), READY_S)
-        if self._core is None or len(self.sessions) >= self.settings.max_sessions:
-            why = "not ready yet" if self._core is None else "too many voice pages are open"
+        why = self._unavailable()
+        if why is not None:
             await ws.send_json({"type": "unavailable", "message": why})
-            await ws.close()
-            return ws
-        if importlib.util.find_spec("faster_whisper") is None:
-            await ws.send_json({"type": "unavailable", "message": NEEDS})
             await ws.close()
             return ws
         session = Session(self, ws)

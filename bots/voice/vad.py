@@ -102,22 +102,22 @@ class Turns:
             self._silent += 1
         if self._silent == self._pause and not self._paused:
             self._paused = True
-            events.append(Event("pause", self._audio(trim=True)))
+            events.append(Event("pause", self._audio()))
         if self._silent >= self._end or len(self._heard) >= self.max_frames:
             events.append(self.finish())
         return events
 
     def finish(self) -> Event:
         """End the utterance now (the end of speech, or a press-to-talk release)."""
-        audio = self._audio(trim=True)
+        audio = self._audio()
         self.speaking, self._paused, self._heard, self._voiced = False, False, [], 0
         self._silent = 0
         return Event("end", audio)
 
-    def _audio(self, *, trim: bool) -> np.ndarray:
+    def _audio(self) -> np.ndarray:
         """The utterance so far, without the silence past ``pause_ms`` at its end (so a
         "pause" and the "end" after it carry the same samples)."""
-        keep = len(self._heard) - max(0, self._silent - self._pause) if trim else None
+        keep = len(self._heard) - max(0, self._silent - self._pause)
         return np.concatenate(self._heard[:keep]) if self._heard else np.zeros(0, np.int16)
 
 

@@ -85,16 +85,11 @@ class ScriptedInference:
 
     async def transcribe(self, audio: bytes, *, model: str, prompt: str | None = None) -> str:
         """The queued answer's text, as if it had been heard (or its exception)."""
-        call = Call("transcribe", Generation(max_tokens=0), None, prompt=prompt)
-        self.calls.append(call)
-        if not self.answers:
-            raise AssertionError("unexpected transcription")
-        answer = self.answers.popleft()
-        if isinstance(answer, BaseException):
-            raise answer
-        return "".join(a for a in answer if isinstance(a, str))
+        heard = self._media(Call("transcribe", Generation(max_tokens=0), None, prompt=prompt))
+        return "".join(str(a) for a in heard)
 
-    def _media(self, call: Call) -> None:
+    def _media(self, call: Call) -> Sequence[str | BaseException]:
+        """The call, recorded, and its queued answer (its exception raised)."""
         self.calls.append(call)
         if not self.answers:
             raise AssertionError(f"unexpected {call.kind} call: {call.prompt!r}")
@@ -104,6 +99,7 @@ class ScriptedInference:
         failure = next((a for a in answer if isinstance(a, BaseException)), None)
         if failure is not None:
             raise failure
+        return answer
 
     async def _replay(self, call: Call) -> AsyncGenerator[str, None]:
         self.calls.append(call)

@@ -10,8 +10,8 @@ import json
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bots.voice.page import Voice
 from bots.voice.settings import VoiceSettings
+from bots.voice.vad import RATE
 from inference_server.backends.base import CancelToken, ChatMessage, Delta, SamplingParams
 from inference_server.backends.echo import EchoBackend
 from literai_core.commands import default_components
@@ -33,7 +34,6 @@ from .inprocess import MODEL, EchoServer, echo_settings
 from .inprocess import serve as serve_api
 from .loopback import serve
 
-RATE = 16_000
 CHUNK = 1024  # samples per message: 64 ms, as the page sends them
 
 LECTURE = (
@@ -173,6 +173,12 @@ class Microphone:
             await asyncio.sleep(0.02)
         raise AssertionError(f"no {kind!r} for turn {turn} in {limit_s} s: {self.heard.events}")
 
+    async def press(self, samples: np.ndarray) -> None:
+        """Press to talk: ``samples`` said (ten times real time) while the button is held."""
+        await self.ws.send_json({"type": "ptt", "down": True})
+        await self.say(samples, speed=10)
+        await self.ws.send_json({"type": "ptt", "down": False})
+
     async def wait_for_audio(self, limit_s: float = 60) -> None:
         """Until the first sentence's audio has arrived."""
         deadline = time.monotonic() + limit_s
@@ -184,3 +190,15 @@ class Microphone:
     async def close(self) -> None:
         await self.ws.close()
         await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@asynccontextmanager
+async def microphone(url: str) -> AsyncIterator[Microphone]:
+    """The voice page's socket under ``url`` (the pages' base), once it is ready."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(url + "/voice/ws") as ws:
+        mic = Microphone(ws)
+        await mic.wait_for("ready")
+        try:
+            yield mic
+        finally:
+            await mic.close()
