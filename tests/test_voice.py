@@ -209,6 +209,9 @@ async def test_other_origins_and_pages_past_the_limit_are_refused() -> None:
                     }
                 await first.send_str("not json")
                 assert (await first.receive_json(timeout=10))["type"] == "error"
+                await first.send_bytes(b"\0" * (2**20 + 2))  # past 1 MiB a message
+                closed = await first.receive(timeout=10)
+                assert closed.type is aiohttp.WSMsgType.CLOSE and closed.data == 1009
             page = await http.get(url + "/voice")
             assert page.status == 200
             assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
