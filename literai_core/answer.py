@@ -18,6 +18,7 @@ from .inference import InferenceError
 from .trim import trim_reply
 
 Source = Callable[[int], AsyncIterator[str]]  # attempt number -> the model's text
+Enough = Callable[[int], bool]  # sentences shown so far -> stop there (asked as they pass)
 # Named: two viewers' empty answers are two notices, and a platform's outbox, which says
 # one text once while it waits, must not drop the second asker's.
 NOTHING = "(I had nothing to add this time, {user}. Try again?)"
@@ -25,10 +26,19 @@ NOTHING = "(I had nothing to add this time, {user}. Try again?)"
 
 class Answer:
     def __init__(
-        self, guard: Guard, source: Source, max_chars: int, retries: int, form: Form = NONE
+        self,
+        guard: Guard,
+        source: Source,
+        max_chars: int,
+        retries: int,
+        form: Form = NONE,
+        enough: Enough | None = None,
     ) -> None:
         self.guard, self.source, self.form = guard, source, form
         self.max_chars, self.retries = max_chars, retries
+        # Asked after each sentence shown, not once at the start: a channel that got
+        # busy while this answer was being written stops it at the next sentence end.
+        self.enough = enough or (lambda shown: False)
 
     async def run(
         self, reply: Reply, lead: str = "", *, one_line: bool = False
@@ -95,7 +105,7 @@ class Answer:
                     if said is not None:
                         shown.append(said)
                         yield said
-                    if last:
+                    if last or self.enough(len(shown)):
                         return  # closing the stream stops the model
                 if stop or len(body) > 2 * self.max_chars:
                     break
@@ -105,7 +115,7 @@ class Answer:
             if said is not None:
                 shown.append(said)
                 yield said
-            if last:
+            if last or self.enough(len(shown)):
                 return
         # An answer that never ended a sentence (EOS after a phrase, a one-line !gpt2):
         # the phrase itself, if it passes; after whole sentences, a fragment is dropped,

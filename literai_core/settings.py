@@ -137,8 +137,9 @@ class AskSettings(GenerationSettings):
         Field(
             ge=0,
             le=100,
-            description="With more model commands than this pending in the channel, an "
-            "answer keeps to busy_sentences, so the ones behind it start sooner (0: never).",
+            description="With more model commands than this pending in the channel (asked "
+            "at each sentence end, so an answer begun before the rush stops too), an answer "
+            "stops at busy_sentences, so the ones behind it start sooner (0: never).",
         ),
     ] = 3
     busy_sentences: Annotated[

@@ -172,7 +172,7 @@ async def test_the_bot_caps_an_answer_at_max_sentences_unless_the_asker_asked_fo
 
 async def test_a_busy_channel_gets_one_sentence_answers_so_the_queue_moves() -> None:
     said = ["It is green. ", "Grass is a plant. ", "Plants are green."]
-    inference = ScriptedInference(said, said)
+    inference = ScriptedInference(said, said, ["Grass grows. ", "It is soft. ", "Cows eat it."])
     ask = ASK_GEN.model_copy(update={"busy_after": 2})
     core = make_core(inference, user_cooldown_s=0, channel_queue=5, ask=ask)
     _, calm = await consume(await core.handle(line("!ask what colour is grass?")))
@@ -181,6 +181,23 @@ async def test_a_busy_channel_gets_one_sentence_answers_so_the_queue_moves() -> 
         assert core.queues.try_enter(line("x").key)
     _, busy = await consume(await core.handle(line("!ask what colour is grass?", time=1)))
     assert busy == "It is green." and inference.calls[1].closed  # stopped at one
+    three = await core.handle(line("!ask describe grass in three sentences", time=2))
+    assert (await consume(three))[1] == "Grass grows. It is soft. Cows eat it."  # as asked
+
+
+async def test_an_answer_begun_before_a_rush_stops_at_its_next_sentence_end() -> None:
+    said = ["It is green. ", "Grass is a plant. ", "Plants are green."]
+    inference = ScriptedInference(said)
+    ask = ASK_GEN.model_copy(update={"busy_after": 2})
+    core = make_core(inference, user_cooldown_s=0, channel_queue=5, ask=ask)
+    reply = await core.handle(line("!ask what colour is grass?"))
+    assert reply is not None
+    deltas = reply.deltas()
+    assert await anext(deltas) == "It is green. "  # calm so far: it would go on
+    for _ in range(2):  # then two more viewers ask: three pending in all
+        assert core.queues.try_enter(line("x").key)
+    assert [piece async for piece in deltas] == []
+    assert await reply.text() == "It is green." and inference.calls[0].closed
 
 
 async def test_a_list_or_one_word_is_held_to_its_shape_by_a_schema() -> None:

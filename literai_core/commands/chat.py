@@ -75,10 +75,14 @@ class ChatCommands(Component):
             window_in=s.window_in, names=s.names, lines=s.lines, hint=hint,
             style=s.line_style, remembered=[(f.name, f.text) for f in recalled],
         )  # fmt: skip
-        cap = s.max_sentences
-        if 0 < s.busy_after < host.queues.pending(ctx.line.key):  # others wait behind it
-            cap = min(cap, s.busy_sentences) if cap else s.busy_sentences
-        form = form.capped(cap)
+        free = form.capped(1) is not form  # the asker asked for no length or shape
+        form = form.capped(s.max_sentences)
+        key = ctx.line.key
+
+        def enough(shown: int) -> bool:  # others wait behind it: let them start sooner
+            busy = 0 < s.busy_after < host.queues.pending(key)
+            return free and busy and shown >= s.busy_sentences
+
         told = (persona, CHAT_HEAD, MEMORY_HEAD, hint)
         # The question is part of the prompt too: an answer that repeats it is an echo.
         heard = (*(ln.text for ln in window), ctx.args)
@@ -92,7 +96,7 @@ class ChatCommands(Component):
             held = replace(gen, schema=schema)
             return _shaped(host.inference, messages, held, guard, form, ctx.line.user)
 
-        job = Answer(guard, source, host.settings.max_reply_chars, s.retries, form)
+        job = Answer(guard, source, host.settings.max_reply_chars, s.retries, form, enough)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
 
 
