@@ -80,9 +80,9 @@ class ImageServing:
         data: list[dict[str, object]] = []
         for png in pngs:
             if req.response_format == "b64_json":
-                data.append({"b64_json": base64.b64encode(png).decode(), "revised_prompt": None})
+                data.append({"b64_json": base64.b64encode(png).decode()})
             else:
-                data.append({"url": await publish(png), "revised_prompt": None})
+                data.append({"url": await publish(png)})
         return {"created": now(), "data": data}
 
     @staticmethod

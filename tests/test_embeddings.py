@@ -14,6 +14,7 @@ import pytest
 
 from inference_server.backends.echo import EchoBackend
 
+from .kit import reference
 from .kit.inprocess import MODEL as EMBED_HOST
 from .kit.inprocess import echo_settings, serve
 from .kit.server import API_KEY, Server
@@ -39,6 +40,8 @@ def test_a_paraphrase_is_closer_than_an_unrelated_text(lenient_client: openai.Op
     assert _dot(vectors[0], vectors[1]) > _dot(vectors[0], vectors[2]) + 0.3
     assert resp.usage.prompt_tokens > 10 and resp.model == MODEL
     assert MODEL in [m.id for m in client.models.list().data]
+    floats = client.embeddings.create(model=MODEL, input="one", encoding_format="float")
+    reference.check("CreateEmbeddingResponse", floats.to_dict())  # as on the wire
 
 
 def test_float_and_base64_are_the_same_vector(server: Server) -> None:

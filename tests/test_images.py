@@ -20,6 +20,7 @@ from PIL import Image
 
 from inference_server.media import MediaStore
 
+from .kit import reference
 from .kit.server import LITERAI, ROOT, Server, start_server, stop_server, write_config
 from .kit.tiny_diffusion import build_tiny_pipeline
 
@@ -75,6 +76,10 @@ def test_b64_images_have_the_size_asked_and_repeat_under_a_seed(images: openai.O
 
     first = make(7)
     assert len(first) == 2
+    shown = images.images.generate(
+        prompt="a red teletype", size="64x64", response_format="b64_json"
+    )
+    reference.check("ImagesResponse", shown.to_dict())  # as on the wire
     for data in first:
         assert _png(data).size == (64, 64)
     assert make(7) == first
@@ -90,6 +95,7 @@ def test_b64_images_have_the_size_asked_and_repeat_under_a_seed(images: openai.O
 @pytest.mark.slow
 def test_url_images_are_served_from_the_media_store(images: openai.OpenAI) -> None:
     result = images.images.generate(prompt="a lighthouse", extra_body={"seed": 3})
+    reference.check("ImagesResponse", result.to_dict())
     url = result.data[0].url  # type: ignore[index]
     assert url is not None and "/media/" in url and url.endswith(".png")
     resp = httpx.get(url)

@@ -14,6 +14,7 @@ from inference_server.backends.remote import RemoteOpenAI
 from inference_server.protocol import ResponseFormat
 from inference_server.structured import structure
 
+from .kit import reference
 from .kit.server import API_KEY, Server
 
 pytestmark = pytest.mark.slow  # the model, in a subprocess
@@ -28,6 +29,7 @@ def test_chat_logprobs_cover_the_answer_and_greedy_picks_the_top_one(
         model="smollm2", messages=ASK, temperature=0, max_tokens=12, logprobs=True,  # type: ignore[arg-type]
         top_logprobs=3,
     )  # fmt: skip
+    reference.check("CreateChatCompletionResponse", resp.to_dict())  # as on the wire
     choice = resp.choices[0]
     assert choice.logprobs is not None and choice.logprobs.content is not None
     entries = choice.logprobs.content
@@ -45,7 +47,10 @@ def test_chat_logprobs_cover_the_answer_and_greedy_picks_the_top_one(
         model="smollm2", messages=ASK, temperature=0, max_tokens=12, logprobs=True,  # type: ignore[arg-type]
         top_logprobs=3, stream=True,
     )  # fmt: skip
-    streamed = [e for c in stream if c.choices and c.choices[0].logprobs
+    chunks = list(stream)
+    for chunk in chunks:
+        reference.check("CreateChatCompletionStreamResponse", chunk.to_dict())
+    streamed = [e for c in chunks if c.choices and c.choices[0].logprobs
                 for e in c.choices[0].logprobs.content or []]  # fmt: skip
     assert [(e.token, e.logprob) for e in streamed] == [(e.token, e.logprob) for e in entries]
 
@@ -54,6 +59,7 @@ def _score(client: openai.OpenAI, text: str) -> list[float]:
     resp = client.completions.create(
         model="smollm2", prompt=text, max_tokens=1, temperature=0, logprobs=2, echo=True
     )
+    reference.check("CreateCompletionResponse", resp.to_dict())
     lp = resp.choices[0].logprobs
     assert lp is not None and lp.tokens and lp.token_logprobs and lp.text_offset is not None
     assert resp.choices[0].text.startswith(text)

@@ -14,6 +14,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
+from .kit import reference
 from .kit.inprocess import API_KEY, MODEL, EchoServer, echo_server_fixture  # noqa: F401
 from .kit.server import assert_stream_matches
 
@@ -155,38 +156,53 @@ def test_empty_prompt_and_null_defaults_are_fine(client: openai.OpenAI) -> None:
     assert answer["choices"][0]["finish_reason"] in ("stop", "length")  # type: ignore[index]
 
 
-def _schema_of(kind: str) -> dict[str, object]:
-    from pathlib import Path
-
-    path = Path(__file__).parent / "fixtures" / "openai_responses.schema.json"
-    doc = json.loads(path.read_text())
-    return {"$defs": doc["$defs"], "$ref": f"#/$defs/{kind}"}
-
-
-def test_every_answer_has_every_field_the_reference_requires(echo_server: EchoServer) -> None:
-    """Whole and streamed, chat and completion: checked by an independent validator
-    against the fields OpenAI's API reference requires (tests/fixtures), nullable ones
-    present as null (message.refusal, choice.logprobs)."""
-    import jsonschema
-
+def test_every_answer_is_valid_by_the_reference_whole_and_streamed(
+    echo_server: EchoServer,
+) -> None:
+    """Whole and streamed, chat and completion: validated by an independent validator
+    against the component schemas of OpenAI's own API reference (tests/fixtures), with
+    nullable fields present as null (message.refusal, choice.logprobs)."""
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    cases = [("chat/completions", {"messages": MSG}, "chat", "chunk"),
-             ("completions", {"prompt": "one two three"}, "completion", "completion")]  # fmt: skip
+    cases = [("chat/completions", {"messages": MSG}, "CreateChatCompletionResponse",
+              "CreateChatCompletionStreamResponse"),
+             ("completions", {"prompt": "one two three"}, "CreateCompletionResponse",
+              reference.STREAMED_COMPLETION)]  # fmt: skip
     for route, body, whole, part in cases:
         url = f"{echo_server.v1}/{route}"
         full = {"model": MODEL, **body, "stream_options": None}
         resp = httpx.post(url, json=full, headers=headers, timeout=60)
-        jsonschema.validate(resp.json(), _schema_of(whole))
-        if whole == "chat":
+        reference.check(whole, resp.json())
+        if route == "chat/completions":
             assert resp.json()["choices"][0]["message"]["refusal"] is None
         streamed = {**full, "stream": True, "stream_options": {"include_usage": True}}
         resp = httpx.post(url, json=streamed, headers=headers, timeout=60)
         events = [ln[6:] for ln in resp.text.splitlines() if ln.startswith("data: ")]
         assert events[-1] == "[DONE]"
         for event in events[:-1]:
-            jsonschema.validate(json.loads(event), _schema_of(part))
+            reference.check(part, json.loads(event))
         fingerprints = {json.loads(e)["system_fingerprint"] for e in events[:-1]}
         assert len(fingerprints) == 1 and fingerprints.pop().startswith("fp_")
+    models = httpx.get(f"{echo_server.v1}/models", headers=headers, timeout=60)
+    reference.check("ListModelsResponse", models.json())
+    bad = httpx.post(f"{echo_server.v1}/chat/completions", json={"model": MODEL}, headers=headers)
+    assert bad.status_code == 400
+    reference.check("ErrorResponse", bad.json())
+
+
+def test_the_reference_check_catches_what_it_should() -> None:
+    """The validator is not a no-op: a missing required field, a wrong type and a
+    non-null where the reference wants an object or null all fail."""
+    good = {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [
+        {"index": 0, "finish_reason": "stop", "logprobs": None,
+         "message": {"role": "assistant", "content": "hi", "refusal": None}}]}  # fmt: skip
+    reference.check("CreateChatCompletionResponse", good)
+    choice = good["choices"][0]  # type: ignore[index]
+    no_model = {k: v for k, v in good.items() if k != "model"}
+    unscored = {k: v for k, v in choice.items() if k != "logprobs"}
+    for broken in ({**good, "created": "now"}, {**good, "choices": [{**choice, "logprobs": 3}]},
+                   no_model, {**good, "choices": [unscored]}):  # fmt: skip
+        with pytest.raises(AssertionError, match="not a valid"):
+            reference.check("CreateChatCompletionResponse", broken)
 
 
 def test_a_completion_with_echo_starts_with_its_prompt(

@@ -12,6 +12,7 @@ import jsonschema
 import openai
 import pytest
 
+from .kit import reference
 from .kit.inprocess import MODEL, EchoServer, echo_server_fixture  # noqa: F401
 
 WEATHER_ARGS = {
@@ -45,6 +46,7 @@ def test_required_and_named_calls_validate_at_temperature_one(client: openai.Ope
                 model="smollm2", messages=ASK, tools=TOOLS, tool_choice=choice,  # type: ignore[arg-type]
                 temperature=1.0, seed=seed, max_tokens=200,
             )  # fmt: skip
+            reference.check("CreateChatCompletionResponse", resp.to_dict())  # as on the wire
             message = resp.choices[0].message
             assert resp.choices[0].finish_reason == "tool_calls" and message.content is None
             assert message.tool_calls
@@ -61,6 +63,8 @@ def test_streamed_calls_come_as_tool_call_deltas(client: openai.OpenAI) -> None:
         temperature=0.2, max_tokens=200, stream=True,
     )  # fmt: skip
     chunks = [c for c in stream if c.choices]
+    for chunk in chunks:
+        reference.check("CreateChatCompletionStreamResponse", chunk.to_dict())
     calls = [t for c in chunks for t in c.choices[0].delta.tool_calls or []]
     assert calls and all(t.id and t.function and t.function.name == "get_weather" for t in calls)
     assert not any(c.choices[0].delta.content for c in chunks)

@@ -18,6 +18,7 @@ import pytest
 from bench.scores import word_error_rate as wer
 from inference_server.backends.echo import EchoBackend
 
+from .kit import reference
 from .kit.inprocess import MODEL, EchoServer, echo_settings, serve
 
 pytestmark = pytest.mark.slow  # faster-whisper and Piper load in the test process
@@ -49,6 +50,7 @@ def test_every_format_and_codec_gives_the_sentence(listening: EchoServer, spoken
     client = listening.client(timeout=120)
     text = client.audio.transcriptions.create(model="whisper-1", file=("said.wav", spoken))
     assert wer(SAID, text.text) <= WER_BOUND, text.text
+    reference.check("CreateTranscriptionResponseJson", text.to_dict())  # as on the wire
     plain = client.audio.transcriptions.create(
         model="whisper-tiny.en", file=("said.wav", spoken), response_format="text"
     )
@@ -56,6 +58,7 @@ def test_every_format_and_codec_gives_the_sentence(listening: EchoServer, spoken
     verbose = client.audio.transcriptions.create(
         model="whisper-1", file=("said.wav", spoken), response_format="verbose_json"
     )
+    reference.check("CreateTranscriptionResponseVerboseJson", verbose.to_dict())
     assert verbose.language == "english" and 3 < verbose.duration < LIMIT_S
     assert verbose.segments and verbose.segments[0].start >= 0
     assert verbose.text == text.text
