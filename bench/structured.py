@@ -2,6 +2,7 @@
 validate, and what does holding it cost?
 
     .venv/bin/python -m bench.structured [--seeds 20] [--streams 8] [--reps 2]
+        [--tool-seeds 3] [--chat-template FILE]
 
 Against literai's server on the embedded model (8 slots), through the official client:
 
@@ -12,7 +13,8 @@ Against literai's server on the embedded model (8 slots), through the official c
   whatever the reason (a ``max_tokens`` cut included);
 - tools: 6 questions a tool answers and 6 it does not, ``--tool-seeds`` times each, with
   ``tool_choice: auto`` (does it call the right tool, or one where none applies) and
-  ``required`` (are the arguments valid);
+  ``required`` (are the arguments valid); with ``--chat-template`` a template that has
+  a tool format of its own (``<tool_call>`` blocks) tells the tools and holds the calls;
 - cost: ``--streams`` concurrent streams held to a long list, against the same number of
   free streams of the same length (``ignore_eos``) in the same run, alternated
   ``--reps`` times; aggregate completion tokens per second of each, the median.
@@ -246,11 +248,18 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=8, help="concurrent streams")
     parser.add_argument("--reps", type=int, default=2, help="throughput runs of each kind")
     parser.add_argument("--tool-seeds", type=int, default=3, help="answers per tool question")
+    parser.add_argument("--chat-template", type=Path, default=None, metavar="FILE",
+                        help="the model's chat_template (e.g. a <tool_call> one: "
+                        "tests/fixtures/hermes_tools.jinja)")  # fmt: skip
     args = parser.parse_args()
     if min(args.seeds, args.streams, args.reps, args.tool_seeds) < 1:
         parser.error("--seeds, --streams, --reps and --tool-seeds must be at least 1")
+    if args.chat_template is not None and not args.chat_template.is_file():
+        parser.error(f"--chat-template: no file {args.chat_template}")
     with tempfile.TemporaryDirectory() as tmp:
-        models = {MODEL: {"slots": args.streams}}
+        models: dict[str, Any] = {MODEL: {"slots": args.streams}}
+        if args.chat_template is not None:
+            models[MODEL]["chat_template"] = str(args.chat_template.resolve())
         config = write_config(Path(tmp), server={"port": 0, "models": models})
         server = start_server(config, capture_stderr=False)
         try:
@@ -272,6 +281,7 @@ def main() -> int:
         "free_tok_s": round(got["free"], 1),
         "held_tok_s": round(got["held"], 1),
         **{key: round(value, 3) for key, value in got["tools"].items()},
+        "chat_template": args.chat_template.name if args.chat_template else None,
     }
     report("structured outputs", fig, list(fig), schemas=len(SCHEMAS), streams=args.streams)
     return 0

@@ -51,3 +51,13 @@ def resolve_model_path(alias: str, settings: ModelSettings, data_dir: Path | Non
     if not path.is_file():
         raise ConfigError(key, f"file not found: {path}")
     return path
+
+
+def chat_template_path(alias: str, settings: ModelSettings) -> Path | None:
+    """An alias's chat template file instead of its GGUF's own (None: the GGUF's)."""
+    if not settings.chat_template:
+        return None
+    path = Path(settings.chat_template).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"server.models.{alias}.chat_template", f"file not found: {path}")
+    return path

@@ -40,10 +40,11 @@ class Started:
     id: str
     created: int
     fingerprint: str  # OpenAI's system_fingerprint: which engine and build answered
-    calling: bool = False  # the answer may be tool calls (tools.py)
+    calling: str | None = None  # the answer may be tool calls, in this style (tools.py)
 
 
-Prepared = tuple[str | list[ChatMessage], SamplingParams, bool]  # prompt, params, calling
+# The prompt, its parameters and the style of the tool calls its answer may make.
+Prepared = tuple[str | list[ChatMessage], SamplingParams, str | None]
 
 
 class OpenAIServing:
@@ -95,7 +96,7 @@ class OpenAIServing:
         if req.n > max(1, cap):
             raise ApiError(400, f"invalid value for 'n': this model runs at most {cap} "
                            "at once", param="n")  # fmt: skip
-        return await asyncio.to_thread(_prepared, req)
+        return await asyncio.to_thread(_prepared, req, engine.backend.tool_style)
 
     @asynccontextmanager
     async def start(
@@ -176,7 +177,7 @@ class OpenAIServing:
             choice["message"] = {
                 "role": "assistant", "content": whole.text, "refusal": None, "annotations": [],
             }  # fmt: skip
-            made = tools.calls(whole.text) if run.calling else None
+            made = tools.calls(whole.text, run.calling) if run.calling else None
             if made:
                 choice["message"].update(content=None, tool_calls=made)
                 choice["finish_reason"] = "tool_calls"
@@ -243,7 +244,7 @@ class OpenAIServing:
             yield chunk(req.text(), None, scored=chunks.prompt_only(run.first))
             offset = len(req.text())
         last = run.first
-        holder = tools.CallHolder() if run.calling else None
+        holder = tools.CallHolder(run.calling) if run.calling else None
         try:
             delta: Delta | None = run.first
             while delta is not None:
@@ -288,19 +289,21 @@ def fingerprint(engine: Engine) -> str:
     return "fp_" + hashlib.sha256(what.encode()).hexdigest()[:12]
 
 
-def _prepared(req: Request) -> Prepared:
-    """What ``OpenAIServing.prepare`` runs on a worker thread."""
+def _prepared(req: Request, style: str | None) -> Prepared:
+    """What ``OpenAIServing.prepare`` runs on a worker thread; ``style``: the model's
+    own tool-call format (tools.py), None for the JSON one told in the system message."""
     if isinstance(req, CompletionRequest):
-        return req.text(), req.params(), False
-    plan = tools.plan(req)
+        return req.text(), req.params(), None
+    style = style or tools.JSON
+    plan = tools.plan(req, style)
     params = req.params()
     if plan is None:
-        return req.prompt(), params, False
+        return req.prompt(), params, None
     if plan.structure is not None and params.structure is not None:
         raise ApiError(400, "response_format cannot be used together with tools",
                        param="response_format")  # fmt: skip
     params = replace(params, structure=params.structure or plan.structure)
-    return plan.messages, params, plan.structure is not None
+    return plan.messages, params, style if plan.structure is not None else None
 
 
 async def _whole(run: Started) -> Delta:

@@ -42,6 +42,12 @@ class ModelSettings(Section):
     lora: str | None = Field(
         None, description="llama.cpp: a LoRA adapter GGUF applied at load (adapter.gguf)."
     )
+    chat_template: str | None = Field(
+        None,
+        description="llama.cpp: a Jinja chat template file used instead of the GGUF's own "
+        "(as llama.cpp's --chat-template-file). One with a tool format of its own "
+        "(<tool_call>, as Qwen's and Hermes') is given the tools and calls its way.",
+    )
     quant: Literal["q8_0", "q4_0"] = Field(
         "q8_0",
         description="A packaged alias's copy: q8_0 (better answers) or q4_0 (faster under "

@@ -1,16 +1,26 @@
 """Tool calls on chat completions: ``tools``, ``tool_choice``, ``parallel_tool_calls``.
 
-The embedded model's chat template (SmolLM2's ChatML) has no tool format of its own, so
-the tools are told in the system message, as JSON, with the shape a call takes
-(``{"name": ..., "arguments": {...}}``, a list of them when parallel calls are allowed);
-earlier calls and their results go back into the conversation as that JSON and as
-the user's words ("Tool result: ..."). What the model writes is held by a grammar
-(structured.py) made from the tools' own parameter schemas:
+How the model is told depends on its chat template (``style``):
+
+- "json" (SmolLM2's ChatML has no tool format of its own, nor have most small models'):
+  the tools are told in the system message, as JSON, with the shape a call takes
+  (``{"name": ..., "arguments": {...}}``, a list of them when parallel calls are
+  allowed); earlier calls and their results go back into the conversation as that JSON
+  and as the user's words ("Tool result: ...").
+- "hermes" (a template that takes ``tools`` and has the model answer
+  ``<tool_call>{json}</tool_call>``: Qwen2.5 and 3, Hermes 2 and 3, SmolLM3): the
+  template gets the tools and says them its own way, a call is that block (one per
+  call), earlier calls go back as those blocks and results as ``tool`` messages, which
+  the template wraps itself (``<tool_response>``).
+
+What the model writes is held by a grammar (structured.py) made from the tools' own
+parameter schemas:
 
 - ``required`` or a named function: the answer must be a call (of that function), whose
   arguments validate against its parameters;
-- ``auto``: the answer is a call, or text that does not start with "{"; a call is still
-  always well formed (the grammar decides it at the first character);
+- ``auto``: the answer is a call, or text that does not start like one ("{" or "[", or
+  "<"); a call is still always well formed (the grammar decides it at the first
+  character);
 - ``none`` (or no tools): free text, the tools not even told.
 
 The answer's JSON becomes the assistant message's ``tool_calls`` (ids ``call_...``,
@@ -31,6 +41,9 @@ from .structured import MAX_SCHEMA_CHARS, check, grammar
 
 MAX_CALLS = 4  # calls in one parallel answer
 _ROOT = re.compile(r"^root ::=", re.MULTILINE)
+JSON, HERMES = "json", "hermes"  # how tools are told and calls written (``style``)
+OPEN, CLOSE = "<tool_call>", "</tool_call>"  # a hermes call: OPEN\n{json}\nCLOSE
+_BLOCK = re.compile(re.escape(OPEN) + r"\s*(.*?)\s*" + re.escape(CLOSE), re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -43,10 +56,12 @@ class ToolPlan:
     parallel: bool
 
 
-def plan(req: ChatCompletionRequest) -> ToolPlan | None:
+def plan(req: ChatCompletionRequest, style: str | None = None) -> ToolPlan | None:
     """The plan for a request with tools in play; None when it has none (or ``none``).
-    ApiError(400) for a tool, a choice or a message that cannot be honoured."""
-    messages = _history(req)
+    ``style``: the model's template's own tool format (None: "json"). ApiError(400) for
+    a tool, a choice or a message that cannot be honoured."""
+    style = style or JSON
+    messages = _history(req, style)
     tools = {t.function.name: t.function for t in req.tools or []}
     if len(tools) < len(req.tools or []):
         raise ApiError(400, "two tools have the same name", param="tools")
@@ -72,15 +87,37 @@ def plan(req: ChatCompletionRequest) -> ToolPlan | None:
     call = {"anyOf": [_call_schema(n, f.parameters) for n, f in tools.items()]}
     schema = ({"type": "array", "items": call, "minItems": 1, "maxItems": MAX_CALLS}
               if parallel else call)  # fmt: skip
-    text = grammar(schema, "tools")
-    if choice == "auto":  # a call, or text that does not open like one
-        text = _ROOT.sub("toolcallroot ::=", text)
-        text += "\nroot ::= toolcallroot | toolfreetext\ntoolfreetext ::= [^{[ \\t\\n] [^\\x00]*\n"
-    told = _told(list(tools.values()), parallel, forced=choice != "auto")
-    messages = [ChatMessage("system", told), *messages] if messages[0].role != "system" else [
-        ChatMessage("system", messages[0].content + "\n\n" + told), *messages[1:]]  # fmt: skip
+    text = _grammar(call, schema, style, parallel, auto=choice == "auto")
+    listed = list(tools.values())
+    if style == HERMES:
+        told = tuple({"type": "function", "function": {"name": f.name, "description": f.description
+                      or "", "parameters": f.parameters or {}}} for f in listed)  # fmt: skip
+        held = Structure(text, schema, "tool_calls", True, loose=choice == "auto", told=told)
+        return ToolPlan(messages, held, parallel)
+    said = _told(listed, parallel, forced=choice != "auto")
+    messages = [ChatMessage("system", said), *messages] if messages[0].role != "system" else [
+        ChatMessage("system", messages[0].content + "\n\n" + said), *messages[1:]]  # fmt: skip
     held = Structure(text, schema, "tool_calls", True, loose=choice == "auto")
     return ToolPlan(messages, held, parallel)
+
+
+def _grammar(
+    call: dict[str, Any], schema: dict[str, Any], style: str, parallel: bool, auto: bool
+) -> str:
+    """The answer's grammar: the calls, as ``style`` writes them; with ``auto``, or text
+    that does not open like a call."""
+    if style == HERMES:  # each call its own block, around one call's JSON
+        text = _ROOT.sub("toolcallone ::=", grammar(call, "tools"))
+        more = ' ("\\n" toolcallblock)?' * (MAX_CALLS - 1) if parallel else ""
+        text += (f"\ntoolcallroot ::= toolcallblock{more}\ntoolcallblock ::= "
+                 f'"{OPEN}\\n" toolcallone "\\n{CLOSE}"\n')  # fmt: skip
+    else:
+        text = _ROOT.sub("toolcallroot ::=", grammar(schema, "tools"))
+    if not auto:
+        return text + "\nroot ::= toolcallroot\n"
+    opens = "<" if style == HERMES else "{["
+    return text + (f"\nroot ::= toolcallroot | toolfreetext\n"
+                   f"toolfreetext ::= [^{opens} \\t\\n] [^\\x00]*\n")  # fmt: skip
 
 
 def _used(req: ChatCompletionRequest) -> bool:
@@ -108,9 +145,10 @@ def _told(tools: list[Any], parallel: bool, forced: bool) -> str:
     )
 
 
-def _history(req: ChatCompletionRequest) -> list[ChatMessage]:
-    """The messages as the model reads them: an assistant's earlier calls as their JSON,
-    a tool's result as a ``tool`` message; a result must answer a call made before it."""
+def _history(req: ChatCompletionRequest, style: str) -> list[ChatMessage]:
+    """The messages as the model reads them: an assistant's earlier calls as it writes
+    them, a tool's result as the user's words ("json") or a ``tool`` message for the
+    template ("hermes"); a result must answer a call made before it."""
     called: set[str] = set()
     out = []
     for i, m in enumerate(req.messages):
@@ -118,16 +156,22 @@ def _history(req: ChatCompletionRequest) -> list[ChatMessage]:
             calls = [{"name": c.function.name, "arguments": _arguments(c.function.arguments, i)}
                      for c in m.tool_calls]  # fmt: skip
             called.update(c.id for c in m.tool_calls)
-            out.append(ChatMessage("assistant", json.dumps(calls, ensure_ascii=False)))
+            said = [json.dumps(c, ensure_ascii=False) for c in calls]
+            written = ("\n".join(f"{OPEN}\n{c}\n{CLOSE}" for c in said) if style == HERMES
+                       else json.dumps(calls, ensure_ascii=False))  # fmt: skip
+            out.append(ChatMessage("assistant", written))
             continue
         if m.role == "tool":
             if m.tool_call_id not in called:
                 raise ApiError(400, f"messages[{i}] answers tool call {m.tool_call_id!r}, which "
                                "no earlier assistant message made",
                                param=f"messages[{i}].tool_call_id")  # fmt: skip
-            # As the user's words: every template has that role, and a server
+            # "json": as the user's words: every template has that role, and a server
             # elsewhere would want the call id with a "tool" message.
-            out.append(ChatMessage("user", f"Tool result: {m.text()}"))
+            if style == HERMES:
+                out.append(ChatMessage("tool", m.text()))
+            else:
+                out.append(ChatMessage("user", f"Tool result: {m.text()}"))
             continue
         out.append(ChatMessage(m.role, m.text()))
     return out
@@ -141,25 +185,31 @@ def _arguments(text: str, i: int) -> Any:
                        param=f"messages[{i}].tool_calls") from None  # fmt: skip
 
 
-def calls(text: str) -> list[dict[str, Any]] | None:
+def calls(text: str, style: str | None = None) -> list[dict[str, Any]] | None:
     """The tool calls an answer made, in OpenAI's shape; None when it is text."""
-    if not text.lstrip().startswith(("{", "[")):
+    if not text.lstrip().startswith(("<",) if style == HERMES else ("{", "[")):
         return None
     try:
-        found = json.loads(text)
+        if style == HERMES:  # blocks and nothing else (a block cut short is no call)
+            blocks = _BLOCK.findall(text)
+            found = None if _BLOCK.sub("", text).strip() else [json.loads(b) for b in blocks]
+        else:
+            found = json.loads(text)
     except ValueError:  # cut short by max_tokens: no call was made
         return None
     found = found if isinstance(found, list) else [found]
-    return [{"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
+    made = [{"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
              "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
             for c in found if isinstance(c, dict) and "name" in c and "arguments" in c]  # fmt: skip
+    return made or None
 
 
 class CallHolder:
     """A streamed answer that may be tool calls: text that opens like a call is held
     back until it ends (``calls`` then has them); any other text passes at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, style: str | None = None) -> None:
+        self.style = style
         self.held = ""
         self.mode: str | None = None  # "call" or "text", from the first character
         self.calls: list[dict[str, Any]] | None = None
@@ -170,13 +220,14 @@ class CallHolder:
             return delta
         self.held += delta.text
         if self.mode is None and self.held:
-            self.mode = "call" if self.held[0] in "{[" else "text"
+            opens = "<" if self.style == HERMES else "{["
+            self.mode = "call" if self.held[0] in opens else "text"
         if self.mode == "text":
             out = replace(delta, text=self.held)
             self.held = ""
             return out
         if delta.finish_reason is not None:
-            self.calls = calls(self.held) if self.mode == "call" else None
+            self.calls = calls(self.held, self.style) if self.mode == "call" else None
             if not self.calls:  # cut short by max_tokens: the text as it is
                 return replace(delta, text=self.held, logprobs=None)
         return replace(delta, text="", logprobs=None)

@@ -18,6 +18,7 @@ from bench import answers, events, listen, longform, soak, stream, structured, v
         (soak.main, ["--history", "3"], "--history: at least 10 lines"),
         (longform.main, ["--variants", "defaults,nope"], "--variants: unknown ['nope']"),
         (structured.main, ["--streams", "0"], "must be at least 1"),
+        (structured.main, ["--chat-template", "/nope.jinja"], "--chat-template: no file"),
         (stream.main, ["--minutes", "0"], "must be positive"),
         (events.main, ["--seeds", "0"], "at least 1"),
         (listen.main, ["--runs", "0"], "at least 1"),

@@ -67,6 +67,9 @@ class Structure:
     name: str = "response"
     strict: bool = False
     loose: bool = False  # the grammar admits text besides the schema (tool_choice auto)
+    # Tools (OpenAI's {"type": "function", ...}) for a chat template that tells them its
+    # own way (tools.py, "hermes"): passed to it as its ``tools``; () when told otherwise.
+    told: tuple[dict[str, Any], ...] = ()
 
     def response_format(self) -> dict[str, Any]:
         """The constraint in OpenAI's ``response_format`` shape, for another server."""
@@ -162,6 +165,9 @@ class TextBackend(Protocol):
     name: str
     context_length: int
     max_parallel: int
+    # The model's own tool-call format, from its chat template (tools.py: "hermes"), or
+    # None: tools are told in the system message as JSON. Known once loaded.
+    tool_style: str | None
 
     def load(self) -> None: ...
 

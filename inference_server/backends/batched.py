@@ -44,7 +44,7 @@ from . import llama_sampling
 from .base import BackendError, CancelToken, ChatMessage, Delta, Sampled, SamplingParams
 from .batch_policy import Lane, Plan, choose_slot, plan_step
 from .batch_seq import END, Seq, read
-from .llama_prompt import LlamaPrompt, apply_lora, open_model
+from .llama_prompt import LlamaPrompt, apply_lora, open_model, read_template
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,12 @@ class BatchedLlamaCpp:
         prefill_chunk: int = 128,
         flash_attn: bool = True,
         lora: Path | None = None,
+        chat_template: Path | None = None,
     ) -> None:
         self.name = name
         self.context_length = n_ctx  # per sequence
-        self._lora = lora
+        self._lora, self._template = lora, chat_template
+        self.tool_style: str | None = None  # its template's, once loaded
         self.max_parallel = slots
         self._path = path
         # The loader's own context only tokenizes; the scheduler has the real one, with
@@ -105,7 +107,8 @@ class BatchedLlamaCpp:
         from llama_cpp import _internals
 
         llm = self._llm = open_model(self._path, **self._loader_kwargs)
-        self._prompt = LlamaPrompt(llm, self.context_length)
+        self._prompt = LlamaPrompt(llm, self.context_length, read_template(self._template))
+        self.tool_style = self._prompt.tool_style
         slots = self.max_parallel
         params = type(llm.context_params).from_buffer_copy(llm.context_params)
         # llama.cpp rounds each sequence's share of a non-unified cache to 256 cells.

@@ -35,6 +35,8 @@ FILLER = "echo"
 
 
 class EchoBackend:
+    tool_style: str | None = None  # tools told in the system message
+
     def __init__(
         self,
         name: str,

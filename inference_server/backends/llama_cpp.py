@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 class LlamaCppBackend:
     max_parallel = 1  # one llama.cpp context, one generation at a time
+    tool_style: str | None = None  # its template's, once loaded
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class LlamaCppBackend:
         self._llm = open_model(self._path, **self._kwargs)
         self.context_length = self._llm.n_ctx()
         self._prompt = LlamaPrompt(self._llm, self.context_length)
+        self.tool_style = self._prompt.tool_style
         log.info("loaded %s from %s (n_ctx=%d)", self.name, self._path, self.context_length)
 
     def close(self) -> None:

@@ -61,6 +61,23 @@ def apply_lora(llm: Any, ctx: Any, path: Path) -> None:
         raise BackendError(f"cannot apply the LoRA adapter {path}")
 
 
+def read_template(path: Path | None) -> str | None:
+    """A chat template file's text (None: none given); BackendError if unreadable."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BackendError(f"cannot read the chat template {path}: {exc}") from None
+
+
+def tool_style(template: str) -> str | None:
+    """The tool-call format a chat template has of its own: "hermes" for the templates
+    that take ``tools`` and have the model answer ``<tool_call>{json}</tool_call>``
+    (Qwen2.5 and 3, Hermes 2 and 3, SmolLM3 and others); None for any other."""
+    return "hermes" if "<tool_call>" in template and "tools" in template else None
+
+
 @dataclass(frozen=True)
 class Run:
     """A request ready to run: its prompt tokens, its token budget, its stop strings."""
@@ -74,13 +91,15 @@ class LlamaPrompt:
     """A loaded model's prompt and text rules; ``context_length`` is what one request
     may use (a batched engine's share of its context, per sequence)."""
 
-    def __init__(self, llm: Any, context_length: int) -> None:
+    def __init__(self, llm: Any, context_length: int, template: str | None = None) -> None:
+        """``template``: a Jinja chat template used instead of the GGUF's own."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.llm = llm
         self.context_length = context_length
         self._formatter: Any = None
-        template = llm.metadata.get("tokenizer.chat_template")
+        template = template or llm.metadata.get("tokenizer.chat_template")
+        self.tool_style = tool_style(template or "")
         if template:
             model = llm._model
             self._formatter = Jinja2ChatFormatter(
@@ -93,8 +112,11 @@ class LlamaPrompt:
 
     # -- prompts ---------------------------------------------------------------------
 
-    def render(self, prompt: str | list[ChatMessage]) -> tuple[str, tuple[str, ...], bool]:
-        """(prompt text, extra stops, whether the text already has its special tokens)."""
+    def render(
+        self, prompt: str | list[ChatMessage], tools: tuple[dict[str, Any], ...] = ()
+    ) -> tuple[str, tuple[str, ...], bool]:
+        """(prompt text, extra stops, whether the text already has its special tokens);
+        ``tools`` go to a template that tells them its own way (``tool_style``)."""
         if isinstance(prompt, str):
             return prompt, (), False
         # Message text is data: a viewer typing "<|im_end|>" must not close the turn.
@@ -103,7 +125,7 @@ class LlamaPrompt:
             text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
             return text, ("\nuser:",), False
         try:
-            rendered = self._formatter(messages=messages)
+            rendered = self._formatter(messages=messages, tools=list(tools) or None)
         except Exception as exc:  # jinja2 errors: e.g. roles that must alternate
             raise BadPrompt(
                 f"the messages do not fit this model's chat template: {exc}", "messages"
@@ -122,7 +144,8 @@ class LlamaPrompt:
     def prepare(self, prompt: str | list[ChatMessage], params: SamplingParams) -> Run:
         """Render and tokenize; raise the client's mistakes before anything runs."""
         llm = self.llm
-        text, template_stops, has_specials = self.render(prompt)
+        told = params.structure.told if params.structure is not None else ()
+        text, template_stops, has_specials = self.render(prompt, told)
         param = "prompt" if isinstance(prompt, str) else "messages"
         try:
             data = text.encode("utf-8")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from ..model_files import resolve_model_path
+from ..model_files import chat_template_path, resolve_model_path
 from ..settings import ModelSettings
 from .base import TextBackend
 
@@ -36,6 +36,7 @@ def _llama_cpp(
         prefill_chunk=model.prefill_chunk,
         flash_attn=model.flash_attn,
         lora=Path(model.lora).expanduser() if model.lora else None,
+        chat_template=chat_template_path(alias, model),
     )
 
 

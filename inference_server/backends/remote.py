@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 class RemoteOpenAI:
     """A text backend that is another OpenAI-compatible server."""
 
+    tool_style: str | None = None  # tools told in the system message, calls held to JSON
+
     def __init__(
         self,
         name: str,

@@ -1,0 +1,154 @@
+"""Tool calls in a model's own template format: a chat template that takes ``tools`` and
+has the model answer ``<tool_call>`` blocks (Qwen's and Hermes' shape,
+tests/fixtures/hermes_tools.jinja, set by ``chat_template``) gets the tools and the
+earlier calls and results its own way, and the calls it writes are held to that format
+and come back in OpenAI's shape; with the real model through the real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from inference_server import tools
+from inference_server.backends.base import Delta
+from inference_server.backends.llama_prompt import LlamaPrompt, open_model, tool_style
+from inference_server.model_files import chat_template_path, resolve_model_path
+from inference_server.protocol import ChatCompletionRequest
+from inference_server.settings import ConfigError, ModelSettings
+
+from .kit import reference
+from .kit.server import API_KEY, LITERAI, ROOT, Server, start_server, stop_server, write_config
+from .test_tools import ARGS, ASK, TOOLS, WEATHER_ARGS
+
+TEMPLATE = Path(__file__).parent / "fixtures" / "hermes_tools.jinja"
+RESULT = '{"temp": 18, "sky": "sunny"}'
+
+
+def _history(call_id: str = "call_1") -> list[dict[str, Any]]:
+    args = '{"city": "Paris", "unit": "c"}'
+    call = {"id": call_id, "type": "function",
+            "function": {"name": "get_weather", "arguments": args}}  # fmt: skip
+    return [*ASK, {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call_id, "content": RESULT}]  # fmt: skip
+
+
+def test_a_template_with_tool_call_blocks_is_told_and_answered_its_own_way() -> None:
+    assert tool_style(TEMPLATE.read_text()) == tools.HERMES
+    chatml = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>{% endfor %}"
+    )
+    assert tool_style(chatml) is None
+    req = ChatCompletionRequest.model_validate(
+        {"model": "m", "messages": _history(), "tools": TOOLS, "tool_choice": "required"}
+    )
+    plan = tools.plan(req, tools.HERMES)
+    assert plan is not None and plan.structure is not None
+    # Not told in a system message of literai's: the template gets them.
+    assert [m.role for m in plan.messages] == ["user", "assistant", "tool"]
+    assert plan.messages[1].content == (
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}'
+        "\n</tool_call>"
+    )
+    assert plan.messages[2].content == RESULT
+    assert [t["function"]["name"] for t in plan.structure.told] == ["get_weather", "get_time"]
+    assert "toolcallblock" in plan.structure.grammar
+    json_plan = tools.plan(req, tools.JSON)  # the other style: told in the system message
+    assert json_plan is not None and json_plan.messages[0].role == "system"
+    assert not json_plan.structure.told  # type: ignore[union-attr]
+    two = ('<tool_call>\n{"name": "get_time", "arguments": {"tz": "UTC"}}\n</tool_call>\n'
+           '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "c"}}'
+           "\n</tool_call>")  # fmt: skip
+    made = tools.calls(two, tools.HERMES)
+    assert made is not None and [c["function"]["name"] for c in made] == ["get_time", "get_weather"]
+    assert tools.calls("It is sunny.", tools.HERMES) is None
+    assert tools.calls('<tool_call>\n{"name": "get_ti', tools.HERMES) is None  # cut short
+    holder = tools.CallHolder(tools.HERMES)
+    assert holder.feed(Delta("<tool_call>\n{", 1)).text == ""  # held back
+    assert holder.feed(Delta(two[13:], 9, "stop")).text == "" and holder.calls
+
+
+def test_a_chat_template_file_that_is_not_there_is_one_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        chat_template_path("smollm2", ModelSettings(chat_template="/nope/t.jinja"))  # type: ignore[call-arg]
+    assert (
+        str(err.value)
+        == "config error: server.models.smollm2.chat_template: file not found: /nope/t.jinja"
+    )
+
+
+@pytest.fixture(scope="module")
+def hermes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("hermes")
+    model = {"slots": 2, "chat_template": str(TEMPLATE)}
+    config = write_config(tmp, server={"port": 0, "models": {"smollm2": model}})
+    srv = start_server(config, {"LITERAI_API_KEY": API_KEY})
+    yield srv
+    err = stop_server(srv)
+    assert srv.proc.returncode == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_calls_are_held_to_the_templates_blocks_and_come_back_in_openais_shape(
+    hermes: Server,
+) -> None:
+    client = hermes.client(timeout=120)
+    for seed in range(3):
+        for choice in ("required", {"type": "function", "function": {"name": "get_time"}}):
+            resp = client.chat.completions.create(
+                model="smollm2", messages=ASK, tools=TOOLS, tool_choice=choice,  # type: ignore[arg-type]
+                temperature=1.0, seed=seed, max_tokens=200,
+            )  # fmt: skip
+            reference.check("CreateChatCompletionResponse", resp.to_dict())
+            assert resp.choices[0].finish_reason == "tool_calls"
+            for call in resp.choices[0].message.tool_calls or []:
+                jsonschema.validate(json.loads(call.function.arguments), ARGS[call.function.name])  # type: ignore[union-attr]
+                assert choice == "required" or call.function.name == "get_time"  # type: ignore[union-attr]
+            assert resp.choices[0].message.tool_calls and resp.choices[0].message.content is None
+    stream = client.chat.completions.create(
+        model="smollm2", messages=ASK, tools=TOOLS[:1], tool_choice="required",  # type: ignore[arg-type]
+        temperature=0.2, max_tokens=200, stream=True,
+    )  # fmt: skip
+    chunks = [c for c in stream if c.choices]
+    calls = [t for c in chunks for t in c.choices[0].delta.tool_calls or []]
+    assert calls and not any(c.choices[0].delta.content for c in chunks)
+    for t in calls:
+        jsonschema.validate(json.loads(t.function.arguments or ""), WEATHER_ARGS)  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_the_server_renders_tools_and_results_with_the_template(hermes: Server) -> None:
+    """The prompt the server ran is the template's own rendering, tools and the tool
+    result included: its token count is that of the same rendering made here."""
+    client = hermes.client(timeout=120)
+    body = {"model": "smollm2", "messages": _history(), "tools": TOOLS, "max_tokens": 40,
+            "temperature": 0.0}  # fmt: skip
+    resp = client.chat.completions.create(**body)  # auto: an answer or a call
+    plan = tools.plan(ChatCompletionRequest.model_validate(body), tools.HERMES)
+    assert plan is not None and plan.structure is not None
+    llm = open_model(resolve_model_path("smollm2", ModelSettings()), n_ctx=256)  # type: ignore[call-arg]
+    try:
+        prompt = LlamaPrompt(llm, 2048, TEMPLATE.read_text())
+        text, _, specials = prompt.render(plan.messages, plan.structure.told)
+        tokens = llm.tokenize(text.encode(), add_bos=not specials, special=True)
+    finally:
+        llm.close()
+    assert "<tools>" in text and '"name": "get_weather"' in text
+    assert f"<tool_response>\n{RESULT}\n</tool_response>" in text
+    assert "<tool_call>\n" in text.split("<|im_start|>assistant")[1]  # the earlier call
+    assert resp.usage is not None and resp.usage.prompt_tokens == len(tokens)
+    reference.check("CreateChatCompletionResponse", resp.to_dict())
+
+
+def test_a_bad_chat_template_file_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, server={"port": 0, "models": {"smollm2": {
+        "chat_template": str(tmp_path / "missing.jinja")}}})  # fmt: skip
+    done = subprocess.run([*LITERAI, "serve", "--config", str(config)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "server.models.smollm2.chat_template: file not found" in done.stderr
