@@ -46,7 +46,8 @@ class ModelSettings(Section):
         None,
         description="llama.cpp: a Jinja chat template file used instead of the GGUF's own "
         "(as llama.cpp's --chat-template-file). One with a tool format of its own "
-        "(<tool_call>, as Qwen's and Hermes') is given the tools and calls its way.",
+        "(<tool_call>, as Qwen's and Hermes') is given the tools and calls its way. "
+        "Other engines use their own server's template.",
     )
     quant: Literal["q8_0", "q4_0"] = Field(
         "q8_0",
@@ -121,6 +122,8 @@ class ModelSettings(Section):
     def _engine_has_what_it_needs(self) -> ModelSettings:
         if self.engine == "remote" and not self.url:
             raise ValueError("engine remote needs url (the server's /v1 address)")
+        if self.chat_template and self.engine != "llama.cpp":
+            raise ValueError(f"chat_template is for engine llama.cpp, not {self.engine}")
         return self
 
 

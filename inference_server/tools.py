@@ -8,7 +8,7 @@ How the model is told depends on its chat template (``style``):
   allowed); earlier calls and their results go back into the conversation as that JSON
   and as the user's words ("Tool result: ...").
 - "hermes" (a template that takes ``tools`` and has the model answer
-  ``<tool_call>{json}</tool_call>``: Qwen2.5 and 3, Hermes 2 and 3, SmolLM3): the
+  ``<tool_call>{json}</tool_call>``: Qwen2.5 and 3, Hermes 2 Pro and 3): the
   template gets the tools and says them its own way, a call is that block (one per
   call), earlier calls go back as those blocks and results as ``tool`` messages, which
   the template wraps itself (``<tool_response>``).
@@ -43,7 +43,6 @@ MAX_CALLS = 4  # calls in one parallel answer
 _ROOT = re.compile(r"^root ::=", re.MULTILINE)
 JSON, HERMES = "json", "hermes"  # how tools are told and calls written (``style``)
 OPEN, CLOSE = "<tool_call>", "</tool_call>"  # a hermes call: OPEN\n{json}\nCLOSE
-_BLOCK = re.compile(re.escape(OPEN) + r"\s*(.*?)\s*" + re.escape(CLOSE), re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -190,9 +189,8 @@ def calls(text: str, style: str | None = None) -> list[dict[str, Any]] | None:
     if not text.lstrip().startswith(("<",) if style == HERMES else ("{", "[")):
         return None
     try:
-        if style == HERMES:  # blocks and nothing else (a block cut short is no call)
-            blocks = _BLOCK.findall(text)
-            found = None if _BLOCK.sub("", text).strip() else [json.loads(b) for b in blocks]
+        if style == HERMES:
+            found = _blocks(text)
         else:
             found = json.loads(text)
     except ValueError:  # cut short by max_tokens: no call was made
@@ -202,6 +200,27 @@ def calls(text: str, style: str | None = None) -> list[dict[str, Any]] | None:
              "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
             for c in found if isinstance(c, dict) and "name" in c and "arguments" in c]  # fmt: skip
     return made or None
+
+
+def _blocks(text: str) -> list[Any] | None:
+    """The JSON of each ``<tool_call>`` block, when ``text`` is blocks and nothing else
+    (a block cut short is no call). Each JSON is read whole before its block's end is
+    looked for: a string inside may itself say "</tool_call>"."""
+    found: list[Any] = []
+    at, decoder = 0, json.JSONDecoder()
+    while True:
+        at = len(text) - len(text[at:].lstrip())
+        if at == len(text):
+            return found or None
+        if not text.startswith(OPEN, at):
+            return None
+        at = len(text) - len(text[at + len(OPEN) :].lstrip())
+        value, at = decoder.raw_decode(text, at)  # ValueError: not JSON, or cut short
+        found.append(value)
+        at = len(text) - len(text[at:].lstrip())
+        if not text.startswith(CLOSE, at):
+            return None
+        at += len(CLOSE)
 
 
 class CallHolder:

@@ -198,6 +198,14 @@ def test_the_reference_check_catches_what_it_should() -> None:
     reference.check("CreateChatCompletionResponse", good)
     choice = good["choices"][0]  # type: ignore[index]
     no_model = {k: v for k, v in good.items() if k != "model"}
+    scored = {"text": "ab", "index": 0, "finish_reason": "stop", "logprobs": {
+        "tokens": ["a", "b"], "token_logprobs": [None, -1.0], "text_offset": [0, 1],
+        "top_logprobs": [None, {"b": -1.0}]}}  # fmt: skip
+    whole = {"id": "x", "object": "text_completion", "created": 1, "model": "m"}
+    reference.check("CreateCompletionResponse", {**whole, "choices": [scored]})  # echoed
+    late = {**scored, "logprobs": {**scored["logprobs"], "token_logprobs": [-1.0, None]}}
+    with pytest.raises(AssertionError, match="not a valid"):  # only the first is unscored
+        reference.check("CreateCompletionResponse", {**whole, "choices": [late]})
     unscored = {k: v for k, v in choice.items() if k != "logprobs"}
     for broken in ({**good, "created": "now"}, {**good, "choices": [{**choice, "logprobs": 3}]},
                    no_model, {**good, "choices": [unscored]}):  # fmt: skip

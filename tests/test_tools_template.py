@@ -6,6 +6,7 @@ and come back in OpenAI's shape; with the real model through the real server."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import subprocess
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pytest
 
 from inference_server import tools
-from inference_server.backends.base import Delta
+from inference_server.backends.base import BackendError, Delta
 from inference_server.backends.llama_prompt import LlamaPrompt, open_model, tool_style
 from inference_server.model_files import chat_template_path, resolve_model_path
 from inference_server.protocol import ChatCompletionRequest
@@ -44,6 +46,8 @@ def test_a_template_with_tool_call_blocks_is_told_and_answered_its_own_way() -> 
         "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>{% endfor %}"
     )
     assert tool_style(chatml) is None
+    smollm3 = "{% if xml_tools %}<tools>{{ xml_tools }}</tools> answer in <tool_call>{% endif %}"
+    assert tool_style(smollm3) is None  # names <tool_call> but takes xml_tools
     req = ChatCompletionRequest.model_validate(
         {"model": "m", "messages": _history(), "tools": TOOLS, "tool_choice": "required"}
     )
@@ -57,7 +61,6 @@ def test_a_template_with_tool_call_blocks_is_told_and_answered_its_own_way() -> 
     )
     assert plan.messages[2].content == RESULT
     assert [t["function"]["name"] for t in plan.structure.told] == ["get_weather", "get_time"]
-    assert "toolcallblock" in plan.structure.grammar
     json_plan = tools.plan(req, tools.JSON)  # the other style: told in the system message
     assert json_plan is not None and json_plan.messages[0].role == "system"
     assert not json_plan.structure.told  # type: ignore[union-attr]
@@ -80,6 +83,71 @@ def test_a_chat_template_file_that_is_not_there_is_one_line() -> None:
         str(err.value)
         == "config error: server.models.smollm2.chat_template: file not found: /nope/t.jinja"
     )
+    with pytest.raises(ValueError, match=r"chat_template is for engine llama\.cpp, not echo"):
+        ModelSettings(engine="echo", chat_template="t.jinja")  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Iterator[Any]:
+    llm = open_model(resolve_model_path("smollm2", ModelSettings()), n_ctx=256)  # type: ignore[call-arg]
+    yield llm
+    llm.close()
+
+
+def _accepts(llm: Any, grammar: str, text: str) -> bool:
+    """Whether llama.cpp's sampler, under ``grammar``, lets the model write ``text``
+    (tokenized as the model would) and then end."""
+    import llama_cpp
+
+    vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+    assert sampler, "the grammar does not parse"
+    n = llama_cpp.llama_vocab_n_tokens(vocab)
+    cells = np.zeros(n, dtype=[("id", "i4"), ("logit", "f4"), ("p", "f4")])
+    cells["id"] = np.arange(n)
+    pointer = cells.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token_data))
+    try:
+        for token in [*llm.tokenize(text.encode(), add_bos=False), llm.token_eos()]:
+            cells["logit"] = 0.0
+            batch = llama_cpp.llama_token_data_array(pointer, n, -1, False)
+            llama_cpp.llama_sampler_apply(sampler, ctypes.byref(batch))
+            if not np.isfinite(cells["logit"][token]):
+                return False
+            llama_cpp.llama_sampler_accept(sampler, token)
+        return True
+    finally:
+        llama_cpp.llama_sampler_free(sampler)
+
+
+@pytest.mark.slow  # about 8 s: every token of the vocabulary checked at each step
+def test_the_grammars_admit_the_blocks_and_nothing_calls_cannot_read(smollm2: Any) -> None:
+    one = '<tool_call>\n{"name": "get_time", "arguments": {"tz": "UTC"}}\n</tool_call>'
+    other = ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "c"}}'
+             "\n</tool_call>")  # fmt: skip
+    tricky = one.replace("UTC", "a</tool_call>b")  # read whole: one call
+    texts = {"one": one, "two": f"{one}\n{other}", "five": "\n".join([one] * 5),
+             "tricky": tricky, "text": "It is sunny.", "tag": "<b>hi", "json": '{"a": 1}',
+             "after": f"{one}\nand more"}  # fmt: skip
+    want = {  # (tool_choice, parallel_tool_calls) -> texts the grammar admits
+        ("required", None): {"one", "two", "tricky"},
+        ("required", False): {"one", "tricky"},
+        ("auto", None): {"one", "two", "tricky", "text", "json"},
+        ("get_time", None): {"one", "tricky"},
+    }
+    for (choice, parallel), admitted in want.items():
+        named = {"type": "function", "function": {"name": choice}}
+        body = {"model": "m", "messages": ASK, "tools": TOOLS,
+                "tool_choice": choice if choice in ("required", "auto") else named}  # fmt: skip
+        if parallel is not None:
+            body["parallel_tool_calls"] = parallel
+        plan = tools.plan(ChatCompletionRequest.model_validate(body), tools.HERMES)
+        assert plan is not None and plan.structure is not None
+        got = {k for k, text in texts.items() if _accepts(smollm2, plan.structure.grammar, text)}
+        assert got == admitted, (choice, parallel)
+        for k in got - {"text", "json"}:  # every call it admits is read back as calls
+            assert tools.calls(texts[k], tools.HERMES), k
+    [call] = tools.calls(tricky, tools.HERMES) or []
+    assert json.loads(call["function"]["arguments"]) == {"tz": "a</tool_call>b"}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +170,7 @@ def test_calls_are_held_to_the_templates_blocks_and_come_back_in_openais_shape(
         for choice in ("required", {"type": "function", "function": {"name": "get_time"}}):
             resp = client.chat.completions.create(
                 model="smollm2", messages=ASK, tools=TOOLS, tool_choice=choice,  # type: ignore[arg-type]
-                temperature=1.0, seed=seed, max_tokens=200,
+                temperature=1.0, seed=seed, max_tokens=300,
             )  # fmt: skip
             reference.check("CreateChatCompletionResponse", resp.to_dict())
             assert resp.choices[0].finish_reason == "tool_calls"
@@ -136,6 +204,8 @@ def test_the_server_renders_tools_and_results_with_the_template(hermes: Server) 
         prompt = LlamaPrompt(llm, 2048, TEMPLATE.read_text())
         text, _, specials = prompt.render(plan.messages, plan.structure.told)
         tokens = llm.tokenize(text.encode(), add_bos=not specials, special=True)
+        with pytest.raises(BackendError, match=r"chat template \(chat_template\) does not compile"):
+            LlamaPrompt(llm, 2048, "{% for m in messages %}")
     finally:
         llm.close()
     assert "<tools>" in text and '"name": "get_weather"' in text
@@ -145,6 +215,7 @@ def test_the_server_renders_tools_and_results_with_the_template(hermes: Server) 
     reference.check("CreateChatCompletionResponse", resp.to_dict())
 
 
+@pytest.mark.slow
 def test_a_bad_chat_template_file_stops_the_server_with_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, server={"port": 0, "models": {"smollm2": {
         "chat_template": str(tmp_path / "missing.jinja")}}})  # fmt: skip

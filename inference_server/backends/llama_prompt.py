@@ -74,8 +74,18 @@ def read_template(path: Path | None) -> str | None:
 def tool_style(template: str) -> str | None:
     """The tool-call format a chat template has of its own: "hermes" for the templates
     that take ``tools`` and have the model answer ``<tool_call>{json}</tool_call>``
-    (Qwen2.5 and 3, Hermes 2 and 3, SmolLM3 and others); None for any other."""
-    return "hermes" if "<tool_call>" in template and "tools" in template else None
+    (Qwen2.5 and 3, Hermes 2 Pro and 3); None for any other (SmolLM3's names
+    ``<tool_call>`` but takes ``xml_tools``, so it is not one)."""
+    if "<tool_call>" not in template:
+        return None
+    import jinja2
+    from jinja2 import meta
+
+    try:  # the variables the template reads (its words about tools do not count)
+        reads = meta.find_undeclared_variables(jinja2.Environment().parse(template))
+    except jinja2.TemplateSyntaxError:
+        return None
+    return "hermes" if "tools" in reads else None
 
 
 @dataclass(frozen=True)
@@ -97,16 +107,24 @@ class LlamaPrompt:
 
         self.llm = llm
         self.context_length = context_length
-        self._formatter: Any = None
-        template = template or llm.metadata.get("tokenizer.chat_template")
-        self.tool_style = tool_style(template or "")
-        if template:
-            model = llm._model
-            self._formatter = Jinja2ChatFormatter(
-                template=template,
-                eos_token=model.token_get_text(model.token_eos()),
-                bos_token=model.token_get_text(model.token_bos()),
-            )
+        model = llm._model
+        ends = {"eos_token": model.token_get_text(model.token_eos()),
+                "bos_token": model.token_get_text(model.token_bos())}  # fmt: skip
+
+        def formatter(text: str | None, where: str) -> Any:
+            try:
+                return Jinja2ChatFormatter(template=text, **ends) if text else None
+            except Exception as exc:  # jinja2's syntax errors
+                raise BackendError(f"the chat template {where} does not compile: {exc}") from None
+
+        meta = llm.metadata
+        where = "(chat_template)" if template else "in the GGUF"
+        self._formatter = formatter(template or meta.get("tokenizer.chat_template"), where)
+        # Hermes' GGUFs keep their tool-calling template apart from the default one.
+        tool_use = None if template else meta.get("tokenizer.chat_template.tool_use")
+        self._tool_formatter = formatter(tool_use, "tool_use in the GGUF") or self._formatter
+        told = tool_use or template or meta.get("tokenizer.chat_template") or ""
+        self.tool_style = tool_style(told)
         self.control_texts = control_token_texts(llm)
         self.is_eog = eog_check(llm)
 
@@ -124,8 +142,12 @@ class LlamaPrompt:
         if self._formatter is None:  # a GGUF without a chat template: a plain transcript
             text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
             return text, ("\nuser:",), False
+        # With tools told, thinking is off (Qwen3's templates): the answer is the call.
+        extra: dict[str, Any] = {"tools": list(tools), "enable_thinking": False} if tools else {}
         try:
-            rendered = self._formatter(messages=messages, tools=list(tools) or None)
+            rendered = (self._tool_formatter if tools else self._formatter)(
+                messages=messages, **extra
+            )
         except Exception as exc:  # jinja2 errors: e.g. roles that must alternate
             raise BadPrompt(
                 f"the messages do not fit this model's chat template: {exc}", "messages"

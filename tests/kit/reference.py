@@ -31,7 +31,7 @@ def _nullable(node: Any) -> Any:
 
 
 # Where the reference's schemas are narrower than its own words and OpenAI's API on the
-# wire, each widened here on purpose, and only there:
+# wire, each widened here on purpose, and only there (besides ``nullable`` above):
 # - a completion's echoed prompt has no score for its first token (nothing comes before
 #   it): ``token_logprobs`` and ``top_logprobs`` start with null, as OpenAI's legacy API
 #   and vLLM send (ggml-org/llama.cpp#27174 states the expected shape);
@@ -55,8 +55,9 @@ def _schemas() -> dict[str, Any]:
     whole = schemas["CreateCompletionResponse"]
     choice = whole["properties"]["choices"]["items"]["properties"]
     scores = next(s for s in choice["logprobs"]["anyOf"] if s.get("type") == "object")
-    for key in ("token_logprobs", "top_logprobs"):
-        scores["properties"][key]["items"] = _or_null(scores["properties"][key]["items"])
+    for key in ("token_logprobs", "top_logprobs"):  # the first may be null, no other
+        item = scores["properties"][key].pop("items")
+        scores["properties"][key].update(prefixItems=[_or_null(item)], items=item)
     streamed = json.loads(json.dumps(whole))
     choice = streamed["properties"]["choices"]["items"]["properties"]
     choice["finish_reason"] = _or_null(choice["finish_reason"])
