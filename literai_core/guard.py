@@ -102,6 +102,9 @@ class Sources:
     instructions: tuple[str, ...] = ()  # persona, system prompt, prompt scaffolding
     quoted: tuple[str, ...] = ()  # text given as context (a premise, a summary): no 8-word copies
     turns: bool = False  # the prompt is a raw transcript: any "name:" may open a new turn
+    # The prompt's own words, found anywhere, colon or not ("the story so far"): too
+    # short for the 5-word rule, too plainly the prompt to be the model's own prose.
+    phrases: tuple[str, ...] = ()
 
 
 class Guard:
@@ -120,6 +123,7 @@ class Guard:
             rf"(?:^|[\s>\"'(*])(?:{alts})(?:\s+\d+)?\**\s*:(?:\s|$)", re.IGNORECASE
         )
         self._turn = _TURN if sources.turns else None
+        self._phrases = tuple(f" {' '.join(words(p))} " for p in sources.phrases if words(p))
 
     def verdict(self, sentence: str, said: Iterable[str] = ()) -> str | None:
         """Why ``sentence`` must not be shown after ``said``; None when it may."""
@@ -139,6 +143,8 @@ class Guard:
             if any(g in self._given8 for g in grams(lead + tokens, 8)):
                 return "instruction"
         joined = " ".join(tokens)
+        if any(p in f" {joined} " for p in self._phrases):
+            return "instruction"
         if joined in self._lines or _share(fours, self._chat4) >= SHARE:
             return "transcript"
         if self._inside and any(line in f" {joined} " for line in self._inside):

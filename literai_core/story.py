@@ -117,6 +117,10 @@ LABELS = (
 
 
 HEADINGS = ("The story so far, in short:", "The audience asks for this next:")
+# Said anywhere in a passage, these are the prompt recited (bench/longform.py counts them).
+PROMPT_WORDS = (
+    "the story so far", "write the next paragraph", "the audience asks", "do not reuse earlier",
+)  # fmt: skip
 
 
 def _guard(story: Story, suggestion: str) -> Guard:
@@ -128,7 +132,7 @@ def _guard(story: Story, suggestion: str) -> Guard:
         "Write the next paragraph.",
         "Do not reuse earlier wording.",
     )
-    return Guard(Sources(names=LABELS, instructions=told, quoted=given))
+    return Guard(Sources(names=LABELS, instructions=told, quoted=given, phrases=PROMPT_WORDS))
 
 
 async def _complete(inference: Inference, messages: list[dict[str, str]], gen: Generation) -> str:

@@ -123,6 +123,18 @@ async def test_a_story_passage_never_recites_its_prompt_and_ends_a_sentence() ->
     assert kept.text == "Mara tore the paper from the machine."
 
 
+async def test_a_passage_that_names_its_prompt_without_a_colon_loses_that_sentence() -> None:
+    """The prompt's short headings, said anywhere (too short for the 5-word rule): how
+    bench/longform.py counts a recited prompt."""
+    story = Story("A teletype prints tomorrow's news in a lonely station.", "", [])
+    passage = (
+        "As the story so far had it, Mara was alone. Mara tore the paper from the machine. "
+        "The audience asks what she read. Write the next paragraph now. She ran outside."
+    )
+    kept = await next_passage(ScriptedInference([passage], ["Mara."]), story, StoryKnobs())
+    assert kept.text == "Mara tore the paper from the machine. She ran outside."
+
+
 async def test_podcast_hosts_take_turns_and_their_labels_are_dropped() -> None:
     hosts = (Host("Ada", "joe", "curious"), Host("Bob", "robot", "dry"))
     inference = ScriptedInference(
