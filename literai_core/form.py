@@ -65,6 +65,7 @@ _COPULA = frozenset("is are was were be am".split())
 # What structured outputs hold a listed thing or the one word to: letters first, short.
 _ITEM_PATTERN = r"^[A-Za-z][A-Za-z0-9' -]{0,31}$"
 _ONE_WORD_PATTERN = r"^[A-Za-z]{2,24}$"
+_YES_NO_PATTERN = r"^(Yes|No)(, [^.!?]+)?[.!?]$"  # "Yes." or "No, it cannot."
 MAX_SHAPED_ITEMS = 10  # a longer list would not fit an answer's tokens whole
 
 
@@ -135,7 +136,25 @@ class Form:
         if self.items and self.items <= MAX_SHAPED_ITEMS:
             item = {"type": "string", "pattern": _ITEM_PATTERN}
             return {"type": "array", "items": item, "minItems": self.items, "maxItems": self.items}
+        if self.yes_no and not self.items:  # a sentence that opens with the answer
+            return {"type": "string", "pattern": _YES_NO_PATTERN}
+        if self.sentence:  # one sentence that uses each word, in order
+            # Bounded: unbounded, the model wrote on without an end until max_tokens; and
+            # within the length asked for, so that cutting it to length keeps the word.
+            most = min(self.max_chars or 200, 6 * self.max_words if self.max_words else 200)
+            run = f"[^.!?]{{0,{max(10, most // 2 - 8)}}}"
+            # Whole words ("papered" is not "paper"): a letter never touches one.
+            lead, tail = f"({run}[^A-Za-z.!?])?", f"([^A-Za-z.!?]{run})?"
+            mid = f"[^A-Za-z.!?]({run}[^A-Za-z.!?])?"
+            uses = mid.join(f"[{w[0].upper()}{w[0].lower()}]{w[1:]}" for w in self.needs)
+            return {"type": "string", "pattern": f"^{lead}{uses}{tail}[.!?]$"}
         return None
+
+    @property
+    def sentence(self) -> bool:
+        """Whether :meth:`schema` holds one sentence (a yes or no, or one that uses the
+        words asked for), which is said as it is."""
+        return (self.yes_no or bool(self.needs)) and not (self.items or self.one_word)
 
     @staticmethod
     def things(text: str) -> list[str] | None:

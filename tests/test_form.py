@@ -3,8 +3,11 @@ the answer where that needs no guessing."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from inference_server.structured import grammar
 from literai_core.form import NONE, Form, count_items, parse, prose_list
 from literai_core.inference import InferenceError
 
@@ -213,6 +216,31 @@ async def test_a_list_or_one_word_is_held_to_its_shape_by_a_schema() -> None:
     assert inference.calls[1].gen.schema == {"type": "string", "pattern": "^[A-Za-z]{2,24}$"}
     await consume(await core.handle(line("!ask describe the sky in one sentence")))
     assert inference.calls[2].gen.schema is None  # a sentence is cut to shape afterwards
+
+
+async def test_a_word_to_use_is_held_by_a_schema_to_one_sentence_that_uses_it() -> None:
+    inference = ScriptedInference(['"Teletypes print every line on paper."'])
+    core = make_core(inference, user_cooldown_s=0, channel_cooldown_s=0)
+    _, said = await consume(
+        await core.handle(line("!ask tell me about teletypes, use the word paper"))
+    )
+    assert said == "Teletypes print every line on paper."
+    schema = inference.calls[0].gen.schema or {}
+    grammar(schema)  # the server's converter takes it
+    paper = re.compile(schema["pattern"])
+    for ok in ("Teletypes print every line on paper.", "Paper, mostly!", "Paper."):
+        assert paper.match(ok), ok
+    for bad in ("Legit-papered details.", "No paper. Two sentences.", "Teletypes print."):
+        assert not paper.match(bad), bad  # a whole word, in one sentence
+    two = parse("a welcome that includes the word cozy and uses the word tea").schema() or {}
+    assert re.match(two["pattern"], "A cozy tea.") and re.match(two["pattern"], "Cozy vibes, tea!")
+    assert not re.match(two["pattern"], "Tea is cozy.")  # in the order asked
+    short = parse("a pep talk in under 20 words that uses the word reset").schema() or {}
+    assert not re.match(short["pattern"], "Reset " + "and go " * 30 + ".")  # about 20 words
+    yes = {"type": "string", "pattern": "^(Yes|No)(, [^.!?]+)?[.!?]$"}
+    assert parse("yes or no, and use the word moon: is it up?").schema() == yes  # words after
+    grammar(yes)
+    assert parse("list three fruits, use the word red").schema() is not None  # the list's
 
 
 async def test_a_repeated_echoed_or_cut_short_list_is_written_again() -> None:

@@ -112,12 +112,14 @@ async def _shaped(
     form: Form,
     user: str,
 ) -> AsyncIterator[str]:
-    """The answer held to ``gen.schema``: the one word as a sentence, or the things as
-    a bulleted list (which the answer posts as one line, and counts by its bullets, so
-    "bacon and eggs" is one thing); nothing (so it is written again) when a thing
-    repeats another or the guard stops it on its own (an item copied from the chat or
-    the question would pass inside a list). From a server without structured outputs
-    (a 400 naming ``response_format``), the free answer."""
+    """The answer held to ``gen.schema``: the one word as a sentence, the one sentence
+    (a yes or no, or one that uses the words asked for), or the things as a bulleted
+    list (which the answer posts as one line, and counts by its bullets, so "bacon and
+    eggs" is one thing); nothing
+    (so it is written again) when a thing repeats another or the guard stops it on its
+    own (an item copied from the chat or the question would pass inside a list). From a
+    server without structured outputs (a 400 naming ``response_format``), the free
+    answer."""
     body = ""
     try:
         async with aclosing(inference.stream_chat(messages, gen, user=user)) as pieces:  # type: ignore[type-var]
@@ -139,4 +141,7 @@ async def _shaped(
     distinct = {thing.lower() for thing in things}
     if things and len(distinct) == len(things) and all(guard.verdict(t) is None for t in things):
         things[0] = things[0][:1].upper() + things[0][1:]
-        yield prose(things) if form.one_word else "\n".join(f"- {t}" for t in things)
+        if form.sentence:  # the sentence itself
+            yield things[0]
+        else:
+            yield prose(things) if form.one_word else "\n".join(f"- {t}" for t in things)
