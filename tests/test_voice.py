@@ -287,4 +287,7 @@ async def test_each_utterance_is_answered_on_its_own_unless_context_is_on(contex
     chats = [c for c in inference.calls if c.kind == "chat"]
     prompt = " ".join(m["content"] for m in chats[1].messages or [])
     assert ("A printing telegraph." in prompt) is context
+    assert ("what is a teletype" in prompt) is context  # the user's side too, before it
+    if context:
+        assert prompt.index("what is a teletype") < prompt.index("A printing telegraph.")
     assert "and a ribbon" in prompt

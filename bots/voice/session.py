@@ -260,6 +260,10 @@ class Session:
         if reply is None:
             await self.send({"type": "done", "turn": turn, "text": "", "kind": "ignored"})
             return
+        if s.context and reply.streaming:  # a dialogue: the user's words, then the answer
+            # A command's words never join a window; these are the user's side of it,
+            # added once this turn's prompt is made (the answer joins when it ends).
+            core.windows.add(ChatLine("voice", s.channel, s.user, words, line.time))
         sentences: asyncio.Queue[str | None] = asyncio.Queue(maxsize=8)
         speaker = asyncio.create_task(self._speak(turn, sentences, mark, timing))
         try:

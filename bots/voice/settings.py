@@ -41,7 +41,8 @@ class VoiceSettings(Section):
     )
     context: bool = Field(
         False,
-        description="Give the model the conversation so far (the channel's window). Off: "
+        description="Give the model the conversation so far (the channel's window: what "
+        "the user said and what the bot answered, turn by turn). Off: "
         "each utterance is answered on its own; the packaged 135M model repeats its earlier "
         "answers back when it sees them, and reading them delays the first word "
         "(bench/voice.py). Worth turning on with a larger model.",
