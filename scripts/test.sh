@@ -6,4 +6,5 @@ scripts/setup.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# The slowest tests are listed at the end, to see where the suite's time goes.
+.venv/bin/python -m pytest --durations=15 "$@"
