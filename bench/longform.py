@@ -75,8 +75,8 @@ from tests.kit.server import start_server, stop_server, write_config
 
 DATA = Path(__file__).resolve().parent / "data" / "longform"
 STORY_LABELS = re.compile(r"(?:^|[.!?(\[\n]\s*)(?:the )?(?:premise|last paragraph|new paragraph|"
-    r"summary so far)[\s\d]*:|the story so far|write the next paragraph|the audience asks|"
-    r"do not reuse earlier", re.IGNORECASE)  # fmt: skip
+    r"summary so far)[\s\d]*:|the story so far|write the next paragraph|"
+    r"the audience asks for this next|do not reuse earlier", re.IGNORECASE)  # fmt: skip
 Item = dict[str, Any]
 # Each changes one setting of one long-form path (the others run as shipped).
 VARIANTS: dict[str, dict[str, Any]] = {

@@ -46,7 +46,7 @@ _LIST = re.compile(rf"\b(?:name|list|give(?: me)?|tell me)\s+{_N}\b", re.IGNOREC
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", re.MULTILINE)
 _NEEDS = re.compile(
     r"\b(?:use|uses|using|include|includes|including|contains?|containing|mentions?|"
-    r"mentioning|with)\s+the\s+word\s+[\"'“‘]?([^\W\d_]+)",
+    r"mentioning|with)\s+the\s+word\s+[\"'“‘]?([^\W\d_]+(?:['’-][^\W\d_]+)*)",
     re.IGNORECASE,
 )
 _PIECES = re.compile(r"[,;&]|\band\b|\bor\b", re.IGNORECASE)
@@ -65,7 +65,6 @@ _COPULA = frozenset("is are was were be am".split())
 # What structured outputs hold a listed thing or the one word to: letters first, short.
 _ITEM_PATTERN = r"^[A-Za-z][A-Za-z0-9' -]{0,31}$"
 _ONE_WORD_PATTERN = r"^[A-Za-z]{2,24}$"
-_YES_NO_PATTERN = r"^(Yes|No)(, [^.!?]+)?[.!?]$"  # "Yes." or "No, it cannot."
 MAX_SHAPED_ITEMS = 10  # a longer list would not fit an answer's tokens whole
 
 
@@ -128,27 +127,35 @@ class Form:
 
     def schema(self) -> dict[str, Any] | None:
         """A JSON schema that holds the answer to this form while it is sampled, for a
-        server with structured outputs: a list of exactly ``items`` short things, or one
-        word. None for a form the text itself can be cut to, and for a list longer than
-        ``MAX_SHAPED_ITEMS`` (cut by the token limit, it would never parse)."""
+        server with structured outputs: a list of exactly ``items`` short things, one
+        word (Yes or No for a yes-or-no question), or one sentence that opens with Yes
+        or No and uses the words asked for. None for a form the text itself can be cut
+        to, and for a list longer than ``MAX_SHAPED_ITEMS`` (cut by the token limit, it
+        would never parse)."""
         if self.one_word:
-            return {"type": "string", "pattern": _ONE_WORD_PATTERN}
+            pattern = "^(Yes|No)$" if self.yes_no else _ONE_WORD_PATTERN
+            return {"type": "string", "pattern": pattern}
         if self.items and self.items <= MAX_SHAPED_ITEMS:
             item = {"type": "string", "pattern": _ITEM_PATTERN}
             return {"type": "array", "items": item, "minItems": self.items, "maxItems": self.items}
-        if self.yes_no and not self.items:  # a sentence that opens with the answer
-            return {"type": "string", "pattern": _YES_NO_PATTERN}
-        if self.sentence:  # one sentence that uses each word, in order
-            # Bounded: unbounded, the model wrote on without an end until max_tokens; and
-            # within the length asked for, so that cutting it to length keeps the word.
-            most = min(self.max_chars or 200, 6 * self.max_words if self.max_words else 200)
-            run = f"[^.!?]{{0,{max(10, most // 2 - 8)}}}"
-            # Whole words ("papered" is not "paper"): a letter never touches one.
-            lead, tail = f"({run}[^A-Za-z.!?])?", f"([^A-Za-z.!?]{run})?"
-            mid = f"[^A-Za-z.!?]({run}[^A-Za-z.!?])?"
-            uses = mid.join(f"[{w[0].upper()}{w[0].lower()}]{w[1:]}" for w in self.needs)
-            return {"type": "string", "pattern": f"^{lead}{uses}{tail}[.!?]$"}
-        return None
+        return {"type": "string", "pattern": self._sentence()} if self.sentence else None
+
+    def _sentence(self) -> str:
+        """The pattern of one sentence: "Yes, ..." or "No, ..." for a yes-or-no question,
+        each word asked for used whole (as :meth:`check` reads words: no letter,
+        apostrophe or hyphen touches it) and in order, all within the length asked for
+        (bounded anyway: unbounded, the model wrote on without an end until max_tokens;
+        within the length, cutting it to length cannot cut a word away)."""
+        most = min(self.max_chars or 200, 6 * self.max_words if self.max_words else 200)
+        gaps = len(self.needs) + 1
+        room = max(0, most - sum(map(len, self.needs)) - 2 * gaps - 5 * self.yes_no) // gaps
+        run, edge = f"[^.!?]{{0,{room}}}", "[^A-Za-z'’.!?-]"
+        opens = "(Yes|No), " if self.yes_no else ""
+        if not self.needs:
+            return f"^(Yes|No)(, {run})?[.!?]$"
+        lead, tail = f"({run}{edge})?", f"({edge}{run})?"
+        uses = f"{edge}({run}{edge})?".join(map(_any_case, self.needs))
+        return f"^{opens}{lead}{uses}{tail}[.!?]$"
 
     @property
     def sentence(self) -> bool:
@@ -220,6 +227,11 @@ class Form:
 
 
 NONE = Form()
+
+
+def _any_case(word: str) -> str:
+    """``word`` as a pattern that takes it in any case ("[Pp][Aa][Pp][Ee][Rr]")."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
 def prose(things: list[str]) -> str:

@@ -128,7 +128,8 @@ class AskSettings(GenerationSettings):
         Field(
             ge=0,
             le=20,
-            description="Sentences shown at most when the asker asked for no length "
+            description="Sentences shown at most unless the asker asked for a number of "
+            "sentences, a list or one word "
             "(0: no limit); the model is stopped there.",
         ),
     ] = 3
@@ -147,8 +148,9 @@ class AskSettings(GenerationSettings):
     ] = 1
     shaped: bool = Field(
         True,
-        description="A list of N things or a one-word answer is held to that shape while "
-        "the model writes it, where the server has structured outputs (JSON schema).",
+        description="A list of N things, a one-word answer, a yes or no (a sentence that "
+        "opens with it) and a word to use (one sentence that uses it) are held to that "
+        "shape while the model writes them, where the server has structured outputs.",
     )
     retries: Annotated[
         int,

@@ -117,9 +117,11 @@ LABELS = (
 
 
 HEADINGS = ("The story so far, in short:", "The audience asks for this next:")
-# Said anywhere in a passage, these are the prompt recited (bench/longform.py counts them).
+# Said anywhere in a passage, these are the prompt recited (bench/longform.py counts them),
+# unless the story itself says them (a premise about an audience that asks for more).
 PROMPT_WORDS = (
-    "the story so far", "write the next paragraph", "the audience asks", "do not reuse earlier",
+    "the story so far", "write the next paragraph", "the audience asks for this next",
+    "do not reuse earlier",
 )  # fmt: skip
 
 
@@ -132,7 +134,9 @@ def _guard(story: Story, suggestion: str) -> Guard:
         "Write the next paragraph.",
         "Do not reuse earlier wording.",
     )
-    return Guard(Sources(names=LABELS, instructions=told, quoted=given, phrases=PROMPT_WORDS))
+    story_words = " ".join(words(" ".join(given)))
+    phrases = tuple(p for p in PROMPT_WORDS if " ".join(words(p)) not in story_words)
+    return Guard(Sources(names=LABELS, instructions=told, quoted=given, phrases=phrases))
 
 
 async def _complete(inference: Inference, messages: list[dict[str, str]], gen: Generation) -> str:

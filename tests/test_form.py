@@ -227,20 +227,38 @@ async def test_a_word_to_use_is_held_by_a_schema_to_one_sentence_that_uses_it() 
     assert said == "Teletypes print every line on paper."
     schema = inference.calls[0].gen.schema or {}
     grammar(schema)  # the server's converter takes it
-    paper = re.compile(schema["pattern"])
-    for ok in ("Teletypes print every line on paper.", "Paper, mostly!", "Paper."):
-        assert paper.match(ok), ok
-    for bad in ("Legit-papered details.", "No paper. Two sentences.", "Teletypes print."):
-        assert not paper.match(bad), bad  # a whole word, in one sentence
-    two = parse("a welcome that includes the word cozy and uses the word tea").schema() or {}
-    assert re.match(two["pattern"], "A cozy tea.") and re.match(two["pattern"], "Cozy vibes, tea!")
-    assert not re.match(two["pattern"], "Tea is cozy.")  # in the order asked
-    short = parse("a pep talk in under 20 words that uses the word reset").schema() or {}
-    assert not re.match(short["pattern"], "Reset " + "and go " * 30 + ".")  # about 20 words
-    yes = {"type": "string", "pattern": "^(Yes|No)(, [^.!?]+)?[.!?]$"}
-    assert parse("yes or no, and use the word moon: is it up?").schema() == yes  # words after
-    grammar(yes)
-    assert parse("list three fruits, use the word red").schema() is not None  # the list's
+
+
+@pytest.mark.parametrize(
+    ("asked", "admitted", "refused"),
+    [
+        ("tell me about teletypes, use the word paper",
+         ["Teletypes print every line on paper.", "Paper, mostly!", "PAPER."],
+         ["Legit-papered details.", "The paper's edge.", "No paper. Two sentences.",
+          "Teletypes print."]),
+        ("say hi and use the word don't", ["I don't know."], ["Don go.", "I do not."]),
+        ("a welcome that includes the word cozy and uses the word tea",
+         ["A cozy tea.", "Cozy vibes, tea!"], ["Tea is cozy."]),  # in the order asked
+        ("yes or no: is the sun a star?", ["Yes.", "No, it is not."], ["Maybe.", "Yes it is."]),
+        ("yes or no, and use the word moon: is it up?", ["Yes, the moon is up."],
+         ["Yes.", "The moon is up."]),
+        ("yes or no in one word: is it up?", ["No"], ["Maybe", "No."]),
+        ("a pep talk in under 20 words that uses the word reset", ["He hit reset, go!"],
+         ["Reset " + "and go " * 12 + "."]),  # about 20 words at most
+    ],
+)  # fmt: skip
+def test_held_sentences_take_what_the_check_takes(
+    asked: str, admitted: list[str], refused: list[str]
+) -> None:
+    """The schema's pattern and Form.check agree: what one takes the other takes."""
+    form = parse(asked)
+    schema = form.schema() or {}
+    grammar(schema)
+    for text in admitted:
+        assert re.match(schema["pattern"], text) and form.check(text), text
+    for text in refused:
+        assert not re.match(schema["pattern"], text), text
+    assert (form.sentence or form.one_word) and parse("list three fruits").schema() is not None
 
 
 async def test_a_repeated_echoed_or_cut_short_list_is_written_again() -> None:

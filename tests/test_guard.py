@@ -129,10 +129,16 @@ async def test_a_passage_that_names_its_prompt_without_a_colon_loses_that_senten
     story = Story("A teletype prints tomorrow's news in a lonely station.", "", [])
     passage = (
         "As the story so far had it, Mara was alone. Mara tore the paper from the machine. "
-        "The audience asks what she read. Write the next paragraph now. She ran outside."
+        "The audience asks for this next one. Write the next paragraph now. She ran outside. "
+        "The audience asks for an encore."  # prose: not the heading
     )
     kept = await next_passage(ScriptedInference([passage], ["Mara."]), story, StoryKnobs())
-    assert kept.text == "Mara tore the paper from the machine. She ran outside."
+    assert kept.text == (
+        "Mara tore the paper from the machine. She ran outside. The audience asks for an encore."
+    )
+    told = Story("A bard sums up the story so far each night.", "", [])  # the story says it
+    said = "The bard sang the story so far to the hall."
+    assert (await next_passage(ScriptedInference([said], ["x."]), told, StoryKnobs())).text == said
 
 
 async def test_podcast_hosts_take_turns_and_their_labels_are_dropped() -> None:

@@ -57,6 +57,7 @@ def clauses(sentence: str, *, min_words: int = 3) -> list[str]:
 
 
 ROLES = frozenset({"broadcaster", OWNER})  # the person at the machine (or with its key)
+CONTINUES = frozenset({"gpt2"})  # commands whose answer starts with the user's own words
 
 
 def wav_of(samples: np.ndarray) -> bytes:
@@ -110,6 +111,7 @@ class Session:
         # The words of a turn talked over before it said anything: the speaker had not
         # finished, so they begin the next turn ("what is..." pause "...a teletype").
         self.carry: asyncio.Future[str] | None = None
+        self.windowed = 0  # the last turn whose words joined the window (voice.context)
 
     async def run(self) -> None:
         self.prob = await asyncio.to_thread(Silero)
@@ -238,7 +240,7 @@ class Session:
             timing[name] = round((self.clock() - ended) * 1000, 1)
 
         try:
-            words = (await asyncio.shield(heard)).strip()  # a barge-in may carry them on
+            words = fresh = (await asyncio.shield(heard)).strip()  # a barge-in may carry them on
             if carry is not None:
                 words = f"{(await carry).strip()} {words}".strip()
         except InferenceError as exc:
@@ -260,10 +262,13 @@ class Session:
         if reply is None:
             await self.send({"type": "done", "turn": turn, "text": "", "kind": "ignored"})
             return
-        if s.context and reply.streaming:  # a dialogue: the user's words, then the answer
-            # A command's words never join a window; these are the user's side of it,
-            # added once this turn's prompt is made (the answer joins when it ends).
-            core.windows.add(ChatLine("voice", s.channel, s.user, words, line.time))
+        if s.context and reply.streaming and s.command not in CONTINUES:
+            # A dialogue: a command's words never join a window, so the user's side is
+            # added here, once this turn's prompt is made (the answer joins when it
+            # ends); words carried on from a turn whose words joined already, not again.
+            said = fresh if carry is not None and self.windowed == turn - 1 else words
+            core.windows.add(ChatLine("voice", s.channel, s.user, said, line.time))
+            self.windowed = turn
         sentences: asyncio.Queue[str | None] = asyncio.Queue(maxsize=8)
         speaker = asyncio.create_task(self._speak(turn, sentences, mark, timing))
         try:

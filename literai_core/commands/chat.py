@@ -75,7 +75,7 @@ class ChatCommands(Component):
             window_in=s.window_in, names=s.names, lines=s.lines, hint=hint,
             style=s.line_style, remembered=[(f.name, f.text) for f in recalled],
         )  # fmt: skip
-        free = form.capped(1) is not form  # the asker asked for no length or shape
+        free = not hint  # the asker asked for no length or shape
         form = form.capped(s.max_sentences)
         key = ctx.line.key
 
