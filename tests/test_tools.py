@@ -38,13 +38,14 @@ def _valid(call: Any) -> None:
     assert call.id.startswith("call_") and call.type == "function"
 
 
-@pytest.mark.slow
-def test_required_and_named_calls_validate_at_temperature_one(client: openai.OpenAI) -> None:
-    for seed in range(4):
+def forced_calls_hold(client: openai.OpenAI, seeds: int, max_tokens: int) -> None:
+    """``required`` and a named function, at temperature 1: calls whose arguments
+    validate, of the named function where one is named, in the reference's shape."""
+    for seed in range(seeds):
         for choice in ("required", {"type": "function", "function": {"name": "get_time"}}):
             resp = client.chat.completions.create(
                 model="smollm2", messages=ASK, tools=TOOLS, tool_choice=choice,  # type: ignore[arg-type]
-                temperature=1.0, seed=seed, max_tokens=200,
+                temperature=1.0, seed=seed, max_tokens=max_tokens,
             )  # fmt: skip
             reference.check("CreateChatCompletionResponse", resp.to_dict())  # as on the wire
             message = resp.choices[0].message
@@ -54,6 +55,11 @@ def test_required_and_named_calls_validate_at_temperature_one(client: openai.Ope
                 _valid(call)
                 if choice != "required":
                     assert call.function.name == "get_time"  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_required_and_named_calls_validate_at_temperature_one(client: openai.OpenAI) -> None:
+    forced_calls_hold(client, seeds=4, max_tokens=200)
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from inference_server.settings import ConfigError, ModelSettings
 
 from .kit import reference
 from .kit.server import API_KEY, LITERAI, ROOT, Server, start_server, stop_server, write_config
-from .test_tools import ARGS, ASK, TOOLS, WEATHER_ARGS
+from .test_tools import ASK, TOOLS, WEATHER_ARGS, forced_calls_hold
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "hermes_tools.jinja"
 RESULT = '{"temp": 18, "sky": "sunny"}'
@@ -166,18 +166,7 @@ def test_calls_are_held_to_the_templates_blocks_and_come_back_in_openais_shape(
     hermes: Server,
 ) -> None:
     client = hermes.client(timeout=120)
-    for seed in range(3):
-        for choice in ("required", {"type": "function", "function": {"name": "get_time"}}):
-            resp = client.chat.completions.create(
-                model="smollm2", messages=ASK, tools=TOOLS, tool_choice=choice,  # type: ignore[arg-type]
-                temperature=1.0, seed=seed, max_tokens=300,
-            )  # fmt: skip
-            reference.check("CreateChatCompletionResponse", resp.to_dict())
-            assert resp.choices[0].finish_reason == "tool_calls"
-            for call in resp.choices[0].message.tool_calls or []:
-                jsonschema.validate(json.loads(call.function.arguments), ARGS[call.function.name])  # type: ignore[union-attr]
-                assert choice == "required" or call.function.name == "get_time"  # type: ignore[union-attr]
-            assert resp.choices[0].message.tool_calls and resp.choices[0].message.content is None
+    forced_calls_hold(client, seeds=3, max_tokens=300)  # up to 4 blocks in one answer
     stream = client.chat.completions.create(
         model="smollm2", messages=ASK, tools=TOOLS[:1], tool_choice="required",  # type: ignore[arg-type]
         temperature=0.2, max_tokens=200, stream=True,
