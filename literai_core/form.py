@@ -142,19 +142,20 @@ class Form:
 
     def _sentence(self) -> str:
         """The pattern of one sentence: "Yes, ..." or "No, ..." for a yes-or-no question,
-        each word asked for used whole (as :meth:`check` reads words: no letter,
-        apostrophe or hyphen touches it) and in order, all within the length asked for
+        each word asked for used whole and in order (a space or an opening bracket
+        before it, a space, comma, semicolon, colon, closing bracket or the end after:
+        "and,reset" and "2paper" are not words to a reader), all within the length asked for
         (bounded anyway: unbounded, the model wrote on without an end until max_tokens;
         within the length, cutting it to length cannot cut a word away)."""
         most = min(self.max_chars or 200, 6 * self.max_words if self.max_words else 200)
         gaps = len(self.needs) + 1
         room = max(0, most - sum(map(len, self.needs)) - 2 * gaps - 5 * self.yes_no) // gaps
-        run, edge = f"[^.!?]{{0,{room}}}", "[^A-Za-z'’.!?-]"
+        run, before, after = f"[^.!?]{{0,{room}}}", "[ (]", "[ ,;:)]"
         opens = "(Yes|No), " if self.yes_no else ""
         if not self.needs:
             return f"^(Yes|No)(, {run})?[.!?]$"
-        lead, tail = f"({run}{edge})?", f"({edge}{run})?"
-        uses = f"{edge}({run}{edge})?".join(map(_any_case, self.needs))
+        lead, tail = f"({run}{before})?", f"({after}{run})?"
+        uses = f"{after}({run}{before})?".join(map(_any_case, self.needs))
         return f"^{opens}{lead}{uses}{tail}[.!?]$"
 
     @property

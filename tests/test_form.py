@@ -235,7 +235,7 @@ async def test_a_word_to_use_is_held_by_a_schema_to_one_sentence_that_uses_it() 
         ("tell me about teletypes, use the word paper",
          ["Teletypes print every line on paper.", "Paper, mostly!", "PAPER."],
          ["Legit-papered details.", "The paper's edge.", "No paper. Two sentences.",
-          "Teletypes print."]),
+          "Teletypes print.", "Teletypes use 2paper.", "And,paper."]),
         ("say hi and use the word don't", ["I don't know."], ["Don go.", "I do not."]),
         ("a welcome that includes the word cozy and uses the word tea",
          ["A cozy tea.", "Cozy vibes, tea!"], ["Tea is cozy."]),  # in the order asked
