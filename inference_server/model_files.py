@@ -48,16 +48,19 @@ def resolve_model_path(alias: str, settings: ModelSettings, data_dir: Path | Non
         path = Path(next(iter(spec.submodule_search_locations))) / filename
     else:
         raise ConfigError(key, "required for a model that is not packaged")
-    if not path.is_file():
-        raise ConfigError(key, f"file not found: {path}")
-    return path
+    return _existing(key, path)
 
 
 def chat_template_path(alias: str, settings: ModelSettings) -> Path | None:
     """An alias's chat template file instead of its GGUF's own (None: the GGUF's)."""
     if not settings.chat_template:
         return None
-    path = Path(settings.chat_template).expanduser()
+    key = f"server.models.{alias}.chat_template"
+    return _existing(key, Path(settings.chat_template).expanduser())
+
+
+def _existing(key: str, path: Path) -> Path:
+    """``path``, a file that is there; a one-line ConfigError for ``key`` if not."""
     if not path.is_file():
-        raise ConfigError(f"server.models.{alias}.chat_template", f"file not found: {path}")
+        raise ConfigError(key, f"file not found: {path}")
     return path

@@ -43,6 +43,9 @@ MAX_CALLS = 4  # calls in one parallel answer
 _ROOT = re.compile(r"^root ::=", re.MULTILINE)
 JSON, HERMES = "json", "hermes"  # how tools are told and calls written (``style``)
 OPEN, CLOSE = "<tool_call>", "</tool_call>"  # a hermes call: OPEN\n{json}\nCLOSE
+# The characters a call opens with, by style: an answer that opens with one is a call.
+_OPENS = {JSON: "{[", HERMES: "<"}
+_SPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,8 @@ def _grammar(
         text = _ROOT.sub("toolcallroot ::=", grammar(schema, "tools"))
     if not auto:
         return text + "\nroot ::= toolcallroot\n"
-    opens = "<" if style == HERMES else "{["
     return text + (f"\nroot ::= toolcallroot | toolfreetext\n"
-                   f"toolfreetext ::= [^{opens} \\t\\n] [^\\x00]*\n")  # fmt: skip
+                   f"toolfreetext ::= [^{_OPENS[style]} \\t\\n] [^\\x00]*\n")  # fmt: skip
 
 
 def _used(req: ChatCompletionRequest) -> bool:
@@ -155,8 +157,8 @@ def _history(req: ChatCompletionRequest, style: str) -> list[ChatMessage]:
             calls = [{"name": c.function.name, "arguments": _arguments(c.function.arguments, i)}
                      for c in m.tool_calls]  # fmt: skip
             called.update(c.id for c in m.tool_calls)
-            said = [json.dumps(c, ensure_ascii=False) for c in calls]
-            written = ("\n".join(f"{OPEN}\n{c}\n{CLOSE}" for c in said) if style == HERMES
+            written = ("\n".join(f"{OPEN}\n{json.dumps(c, ensure_ascii=False)}\n{CLOSE}"
+                                 for c in calls) if style == HERMES
                        else json.dumps(calls, ensure_ascii=False))  # fmt: skip
             out.append(ChatMessage("assistant", written))
             continue
@@ -186,7 +188,7 @@ def _arguments(text: str, i: int) -> Any:
 
 def calls(text: str, style: str | None = None) -> list[dict[str, Any]] | None:
     """The tool calls an answer made, in OpenAI's shape; None when it is text."""
-    if not text.lstrip().startswith(("<",) if style == HERMES else ("{", "[")):
+    if not text.lstrip().startswith(tuple(_OPENS[style or JSON])):
         return None
     try:
         if style == HERMES:
@@ -209,18 +211,23 @@ def _blocks(text: str) -> list[Any] | None:
     found: list[Any] = []
     at, decoder = 0, json.JSONDecoder()
     while True:
-        at = len(text) - len(text[at:].lstrip())
+        at = _past_space(text, at)
         if at == len(text):
             return found or None
         if not text.startswith(OPEN, at):
             return None
-        at = len(text) - len(text[at + len(OPEN) :].lstrip())
+        at = _past_space(text, at + len(OPEN))
         value, at = decoder.raw_decode(text, at)  # ValueError: not JSON, or cut short
         found.append(value)
-        at = len(text) - len(text[at:].lstrip())
+        at = _past_space(text, at)
         if not text.startswith(CLOSE, at):
             return None
         at += len(CLOSE)
+
+
+def _past_space(text: str, at: int) -> int:
+    space = _SPACE.match(text, at)
+    return space.end() if space else at
 
 
 class CallHolder:
@@ -239,8 +246,7 @@ class CallHolder:
             return delta
         self.held += delta.text
         if self.mode is None and self.held:
-            opens = "<" if self.style == HERMES else "{["
-            self.mode = "call" if self.held[0] in opens else "text"
+            self.mode = "call" if self.held[0] in _OPENS[self.style or JSON] else "text"
         if self.mode == "text":
             out = replace(delta, text=self.held)
             self.held = ""

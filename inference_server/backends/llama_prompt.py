@@ -119,12 +119,12 @@ class LlamaPrompt:
 
         meta = llm.metadata
         where = "(chat_template)" if template else "in the GGUF"
-        self._formatter = formatter(template or meta.get("tokenizer.chat_template"), where)
+        default = template or meta.get("tokenizer.chat_template")
+        self._formatter = formatter(default, where)
         # Hermes' GGUFs keep their tool-calling template apart from the default one.
         tool_use = None if template else meta.get("tokenizer.chat_template.tool_use")
         self._tool_formatter = formatter(tool_use, "tool_use in the GGUF") or self._formatter
-        told = tool_use or template or meta.get("tokenizer.chat_template") or ""
-        self.tool_style = tool_style(told)
+        self.tool_style = tool_style(tool_use or default or "")
         self.control_texts = control_token_texts(llm)
         self.is_eog = eog_check(llm)
 
