@@ -103,7 +103,8 @@ class Sources:
     quoted: tuple[str, ...] = ()  # text given as context (a premise, a summary): no 8-word copies
     turns: bool = False  # the prompt is a raw transcript: any "name:" may open a new turn
     # The prompt's own words, found anywhere, colon or not ("the story so far"): too
-    # short for the 5-word rule, too plainly the prompt to be the model's own prose.
+    # short for the 5-word rule, too plainly the prompt to be the model's own prose;
+    # unless the quoted text uses them itself (a story about a bard who sums it up).
     phrases: tuple[str, ...] = ()
 
 
@@ -123,7 +124,9 @@ class Guard:
             rf"(?:^|[\s>\"'(*])(?:{alts})(?:\s+\d+)?\**\s*:(?:\s|$)", re.IGNORECASE
         )
         self._turn = _TURN if sources.turns else None
-        self._phrases = tuple(f" {' '.join(words(p))} " for p in sources.phrases if words(p))
+        quoted = f" {' '.join(w for text in sources.quoted for w in words(text))} "
+        padded = (f" {' '.join(words(p))} " for p in sources.phrases if words(p))
+        self._phrases = tuple(p for p in padded if p not in quoted)
 
     def verdict(self, sentence: str, said: Iterable[str] = ()) -> str | None:
         """Why ``sentence`` must not be shown after ``said``; None when it may."""
@@ -143,11 +146,12 @@ class Guard:
             if any(g in self._given8 for g in grams(lead + tokens, 8)):
                 return "instruction"
         joined = " ".join(tokens)
-        if any(p in f" {joined} " for p in self._phrases):
+        padded = f" {joined} "  # whole words: a phrase or chat line found inside
+        if any(p in padded for p in self._phrases):
             return "instruction"
         if joined in self._lines or _share(fours, self._chat4) >= SHARE:
             return "transcript"
-        if self._inside and any(line in f" {joined} " for line in self._inside):
+        if self._inside and any(line in padded for line in self._inside):
             return "transcript"
         before = {" ".join(words(s)) for s in said}
         earlier = {g for s in said for g in grams(words(s), 4)}

@@ -134,9 +134,7 @@ def _guard(story: Story, suggestion: str) -> Guard:
         "Write the next paragraph.",
         "Do not reuse earlier wording.",
     )
-    story_words = " ".join(words(" ".join(given)))
-    phrases = tuple(p for p in PROMPT_WORDS if " ".join(words(p)) not in story_words)
-    return Guard(Sources(names=LABELS, instructions=told, quoted=given, phrases=phrases))
+    return Guard(Sources(names=LABELS, instructions=told, quoted=given, phrases=PROMPT_WORDS))
 
 
 async def _complete(inference: Inference, messages: list[dict[str, str]], gen: Generation) -> str:
