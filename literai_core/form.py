@@ -151,9 +151,9 @@ class Form:
         gaps = len(self.needs) + 1
         room = max(0, most - sum(map(len, self.needs)) - 2 * gaps - 5 * self.yes_no) // gaps
         run, before, after = f"[^.!?]{{0,{room}}}", "[ (]", "[ ,;:)]"
-        opens = "(Yes|No), " if self.yes_no else ""
         if not self.needs:
             return f"^(Yes|No)(, {run})?[.!?]$"
+        opens = "(Yes|No), " if self.yes_no else ""
         lead, tail = f"({run}{before})?", f"({after}{run})?"
         uses = f"{after}({run}{before})?".join(map(_any_case, self.needs))
         return f"^{opens}{lead}{uses}{tail}[.!?]$"

@@ -179,7 +179,9 @@ def test_calls_are_held_to_the_templates_blocks_and_come_back_in_openais_shape(
 
 
 @pytest.mark.slow
-def test_the_server_renders_tools_and_results_with_the_template(hermes: Server) -> None:
+def test_the_server_renders_tools_and_results_with_the_template(
+    hermes: Server, smollm2: Any
+) -> None:
     """The prompt the server ran is the template's own rendering, tools and the tool
     result included: its token count is that of the same rendering made here."""
     client = hermes.client(timeout=120)
@@ -188,15 +190,11 @@ def test_the_server_renders_tools_and_results_with_the_template(hermes: Server) 
     resp = client.chat.completions.create(**body)  # auto: an answer or a call
     plan = tools.plan(ChatCompletionRequest.model_validate(body), tools.HERMES)
     assert plan is not None and plan.structure is not None
-    llm = open_model(resolve_model_path("smollm2", ModelSettings()), n_ctx=256)  # type: ignore[call-arg]
-    try:
-        prompt = LlamaPrompt(llm, 2048, TEMPLATE.read_text())
-        text, _, specials = prompt.render(plan.messages, plan.structure.told)
-        tokens = llm.tokenize(text.encode(), add_bos=not specials, special=True)
-        with pytest.raises(BackendError, match=r"chat template \(chat_template\) does not compile"):
-            LlamaPrompt(llm, 2048, "{% for m in messages %}")
-    finally:
-        llm.close()
+    prompt = LlamaPrompt(smollm2, 2048, TEMPLATE.read_text())
+    text, _, specials = prompt.render(plan.messages, plan.structure.told)
+    tokens = smollm2.tokenize(text.encode(), add_bos=not specials, special=True)
+    with pytest.raises(BackendError, match=r"chat template \(chat_template\) does not compile"):
+        LlamaPrompt(smollm2, 2048, "{% for m in messages %}")
     assert "<tools>" in text and '"name": "get_weather"' in text
     assert f"<tool_response>\n{RESULT}\n</tool_response>" in text
     assert "<tool_call>\n" in text.split("<|im_start|>assistant")[1]  # the earlier call
