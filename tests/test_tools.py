@@ -66,7 +66,7 @@ def test_required_and_named_calls_validate_at_temperature_one(client: openai.Ope
 def test_streamed_calls_come_as_tool_call_deltas(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model="smollm2", messages=ASK, tools=TOOLS[:1], tool_choice="required",  # type: ignore[arg-type]
-        temperature=0.2, max_tokens=200, stream=True,
+        temperature=0.2, seed=1, max_tokens=200, stream=True,
     )  # fmt: skip
     chunks = [c for c in stream if c.choices]
     for chunk in chunks:
@@ -83,7 +83,7 @@ def test_streamed_calls_come_as_tool_call_deltas(client: openai.OpenAI) -> None:
 def test_a_result_goes_back_and_auto_answers_or_calls_well_formed(client: openai.OpenAI) -> None:
     made = client.chat.completions.create(
         model="smollm2", messages=ASK, tools=TOOLS, tool_choice="required", max_tokens=200,  # type: ignore[arg-type]
-        temperature=0.2, parallel_tool_calls=False,
+        temperature=0.2, seed=1, parallel_tool_calls=False,
     )  # fmt: skip
     [call] = made.choices[0].message.tool_calls or []
     result = '{"temp": 18, "sky": "sunny"}'

@@ -169,7 +169,7 @@ def test_calls_are_held_to_the_templates_blocks_and_come_back_in_openais_shape(
     forced_calls_hold(client, seeds=3, max_tokens=300)  # up to 4 blocks in one answer
     stream = client.chat.completions.create(
         model="smollm2", messages=ASK, tools=TOOLS[:1], tool_choice="required",  # type: ignore[arg-type]
-        temperature=0.2, max_tokens=200, stream=True,
+        temperature=0.2, seed=1, max_tokens=200, stream=True,
     )  # fmt: skip
     chunks = [c for c in stream if c.choices]
     calls = [t for c in chunks for t in c.choices[0].delta.tool_calls or []]
