@@ -2,12 +2,16 @@
 time, each sentence only once the :class:`~literai_core.guard.Guard` has passed it. The
 first bad sentence stops the model (its stream is closed); an answer with nothing left
 is written again (the command's ``retries``), and only then replaced by a notice. The
+retries are written together (:meth:`Answer._race`): the first whose first sentence
+passes is shown and the others are stopped, so an answer needing its third try takes
+two rounds, not three (``bench/soak.py``: the retried answers were the latency tail). The
 shape the asker requested (:mod:`~literai_core.form`) is kept sentence by sentence; where
 it is checked on the whole answer (yes or no, a list of N, a word to use), the answer is
 held back until it is complete, so that one that misses is never half shown."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
@@ -33,9 +37,12 @@ class Answer:
         retries: int,
         form: Form = NONE,
         enough: Enough | None = None,
+        *,
+        together: bool = True,
     ) -> None:
         self.guard, self.source, self.form = guard, source, form
         self.max_chars, self.retries = max_chars, retries
+        self.together = together  # the retries at once (False: one after another)
         # Asked after each sentence shown, not once at the start: a channel that got
         # busy while this answer was being written stops it at the next sentence end.
         self.enough = enough or (lambda shown: False)
@@ -54,12 +61,10 @@ class Answer:
                 for sentence in shown:
                     yield sentence
             else:
-                for attempt in range(self.retries + 1):
-                    async for sentence in self._attempt(attempt, shown, one_line):
+                async with aclosing(self._tries(shown, one_line)) as tries:  # type: ignore[type-var]
+                    async for sentence in tries:
                         first = lead and len(shown) == 1
                         yield " " + sentence.lstrip() if first else sentence
-                    if shown:
-                        break
         except InferenceError as exc:
             polite = f"Sorry, I can't answer right now: {exc}. Please try again in a minute."
             reply.finish(polite, ReplyKind.ERROR)
@@ -70,6 +75,69 @@ class Answer:
             reply.finish(f"{lead} {said}" if lead else said)
         else:
             reply.finish(NOTHING.format(user=reply.line.user), ReplyKind.NOTICE)
+
+    async def _tries(self, shown: list[str], one_line: bool) -> AsyncIterator[str]:
+        """The first try's sentences; if it showed nothing, the retries'."""
+        async for sentence in self._attempt(0, shown, one_line):
+            yield sentence
+        retries = range(1, self.retries + 1)
+        if shown or not retries:
+            return
+        if not self.together:
+            for attempt in retries:
+                async for sentence in self._attempt(attempt, shown, one_line):
+                    yield sentence
+                if shown:
+                    return
+            return
+        async for sentence in self._race(retries, shown, one_line):
+            yield sentence
+
+    async def _race(self, attempts: range, shown: list[str], one_line: bool) -> AsyncIterator[str]:
+        """``attempts`` written at once: the first to pass a sentence is shown (its
+        sentences appended to ``shown``) and the others are stopped. A failed call
+        counts only when every attempt failed (the first failure is raised)."""
+        said: asyncio.Queue[tuple[int, str | None]] = asyncio.Queue()
+        failed: list[InferenceError] = []
+
+        async def attempt(number: int) -> None:
+            own: list[str] = []
+            try:
+                async for sentence in self._attempt(number, own, one_line):
+                    said.put_nowait((number, sentence))
+            except InferenceError as exc:
+                failed.append(exc)
+            finally:
+                said.put_nowait((number, None))
+
+        tasks = {n: asyncio.create_task(attempt(n)) for n in attempts}
+        winner, running = None, set(attempts)
+        try:
+            while running:
+                number, sentence = await said.get()
+                if sentence is None:
+                    running.discard(number)
+                    if number == winner:
+                        return
+                elif winner is None or number == winner:
+                    if winner is None:
+                        winner = number
+                        for other, task in tasks.items():
+                            if other != number:
+                                task.cancel()  # closes its stream: the model stops
+                    shown.append(sentence)
+                    yield sentence
+            if failed and winner is None:
+                raise failed[0]
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            # (gather, not awaiting each under suppress(CancelledError), which would
+            # swallow this task's own cancellation too)
+            ended = await asyncio.gather(*tasks.values(), return_exceptions=True)
+            bugs = [e for e in ended if isinstance(e, Exception)]  # not CancelledError
+            if bugs:
+                raise bugs[0]
 
     async def _held(self, one_line: bool) -> list[str]:
         """The first whole answer that passes :meth:`Form.check`, else the first with

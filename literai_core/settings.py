@@ -91,6 +91,14 @@ class GenerationSettings(Section):
             "instructions or itself is written again this many times.",
         ),
     ] = 1
+    retry_together: Annotated[
+        bool,
+        Field(
+            description="Write the retries at once (they share the server's batch) and "
+            "show the first that passes, stopping the others; false: one after another "
+            "(for a server that runs one request at a time).",
+        ),
+    ] = True
 
 
 class AskSettings(GenerationSettings):

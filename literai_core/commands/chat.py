@@ -54,7 +54,8 @@ class ChatCommands(Component):
         # calls and ended no more of them (bench/answers.py, 2026-12-01): chat lines
         # often have none.
         retries = host.settings.gpt2.retries
-        job = Answer(guard, source, host.settings.max_reply_chars, retries)
+        together = host.settings.gpt2.retry_together
+        job = Answer(guard, source, host.settings.max_reply_chars, retries, together=together)
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply, ctx.args, one_line=True))
 
     @command("ask", requires_args=True, arg="Your question")
@@ -96,7 +97,10 @@ class ChatCommands(Component):
             held = replace(gen, schema=schema)
             return _shaped(host.inference, messages, held, guard, form, ctx.line.user)
 
-        job = Answer(guard, source, host.settings.max_reply_chars, s.retries, form, enough)
+        job = Answer(
+            guard, source, host.settings.max_reply_chars, s.retries, form, enough,
+            together=s.retry_together,
+        )  # fmt: skip
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
 
 

@@ -4,6 +4,7 @@ media (a WAV tone, a PNG), made from what was asked."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 from collections import deque
@@ -16,8 +17,9 @@ from literai_core.inference import Generation
 from .media import picture, spoken
 
 # One scripted answer: an exception raised before any text, or a sequence of text
-# pieces in which an exception, where it appears, is raised after the pieces before it.
-Answer = BaseException | Sequence[str | BaseException]
+# pieces in which an exception, where it appears, is raised after the pieces before it,
+# and an event, where it appears, is waited for (a model still writing).
+Answer = BaseException | Sequence[str | BaseException | asyncio.Event]
 
 # The answer to queue for a speech or image call that succeeds: the fake makes the
 # bytes itself (``media.spoken(text)``, ``media.picture(prompt, size)``).
@@ -112,6 +114,9 @@ class ScriptedInference:
             for item in answer:
                 if isinstance(item, BaseException):
                     raise item
+                if isinstance(item, asyncio.Event):
+                    await item.wait()
+                    continue
                 call.pulled += 1
                 yield item
         finally:
