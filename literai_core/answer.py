@@ -2,9 +2,11 @@
 time, each sentence only once the :class:`~literai_core.guard.Guard` has passed it. The
 first bad sentence stops the model (its stream is closed); an answer with nothing left
 is written again (the command's ``retries``), and only then replaced by a notice. The
-retries are written together (:meth:`Answer._race`): the first whose first sentence
-passes is shown and the others are stopped, so an answer needing its third try takes
-two rounds, not three (``bench/soak.py``: the retried answers were the latency tail). The
+retries are written together (:meth:`Answer._race`; a held answer's in
+:meth:`Answer._held`): the first whose first sentence passes (the first whole answer
+that passes, for a held one) is shown and the others are stopped, so an answer
+needing its third try takes two rounds, not three (``bench/soak.py``: the retried
+answers were the latency tail). The
 shape the asker requested (:mod:`~literai_core.form`) is kept sentence by sentence; where
 it is checked on the whole answer (yes or no, a list of N, a word to use), the answer is
 held back until it is complete, so that one that misses is never half shown."""
@@ -12,14 +14,18 @@ held back until it is complete, so that one that misses is never half shown."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
+from typing import Any
 
 from .chat import Reply, ReplyKind
 from .form import NONE, Form, is_item, prose_list
 from .guard import SELF_REPEAT, Guard, self_repeat, split_sentences, words
 from .inference import InferenceError
 from .trim import trim_reply
+
+log = logging.getLogger(__name__)
 
 Source = Callable[[int], AsyncIterator[str]]  # attempt number -> the model's text
 Enough = Callable[[int], bool]  # sentences shown so far -> stop there (asked as they pass)
@@ -78,79 +84,104 @@ class Answer:
 
     async def _tries(self, shown: list[str], one_line: bool) -> AsyncIterator[str]:
         """The first try's sentences; if it showed nothing, the retries'."""
-        async for sentence in self._attempt(0, shown, one_line):
-            yield sentence
-        retries = range(1, self.retries + 1)
-        if shown or not retries:
-            return
-        if not self.together:
-            for attempt in retries:
-                async for sentence in self._attempt(attempt, shown, one_line):
+        tries = [0] if self.together else list(range(self.retries + 1))
+        for attempt in tries:
+            one = self._attempt(attempt, shown, one_line)
+            async with aclosing(one) as said:  # type: ignore[type-var]
+                async for sentence in said:
                     yield sentence
-                if shown:
-                    return
-            return
-        async for sentence in self._race(retries, shown, one_line):
-            yield sentence
+            if shown:
+                return
+        if self.retries and self.together:
+            raced = self._race(range(1, self.retries + 1), shown, one_line)
+            async with aclosing(raced) as said:  # type: ignore[type-var]
+                async for sentence in said:
+                    yield sentence
 
     async def _race(self, attempts: range, shown: list[str], one_line: bool) -> AsyncIterator[str]:
-        """``attempts`` written at once: the first to pass a sentence is shown (its
-        sentences appended to ``shown``) and the others are stopped. A failed call
-        counts only when every attempt failed (the first failure is raised)."""
-        said: asyncio.Queue[tuple[int, str | None]] = asyncio.Queue()
-        failed: list[InferenceError] = []
-
-        async def attempt(number: int) -> None:
-            own: list[str] = []
-            try:
-                async for sentence in self._attempt(number, own, one_line):
-                    said.put_nowait((number, sentence))
-            except InferenceError as exc:
-                failed.append(exc)
-            finally:
-                said.put_nowait((number, None))
-
-        tasks = {n: asyncio.create_task(attempt(n)) for n in attempts}
-        winner, running = None, set(attempts)
+        """``attempts`` written at once: the first to pass a sentence wins, the others
+        are stopped (their streams closed), and the winner is read on, at the reader's
+        pace (sentences appended to ``shown``). A failure of the winner is raised like
+        any; the others' only when none won (a bug first), else a bug is logged."""
+        tries = {n: self._attempt(n, [], one_line) for n in attempts}
+        pending = {n: asyncio.ensure_future(anext(tries[n])) for n in attempts}
+        failed: list[Exception] = []  # failed calls, and bugs (raised first)
+        won: tuple[int, str] | None = None
         try:
-            while running:
-                number, sentence = await said.get()
-                if sentence is None:
-                    running.discard(number)
-                    if number == winner:
-                        return
-                elif winner is None or number == winner:
-                    if winner is None:
-                        winner = number
-                        for other, task in tasks.items():
-                            if other != number:
-                                task.cancel()  # closes its stream: the model stops
-                    shown.append(sentence)
-                    yield sentence
-            if failed and winner is None:
-                raise failed[0]
+            while pending and won is None:
+                await asyncio.wait(pending.values(), return_when=asyncio.FIRST_COMPLETED)
+                for number, step in list(pending.items()):
+                    if not step.done():
+                        continue
+                    del pending[number]
+                    try:
+                        sentence = step.result()
+                    except StopAsyncIteration:  # nothing passed
+                        continue
+                    except InferenceError as exc:
+                        failed.append(exc)
+                        continue
+                    except Exception as exc:
+                        failed.insert(0, exc)
+                        continue
+                    won = won or (number, sentence)
+            if won is None:
+                if failed:
+                    raise failed[0]
+                return
+            for bug in failed:
+                if not isinstance(bug, InferenceError):
+                    log.error("a retry that lost failed", exc_info=bug)
+            number, sentence = won
+            await _settle(pending.values(), [t for n, t in tries.items() if n != number])
+            shown.append(sentence)
+            yield sentence
+            async for sentence in tries[number]:
+                shown.append(sentence)
+                yield sentence
         finally:
-            for task in tasks.values():
-                task.cancel()
-            # (gather, not awaiting each under suppress(CancelledError), which would
-            # swallow this task's own cancellation too)
-            ended = await asyncio.gather(*tasks.values(), return_exceptions=True)
-            bugs = [e for e in ended if isinstance(e, Exception)]  # not CancelledError
-            if bugs:
-                raise bugs[0]
+            await _settle(pending.values(), tries.values())
 
     async def _held(self, one_line: bool) -> list[str]:
-        """The first whole answer that passes :meth:`Form.check`, else the first with
+        """The first whole answer that passes :meth:`Form.check` (the retries written at
+        once where ``together``: the first of them to pass), else the first with
         anything in it."""
-        first: list[str] = []
-        for attempt in range(self.retries + 1):
-            said: list[str] = []
-            async for _ in self._attempt(attempt, said, one_line):
-                pass
-            if said and self.form.check("".join(said)):
-                return said
-            first = first or said
+        first = await self._whole(0, one_line)
+        if self._passes(first) or not self.retries:
+            return first
+        if not self.together:
+            for attempt in range(1, self.retries + 1):
+                said = await self._whole(attempt, one_line)
+                if self._passes(said):
+                    return said
+                first = first or said
+            return first
+        tasks = [asyncio.create_task(self._whole(n, one_line)) for n in range(1, self.retries + 1)]
+        failed: list[InferenceError] = []
+        try:
+            for done in asyncio.as_completed(tasks):
+                try:
+                    said = await done
+                except InferenceError as exc:
+                    failed.append(exc)
+                    continue
+                if self._passes(said):
+                    return said
+                first = first or said
+        finally:
+            await _settle(tasks)
+        if failed and not first:
+            raise failed[0]
         return first
+
+    def _passes(self, said: list[str]) -> bool:
+        return bool(said) and self.form.check("".join(said))
+
+    async def _whole(self, attempt: int, one_line: bool) -> list[str]:
+        said: list[str] = []
+        async for _ in self._attempt(attempt, said, one_line):
+            pass
+        return said
 
     async def _attempt(self, attempt: int, shown: list[str], one_line: bool) -> AsyncIterator[str]:
         """One model call: yield each sentence that passes, appending it to ``shown``;
@@ -214,3 +245,23 @@ class Answer:
         if whole and sum(map(len, shown)) + len(said.strip()) > self.max_chars:
             return None, True
         return said, last
+
+
+async def _settle(
+    steps: Iterable[asyncio.Future[Any]], tries: Iterable[AsyncIterator[str]] = ()
+) -> None:
+    """Stop the attempts still running: cancel their steps in flight, then close them
+    (closing a stream stops the model). A bug met on the way is logged, not raised: it
+    must not take the place of the answer or of the caller's own cancellation."""
+    steps = list(steps)
+    for step in steps:
+        step.cancel()
+    ended = await asyncio.gather(*steps, return_exceptions=True)
+    for attempt in tries:
+        try:
+            await attempt.aclose()  # type: ignore[attr-defined]
+        except Exception as exc:
+            ended.append(exc)
+    for bug in ended:
+        if isinstance(bug, Exception) and not isinstance(bug, (InferenceError, StopAsyncIteration)):
+            log.error("a retry that lost failed", exc_info=bug)

@@ -5,6 +5,9 @@ config says so; a retry that fails while another answers costs nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+
+import pytest
 
 from literai_core.inference import InferenceError
 
@@ -16,18 +19,51 @@ HANG_S = 30  # retries one after another would wait for the slow one forever
 
 
 async def test_the_retries_run_at_once_and_the_first_to_pass_is_shown() -> None:
-    still_writing = asyncio.Event()  # never set: the first retry is slow
+    still_writing, more = asyncio.Event(), asyncio.Event()  # the first retry is slow
     slow = [still_writing, "A slow answer. "]
-    fast = ["A teletype is a printing telegraph. "]
+    fast = ["A teletype is a printing telegraph. ", more, "It clatters. "]
     inference = ScriptedInference(ECHO, slow, fast)
     core = make_core(inference, ask={"retries": 2})
     await core.handle(line("hello there, chat", user="alice"))
     reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
+    assert reply is not None
+    deltas = reply.deltas()
     async with asyncio.timeout(HANG_S):
-        assert await text_of(reply) == "A teletype is a printing telegraph."
+        assert "printing telegraph" in await anext(deltas)
     first, retry1, retry2 = inference.calls
-    assert retry1.closed and retry1.pulled == 0, "the slow retry is stopped, not waited for"
+    # stopped as soon as the other passed a sentence, while the winner still writes
+    assert retry1.closed and retry1.pulled == 0 and not retry2.closed
+    more.set()
+    assert [d async for d in deltas] == ["It clatters. "]
+    assert reply.final_text == "A teletype is a printing telegraph. It clatters."
     assert retry2.gen.frequency_penalty > retry1.gen.frequency_penalty > first.gen.frequency_penalty
+
+
+async def test_a_closed_answer_stops_every_retry() -> None:
+    """The reader is cancelled mid-answer (a barge-in on the voice page cancels its
+    turn): no model stream is left open."""
+    stalled, later = asyncio.Event(), asyncio.Event()
+    inference = ScriptedInference(
+        ECHO, [stalled, "Slow. "], ["A teletype prints. ", later, "More. "]
+    )
+    core = make_core(inference, ask={"retries": 2})
+    await core.handle(line("hello there, chat", user="alice"))
+    reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
+    assert reply is not None
+    shown = asyncio.Event()
+
+    async def read() -> None:
+        assert reply is not None
+        async for _ in reply.deltas():
+            shown.set()
+
+    reader = asyncio.create_task(read())
+    async with asyncio.timeout(HANG_S):
+        await shown.wait()
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    assert len(inference.calls) == 3 and all(call.closed for call in inference.calls)
 
 
 async def test_gpt2_retries_race_too_and_keep_the_viewers_text() -> None:
@@ -54,7 +90,7 @@ async def test_a_failed_retry_costs_nothing_when_another_answers() -> None:
 
 async def test_when_every_retry_fails_the_asker_is_told_politely() -> None:
     down = InferenceError("the model server is unreachable")
-    inference = ScriptedInference(ECHO, down, ECHO)
+    inference = ScriptedInference(ECHO, down, down)
     core = make_core(inference, ask={"retries": 2})
     await core.handle(line("hello there, chat", user="alice"))
     reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
@@ -64,6 +100,31 @@ async def test_when_every_retry_fails_the_asker_is_told_politely() -> None:
     )
 
 
+async def test_a_winner_that_fails_mid_answer_ends_in_the_polite_line() -> None:
+    down = InferenceError("the model server is unreachable")
+    inference = ScriptedInference(ECHO, ["A teletype prints. ", down], ECHO)
+    core = make_core(inference, ask={"retries": 2})
+    await core.handle(line("hello there, chat", user="alice"))
+    reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
+    assert reply is not None
+    assert "".join([d async for d in reply.deltas()]) == (
+        "A teletype prints. \nSorry, I can't answer right now: the model server is "
+        "unreachable. Please try again in a minute."
+    )
+
+
+async def test_a_bug_in_a_losing_retry_is_logged_and_the_answer_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inference = ScriptedInference(ECHO, [ValueError("a bug in the losing try")], ["It prints. "])
+    core = make_core(inference, ask={"retries": 2})
+    await core.handle(line("hello there, chat", user="alice"))
+    reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
+    assert await text_of(reply) == "It prints."
+    [logged] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "a bug in the losing try" in str(logged.exc_info[1])  # type: ignore[index]
+
+
 async def test_retries_one_after_another_where_the_config_says_so() -> None:
     inference = ScriptedInference(ECHO, ["A teletype prints. "])  # no third answer queued
     core = make_core(inference, ask={"retries": 2, "retry_together": False})
@@ -71,3 +132,26 @@ async def test_retries_one_after_another_where_the_config_says_so() -> None:
     reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
     assert await text_of(reply) == "A teletype prints."
     assert len(inference.calls) == 2  # the second retry was never asked for
+
+
+async def test_a_checked_forms_retries_race_and_the_first_that_passes_is_shown() -> None:
+    """A yes-or-no question: an answer is held back until it is whole and checked, and
+    the retries are written at once, the first whole one that passes kept."""
+    still_writing = asyncio.Event()
+    inference = ScriptedInference(
+        ["Maybe it is loud. "], [still_writing, "Yes, slowly. "], ["Yes, it clatters. "]
+    )
+    core = make_core(inference, ask={"retries": 2, "shaped": False})
+    reply = await core.handle(line("!ask is a teletype loud, yes or no?", user="bob"))
+    async with asyncio.timeout(HANG_S):
+        assert await text_of(reply) == "Yes, it clatters."
+    assert inference.calls[1].closed and inference.calls[1].pulled == 0
+
+
+async def test_a_checked_form_that_no_try_passes_shows_the_first_try() -> None:
+    down = InferenceError("the model server is unreachable")
+    inference = ScriptedInference(["Maybe it is loud. "], down, ["Perhaps. "])
+    core = make_core(inference, ask={"retries": 2, "shaped": False})
+    reply = await core.handle(line("!ask is a teletype loud, yes or no?", user="bob"))
+    assert await text_of(reply) == "Maybe it is loud."
+    assert len(inference.calls) == 3
