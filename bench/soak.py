@@ -69,6 +69,9 @@ class Tally:
     # N s (one notice, then silence: bot.user_cooldown_s, bot.user_commands); each
     # refusal opens (platform, sender, from, until).
     quiet: list[tuple[str, str, float, float]] = field(default_factory=list)
+    # Discord answers first shown as a part of a digest (combined with others while
+    # another answer was being posted in the channel), not as a threaded reply.
+    combined: set[str] = field(default_factory=set)
 
 
 def quieted(tally: Tally, lost: set[str]) -> set[str]:
@@ -133,6 +136,13 @@ async def soak(base_url: str, args: argparse.Namespace, folder: Path) -> dict[st
                 print(f"soak: grew {stat}", file=sys.stderr)
         with contextlib.suppress(AssertionError):  # what is still missing then is lost
             await until(lambda: set(tally.asked) <= set(tally.answered) | tally.refused, GRACE_S)
+        # Discord channels where a reply is still being posted or a digest is still
+        # open a minute after the load: a reply that never ended, if any.
+        stuck = {**platforms.discord._posting, **{c: "digest" for c in platforms.discord._digests}}
+        if stuck:
+            print(f"soak: Discord replies still open: {stuck}", file=sys.stderr)
+        for cid in set(tally.asked) - set(tally.answered) - tally.refused:
+            print(f"soak: unanswered {cid} in {platforms._asked_in.get(cid)}", file=sys.stderr)
         rss_end, fds_end = rss_kib(), open_fds()
     return figures(tally, rss_warm, rss_end, fds_warm, fds_end)
 
@@ -193,6 +203,7 @@ def figures(tally: Tally, rss0: int, rss1: int, fd0: int, fd1: int) -> dict[str,
             for platform in ("discord", "twitch", "irc")
         },
         "collapsed": len(tally.collapsed - set(tally.answered)),
+        "combined": len(tally.combined),
         "quieted": len(silenced),
         "latency_p50_s": round(p50, 2),
         "latency_p99_s_by_platform": by_platform,

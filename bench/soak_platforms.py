@@ -41,6 +41,9 @@ from tests.kit.waiting import until
 REFUSED = ("slow down", "busy", "Sorry")
 WAIT = re.compile(r"slow down — try again in (\d+) s")
 IRC_PEERS = 22  # each a few channels: one person does not send every command there
+# A part of a Discord digest (answers combined while another is being posted in the
+# channel, bots/discord/digest.py): "**name**: text", " …" while it grows.
+PART = re.compile(r"^\*\*(.+?)\*\*: (.*\S)", re.MULTILINE)
 
 
 class Platforms:
@@ -67,6 +70,9 @@ class Platforms:
         self._tasks: list[asyncio.Task[Any]] = []
         self.help_shown: dict[tuple[str, str], float] = {}  # channel -> last help posted
         self._asked_in: dict[str, tuple[str, str]] = {}
+        # Discord commands not answered yet, by (channel, asker): a digest part names its
+        # asker, not the message it answers. Emptied as they are answered.
+        self._open: dict[tuple[str, str], list[str]] = {}
 
     async def __aenter__(self) -> Platforms:
         # As `literai run` makes it: a model call that takes longer than client.timeout_s
@@ -153,6 +159,8 @@ class Platforms:
             # with the sender) grew it as if the bots had.
             return cid
         self._asked_in[cid] = channel
+        if channel[0] == "discord" and text != "!help":
+            self._open.setdefault((channel[1], viewer), []).append(cid)
         irc = channel[0] == "irc"
         self.tally.sender_of[cid] = self.peers[self._peer(channel[1])].nick if irc else viewer
         if text == "!help":
@@ -195,8 +203,11 @@ class Platforms:
             for a in actions[:read]:
                 if a.kind == "react" and a.content == BUSY:
                     self.tally.refused.add(a.message_id)
+                    self._close(a.message_id)
                 elif a.kind == "send" and a.reference:
                     self._first(a.reference, a.content, a.at)
+                elif a.kind in ("send", "edit"):
+                    self._digest(a.channel_id, a.content, a.at)
             # The fake keeps recent messages for edits and replies; 1,000 is full
             # within the warm-up (about 7 a second), so its store does not grow later
             # and count as the bots' memory (5,000 took 11 minutes to fill).
@@ -231,6 +242,24 @@ class Platforms:
                     self._first(cid, text, line.at)
         del lines[:read]
 
+    def _digest(self, channel: str, text: str, at: float) -> None:
+        """The parts of a digest with text: the oldest open command of each asker."""
+        for name, said in PART.findall(text):
+            waiting = self._open.get((channel, name))
+            if waiting and said.rstrip("… "):
+                self.tally.combined.add(waiting[0])
+                self._first(waiting[0], said, at)
+
+    def _close(self, cid: str) -> None:
+        channel = self._asked_in.get(cid)
+        if channel is not None and channel[0] == "discord":
+            key = (channel[1], self.tally.sender_of.get(cid, ""))
+            waiting = self._open.get(key, [])
+            if cid in waiting:
+                waiting.remove(cid)
+            if not waiting:
+                self._open.pop(key, None)
+
     def _first(self, cid: str, text: str, at: float) -> None:
         if text.startswith("Commands:"):
             platform = self.tally.platform_of.get(cid)
@@ -238,6 +267,7 @@ class Platforms:
                             and self._asked_in.get(cid) == c), None)  # fmt: skip
             if channel is not None:
                 self.help_shown[channel] = max(at, self.help_shown.get(channel, at))
+        self._close(cid)
         if cid not in self.tally.asked or cid in self.tally.answered:
             return
         self.tally.answered[cid] = at
