@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+from collections.abc import AsyncIterator
 
 import pytest
 
+from literai_core.answer import Answer
+from literai_core.chat import Reply
+from literai_core.guard import Guard, Sources
 from literai_core.inference import InferenceError
 
 from .kit.chat import line, make_core, text_of
@@ -155,3 +160,43 @@ async def test_a_checked_form_that_no_try_passes_shows_the_first_try() -> None:
     reply = await core.handle(line("!ask is a teletype loud, yes or no?", user="bob"))
     assert await text_of(reply) == "Maybe it is loud."
     assert len(inference.calls) == 3
+
+
+async def test_many_racing_answers_all_end_and_leave_no_stream_open() -> None:
+    """200 answers at once against a model that is slow at random, fails at random and
+    echoes at random, a quarter of their readers leaving mid-answer: every answer ends
+    (or is cancelled) and every stream it opened is closed."""
+    rng = random.Random(5)
+    opened: list[list[bool]] = []  # per stream: [closed]
+
+    def source(attempt: int) -> AsyncIterator[str]:
+        roll, pieces = rng.random(), rng.randint(1, 4)
+        delays = [rng.random() / 200 for _ in range(pieces + 1)]
+
+        async def stream() -> AsyncIterator[str]:
+            state = [False]
+            opened.append(state)
+            try:
+                for i in range(pieces):
+                    await asyncio.sleep(delays[i])
+                    if roll < 0.15:
+                        raise InferenceError("the model server is unreachable")
+                    yield "Hello there, chat. " if roll < 0.5 else f"Piece {i} of {attempt}. "
+            finally:
+                state[0] = True
+
+        return stream()
+
+    guard = Guard(Sources(("hello there, chat",)))
+
+    async def one(n: int) -> None:
+        reply = Reply.from_stream(line("!ask hm?", user=f"u{n}"), lambda r: Answer(
+            guard, source, 200, 3).run(r))  # fmt: skip
+        async for _ in reply.deltas():
+            if n % 4 == 0:
+                break  # the reader goes
+
+    async with asyncio.timeout(HANG_S):
+        await asyncio.gather(*(one(n) for n in range(200)))
+    await asyncio.sleep(0.05)  # closed generators' cleanup settles
+    assert len(opened) > 200 and all(state[0] for state in opened)
