@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
 from .chat import Reply, ReplyKind
 from .form import NONE, Form, is_item, prose_list
@@ -26,6 +26,7 @@ from .inference import InferenceError
 from .trim import trim_reply
 
 log = logging.getLogger(__name__)
+Step = TypeVar("Step", bound="asyncio.Future[Any]")  # an attempt in flight
 
 Source = Callable[[int], AsyncIterator[str]]  # attempt number -> the model's text
 Enough = Callable[[int], bool]  # sentences shown so far -> stop there (asked as they pass)
@@ -109,22 +110,15 @@ class Answer:
         won: tuple[int, str] | None = None
         try:
             while pending and won is None:
-                await asyncio.wait(pending.values(), return_when=asyncio.FIRST_COMPLETED)
-                for number, step in list(pending.items()):
-                    if not step.done():
-                        continue
-                    del pending[number]
-                    try:
-                        sentence = step.result()
-                    except StopAsyncIteration:  # nothing passed
-                        continue
-                    except InferenceError as exc:
-                        failed.append(exc)
-                        continue
-                    except Exception as exc:
-                        failed.insert(0, exc)
-                        continue
-                    won = won or (number, sentence)
+                number, step = await _next_done(pending)
+                try:
+                    won = (number, step.result())
+                except StopAsyncIteration:  # nothing passed
+                    pass
+                except InferenceError as exc:
+                    failed.append(exc)
+                except Exception as exc:
+                    failed.insert(0, exc)
             if won is None:
                 if failed:
                     raise failed[0]
@@ -156,12 +150,14 @@ class Answer:
                     return said
                 first = first or said
             return first
-        tasks = [asyncio.create_task(self._whole(n, one_line)) for n in range(1, self.retries + 1)]
+        retries = range(1, self.retries + 1)
+        pending = {n: asyncio.ensure_future(self._whole(n, one_line)) for n in retries}
         failed: list[InferenceError] = []
         try:
-            for done in asyncio.as_completed(tasks):
+            while pending:
+                _, done = await _next_done(pending)
                 try:
-                    said = await done
+                    said = done.result()  # a bug is raised here, and not logged again
                 except InferenceError as exc:
                     failed.append(exc)
                     continue
@@ -169,7 +165,7 @@ class Answer:
                     return said
                 first = first or said
         finally:
-            await _settle(tasks)
+            await _settle(pending.values())
         if failed and not first:
             raise failed[0]
         return first
@@ -245,6 +241,14 @@ class Answer:
         if whole and sum(map(len, shown)) + len(said.strip()) > self.max_chars:
             return None, True
         return said, last
+
+
+async def _next_done(pending: dict[int, Step]) -> tuple[int, Step]:
+    """An attempt of ``pending`` that has finished (the lowest numbered of those that
+    have), taken out of it; the others stay, to be waited for or stopped."""
+    await asyncio.wait(pending.values(), return_when=asyncio.FIRST_COMPLETED)
+    number = next(n for n, step in pending.items() if step.done())
+    return number, pending.pop(number)
 
 
 async def _settle(
