@@ -113,6 +113,8 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ("bot:\n  ask:\n    busy_sentences: 0\n", "bot.ask.busy_sentences", "greater than"),
         ("bot:\n  ask:\n    busy_after: -1\n", "bot.ask.busy_after", "greater than"),
         ("discord:\n  combine_answers: maybe\n", "discord.combine_answers", "valid boolean"),
+        ("bot:\n  ask:\n    retry_together: often\n", "bot.ask.retry_together", "valid boolean"),
+        ("bot:\n  gpt2:\n    retry_together: 2\n", "bot.gpt2.retry_together", "valid boolean"),
         ("bot:\n  memory:\n    retention_days: 0\n", "bot.memory.retention_days", "greater than"),
         ("bot:\n  memory:\n    recall: 11\n", "bot.memory.recall", "less than or"),
         ("bot:\n  memory:\n    forever: true\n", "bot.memory.forever", "Extra inputs"),
