@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from bench.report import pct, report
 from bench.text import start_server
+from inference_server.backends.llama_buffers import load_llama, use_extra_buffers
 from inference_server.model_files import converted_model_path, hf_folder, resolve_model_path
 from inference_server.settings import ModelSettings
 
@@ -151,12 +152,10 @@ def raw_llamacpp(
 ) -> float:
     """One stream in-process: tokens / wall time of a streamed completion, median of
     ``rounds`` (after one warm-up)."""
-    import llama_cpp
     import numpy as np
 
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=2048, n_threads=threads,
-                          n_threads_batch=threads, flash_attn=flash_attn,
-                          verbose=False)  # fmt: skip
+    llm = load_llama(path, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
+                     flash_attn=flash_attn, verbose=False)  # fmt: skip
 
     def no_eos(_ids, logits):  # type: ignore[no-untyped-def]
         logits[list(EOS_IDS)] = -np.inf
@@ -203,7 +202,16 @@ def _served(step: str, args: argparse.Namespace, model: Path, tmp: Path) -> dict
             proc.wait(30)
     if step == "llama-cpp-python server":
         port = _free_port()
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+        # Its weights in the same buffers as literai's engine (llama_buffers.py).
+        run = (
+            "import runpy, llama_cpp.server\n"
+            "from inference_server.backends.llama_buffers import plain_buffers\n"
+            "with plain_buffers():\n"
+            "    runpy.run_module('llama_cpp.server', run_name='__main__')"
+        )
+        server = (["-c", run] if not use_extra_buffers(model, "auto")
+                  else ["-m", "llama_cpp.server"])  # fmt: skip
+        cmd = [sys.executable, *server, "--model", str(model),
                "--model_alias", "smollm2", "--n_ctx", "2048", "--host", "127.0.0.1",
                "--port", str(port), "--n_threads", str(args.threads),
                "--n_threads_batch", str(args.threads),

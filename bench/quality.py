@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from bench.report import report
 from bench.text import PROMPTS, raw_run
+from inference_server.backends.llama_buffers import load_llama
 from inference_server.model_files import resolve_model_path
 from inference_server.models import DEFAULT_VIA, Via, convert_gguf
 from inference_server.settings import ModelSettings
@@ -165,8 +166,8 @@ def measure_quality(fmts: list[Fmt], text: bytes, args: argparse.Namespace) -> i
     vocab.close()
     bar = tqdm(desc="perplexity", unit="window", file=sys.stderr)
     for f in todo:
-        llm = llama_cpp.Llama(
-            model_path=str(f.path),
+        llm = load_llama(
+            f.path,
             n_ctx=args.n_ctx,
             n_batch=args.n_ctx,
             n_threads=args.threads,
@@ -190,15 +191,14 @@ def measure_quality(fmts: list[Fmt], text: bytes, args: argparse.Namespace) -> i
 
 
 def measure_speed(fmts: list[Fmt], text: bytes, args: argparse.Namespace) -> None:
-    import llama_cpp
 
     copies = [f for f in fmts if f.same_as is not None]
     fmts = [f for f in fmts if f.same_as is None]  # a byte-identical file runs the same
     llms = {}
     for f in fmts:
         with repack_count() as repacked:
-            llms[f.key] = llama_cpp.Llama(
-                model_path=str(f.path),
+            llms[f.key] = load_llama(
+                f.path,
                 n_ctx=2048,
                 n_threads=args.threads,
                 n_threads_batch=args.threads,

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import openai
 
+from inference_server.backends.llama_buffers import load_llama
 from inference_server.model_files import resolve_model_path
 from inference_server.settings import ModelSettings, ServerSettings
 from tests.kit.server import start_server as launch
@@ -121,10 +122,9 @@ def _measure(
     args: argparse.Namespace, path: Path
 ) -> tuple[list[tuple[float, float, int]], list[tuple[float, float, int]]]:
     """Alternating raw and server runs on the same file: (raw rows, server rows)."""
-    import llama_cpp
 
-    llm = llama_cpp.Llama(
-        model_path=str(path),
+    llm = load_llama(
+        path,
         n_ctx=2048,
         n_threads=args.threads,
         n_threads_batch=args.threads,

@@ -69,6 +69,13 @@ class ModelSettings(Section):
         description="llama.cpp: flash attention (on CPU too): bench/concurrency.py measured "
         "about 15% more tok/s for one stream and 30% for eight on this project's machine.",
     )
+    repack: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="llama.cpp: weights in its extra buffers (repacked for AVX2/AVX-512, AMX "
+        "tiles on Intel Xeons). auto: on, unless llama.cpp's AMX kernels crash on this "
+        "machine (a child process tries once; the answer is kept in ~/.cache/literai). "
+        "off: as llama.cpp's --no-repack.",
+    )
     slots: Annotated[
         int,
         Field(

@@ -12,6 +12,7 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
+from inference_server.backends.llama_prompt import open_model
 from inference_server.model_files import converted_model_path, resolve_model_path
 from inference_server.models import ConvertError, convert_gguf
 from inference_server.settings import ModelSettings
@@ -43,7 +44,7 @@ def leftovers(folder: Path) -> list[str]:
 def test_q4_0_loads_and_writes_english(converted: Path) -> None:
     assert leftovers(converted.parent) == []
     assert converted.stat().st_mode & 0o044  # umask, not mkstemp's 0600
-    llm = llama_cpp.Llama(model_path=str(converted), n_ctx=256, n_threads=1, verbose=False)
+    llm = open_model(converted, n_ctx=256, n_threads=1)
     try:
         assert llama_cpp.llama_model_ftype(llm.model) == Q4_0
         assert llm.metadata["general.file_type"] == str(Q4_0)

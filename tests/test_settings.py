@@ -95,6 +95,7 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ("bot:\n  channel_models: [pyref]\n", "bot.channel_models", "valid dictionary"),
         ("server:\n  trained_models: both\n", "server.trained_models", "Input should be"),
         ("server:\n  models:\n    a:\n      lora: [x]\n", "server.models.a.lora", "valid string"),
+        ("server:\n  models:\n    a:\n      repack: maybe\n", "server.models.a.repack", "'auto'"),
         (
             "server:\n  transcription:\n    max_queue: -1\n",
             "server.transcription.max_queue",

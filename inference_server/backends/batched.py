@@ -67,6 +67,7 @@ class BatchedLlamaCpp:
         flash_attn: bool = True,
         lora: Path | None = None,
         chat_template: Path | None = None,
+        repack: str = "auto",
     ) -> None:
         self.name = name
         self.context_length = n_ctx  # per sequence
@@ -78,7 +79,7 @@ class BatchedLlamaCpp:
         # the loader's parameters (flash attention included) and its own sizes.
         self._loader_kwargs: dict[str, Any] = {
             "n_ctx": 256, "n_threads": n_threads, "n_threads_batch": n_threads,
-            "n_batch": 8, "flash_attn": flash_attn,
+            "n_batch": 8, "flash_attn": flash_attn, "repack": repack,
         }  # fmt: skip
         self._threads = (n_threads, n_threads_batch or n_threads)
         self._n_batch = max(n_batch, slots)

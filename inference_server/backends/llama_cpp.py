@@ -35,6 +35,7 @@ class LlamaCppBackend:
         n_threads_batch: int | None = None,
         n_batch: int = 512,
         flash_attn: bool = True,
+        repack: str = "auto",
     ) -> None:
         self.name = name
         self.context_length = n_ctx
@@ -45,6 +46,7 @@ class LlamaCppBackend:
             "n_threads_batch": n_threads_batch or n_threads,
             "n_batch": n_batch,
             "flash_attn": flash_attn,
+            "repack": repack,
         }
         self._llm: Any = None
         self._prompt: LlamaPrompt | None = None

@@ -31,17 +31,18 @@ from .base import (
     TokenLogprob,
     token_budget,
 )
+from .llama_buffers import load_llama
 from .stops import StopMatcher
 
 log = logging.getLogger(__name__)
 
 
-def open_model(path: Path, **kwargs: Any) -> Any:
-    """A ``llama_cpp.Llama`` for ``path``; BackendError when llama.cpp cannot load it."""
-    import llama_cpp
-
+def open_model(path: Path, repack: str = "auto", **kwargs: Any) -> Any:
+    """A ``llama_cpp.Llama`` for ``path``, its weights in llama.cpp's extra buffers or not
+    as ``repack`` (auto, on, off) decides (llama_buffers.py); BackendError when llama.cpp
+    cannot load it."""
     try:
-        return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+        return load_llama(path, repack, verbose=False, **kwargs)
     except (ValueError, RuntimeError) as exc:
         raise BackendError(f"cannot load {path}: {exc}") from None
 

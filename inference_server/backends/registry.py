@@ -37,6 +37,7 @@ def _llama_cpp(
         flash_attn=model.flash_attn,
         lora=Path(model.lora).expanduser() if model.lora else None,
         chat_template=chat_template_path(alias, model),
+        repack=model.repack,
     )
 
 
