@@ -193,7 +193,7 @@ class Answer:
                     lead_space = len(body) - len(body.lstrip())
                     body = body[: body.index("\n", lead_space)]
                     stop = True
-                done, _ = split_sentences(body, final=stop)
+                done, rest = split_sentences(body, final=stop)
                 for sentence in done[checked:]:
                     checked += 1
                     said, last = self._take(sentence, shown)
@@ -202,6 +202,8 @@ class Answer:
                         yield said
                     if last or self.enough(len(shown)):
                         return  # closing the stream stops the model
+                if not stop and self.guard.hopeless(rest):
+                    return  # it would be refused at its end: stop it now
                 if stop or len(body) > 2 * self.max_chars:
                     break
         done, rest = split_sentences(body)

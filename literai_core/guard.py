@@ -36,14 +36,36 @@ from dataclasses import dataclass
 # character is one word, so n-grams over them still mean something.
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[{_UNSPACED}]|(?:(?![{_UNSPACED}])[^\W_])+(?:'(?:(?![{_UNSPACED}])[^\W_])+)*")
-# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, at a
-# full-width 。！？ (no space follows those), or at a newline; whatever follows the last
-# end is the unfinished rest.
+# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, unless
+# it closes an abbreviation or trails off ("fav. thing", "... but") before a lowercase
+# word, at a full-width 。！？ (no space follows those), or at a newline; whatever
+# follows the last end is the unfinished rest.
 _END = re.compile(r"[.!?…]+[\"'”’)\]*]*(?=\s|$)|[。！？]+[」』）]*|\n")
+# Words written short with a period ("fav.", "e.g.", "Dr."): before a lowercase word or
+# a number, their period ends no sentence ("My fav. thing", "No. 5"); so does an ellipsis.
+_ABBREVIATIONS = frozenset(
+    "fav favs mr mrs ms dr st vs etc approx min max no nos vol fig jr sr inc ltd co mt "
+    "ft lb lbs oz pt ca cf al esp ep pp".split()
+)
+_LAST_WORD = re.compile(r"([^\W\d_]+)$")
+
+
+def _shortened(text: str, m: re.Match[str]) -> bool:
+    """Whether the end mark ``m`` may close an abbreviation (or trail off), not a sentence."""
+    mark = m.group().rstrip("\"'”’)]*")
+    if mark in ("...", "…"):
+        return True
+    if mark != ".":
+        return False
+    word = _LAST_WORD.search(text, 0, m.start())
+    return word is not None and (len(word.group()) == 1 or word.group().lower() in _ABBREVIATIONS)
+
+
 ROLES = ("user", "assistant", "system", "human", "ai", "bot", "viewer", "chat")
 SELF_REPEAT = 0.2  # the share of a sentence's own 4-grams that may repeat
 SHARE = 0.5  # the share of a sentence's 4-grams taken from a source that makes it an echo
 LOOP3 = 3  # a word 3-gram said this many times is a loop
+COPY_RUN = 8  # words in a row from the chat lines that stop an unfinished sentence
 _ONE_CHAR = re.compile(rf"[{_UNSPACED}]")
 
 
@@ -78,7 +100,8 @@ def split_sentences(text: str, *, final: bool = True) -> tuple[list[str], str]:
     """The complete sentences of ``text`` (each with its trailing spaces) and the
     unfinished rest. ``final=False``: more text may follow (a stream), so an end mark at
     the very end is not yet an end ("3." may become "3.5", and the space after it is
-    still to come)."""
+    still to come), nor an abbreviation's period before the next word has come ("My
+    fav." may go on "thing")."""
     out: list[str] = []
     start = 0
     for m in _END.finditer(text):
@@ -87,6 +110,11 @@ def split_sentences(text: str, *, final: bool = True) -> tuple[list[str], str]:
             break
         while end < len(text) and text[end].isspace():
             end += 1
+        if _shortened(text, m):
+            if end < len(text) and (text[end].islower() or text[end].isdigit()):
+                continue  # "My fav. thing", "e.g. a bell", "Well... maybe": it goes on
+            if not final and end >= len(text):
+                break  # the next word, still to come, says whether "My fav." goes on
         if text[start:end].strip():
             out.append(text[start:end])
         start = end
@@ -160,6 +188,18 @@ class Guard:
         if self_repeat(tokens) > SELF_REPEAT or looping(tokens):
             return "repeat"
         return None
+
+    def hopeless(self, partial: str) -> bool:
+        """Whether an unfinished sentence is already sure, or all but sure, to be refused
+        when it ends, so its stream can stop now instead of at its end: it holds a 5-word
+        run of an instruction (refused whatever follows), or its last ``COPY_RUN`` words
+        are a run copied from the chat lines (a small model copying a line, its own
+        earlier answer most often, goes on copying it)."""
+        tokens = words(partial)
+        if self._told5 and any(g in self._told5 for g in grams(tokens, 5)):
+            return True
+        tail = grams(tokens[-COPY_RUN:], 4) if len(tokens) >= COPY_RUN else []
+        return bool(tail) and all(g in self._chat4 for g in tail)
 
     def keep(self, text: str, said: Iterable[str] = ()) -> tuple[str, str | None]:
         """The complete sentences of ``text`` up to the first bad one, and why it

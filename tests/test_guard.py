@@ -24,6 +24,31 @@ def test_sentences_split_at_ends_and_keep_the_rest() -> None:
     assert rest == "Next line and more"
 
 
+def test_an_abbreviation_before_a_lowercase_word_ends_no_sentence() -> None:
+    said = "My fav. thing is the bell. It rings e.g. at noon... or so. No. 5 is best. lol. ok"
+    done, rest = split_sentences(said)
+    assert done == ["My fav. thing is the bell. ", "It rings e.g. at noon... or so. ",
+                    "No. 5 is best. ", "lol. "] and rest == "ok"  # fmt: skip
+    assert split_sentences("I love it. alice: no way")[0] == ["I love it. "]  # a name
+    assert split_sentences("Ask Dr. Who. Then go.")[0] == ["Ask Dr. ", "Who. ", "Then go."]
+    # Streamed: "My fav." waits for its next word; a plain sentence end does not.
+    assert split_sentences("My fav. ", final=False) == ([], "My fav. ")
+    assert split_sentences("My fav. thing", final=False) == ([], "My fav. thing")
+    assert split_sentences("It rings. ", final=False) == (["It rings. "], "")
+    assert split_sentences("My fav.", final=True) == (["My fav."], "")
+
+
+def test_an_unfinished_sentence_that_copies_a_chat_line_or_an_instruction_is_hopeless() -> None:
+    said = "That's a question that gets asked a lot, but I'll try to answer it."
+    guard = Guard(Sources((said,), (), ("You are literai, a friendly, witty companion.",)))
+    assert guard.hopeless("Oh, that's a question that gets asked a lot")  # 8 copied words
+    assert not guard.hopeless("Oh, that's a question that gets asked")  # too few to tell
+    assert not guard.hopeless("Oh, that's a question that gets asked a lo")  # a word unfinished
+    assert not guard.hopeless("That's a question people asked a lot, but I'll try")
+    assert guard.hopeless("As you know, You are literai, a friendly")  # an instruction's 5
+    assert not guard.hopeless("I am literai, a friendly bot")
+
+
 def test_scripts_without_spaces_have_words_and_sentence_ends() -> None:
     done, rest = split_sentences("テレタイプが鳴りました。紙がなくなった！まだ")
     assert done == ["テレタイプが鳴りました。", "紙がなくなった！"] and rest == "まだ"

@@ -200,3 +200,17 @@ async def test_many_racing_answers_all_end_and_leave_no_stream_open() -> None:
         await asyncio.gather(*(one(n) for n in range(200)))
     await asyncio.sleep(0.05)  # closed generators' cleanup settles
     assert len(opened) > 200 and all(state[0] for state in opened)
+
+
+async def test_a_try_that_is_copying_a_chat_line_is_stopped_before_its_sentence_ends() -> None:
+    """Word by word, as a model streams: the first try copies the chat line, and is
+    stopped once eight words in a row are copied, not when its sentence ends."""
+    copying = [w + " " for w in "So the run is glitchless any percent and the timer".split()]
+    rest = [w + " " for w in "is fine and more and more and more.".split()]
+    inference = ScriptedInference(copying + rest, ["A teletype prints. "], ["Unused. "])
+    core = make_core(inference, ask={"retries": 1, "retry_together": False})
+    await core.handle(line("the run is glitchless any percent and the timer is fine", user="alice"))
+    reply = await core.handle(line("!ask how is the run?", user="bob", time=1))
+    assert await text_of(reply) == "A teletype prints."
+    first = inference.calls[0]
+    assert first.closed and first.pulled == 9  # "So", then stopped at the eighth copied word
