@@ -19,9 +19,12 @@ class Pacer:
         per_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        *,
+        spread: bool = False,
     ) -> None:
         self.actions = actions
         self.per_s = per_s
+        self.spread = spread
         self._clock = clock
         self._sleep = sleep
         self._marks: list[list[float]] = []  # [time]; in flight: the start, then the end
@@ -35,9 +38,12 @@ class Pacer:
     def wait_s(self, now: float) -> float:
         """Seconds until one more action fits."""
         self._marks = [m for m in self._marks if now - m[0] < self.per_s]
+        apart = 0.0
+        if self.spread and len(self._marks) >= max(1, self.actions // 2):
+            apart = max(m[0] for m in self._marks) + self.per_s / self.actions - now
         if len(self._marks) < self.actions:
-            return 0.0
-        return min(m[0] for m in self._marks) + self.per_s - now
+            return max(0.0, apart)
+        return max(min(m[0] for m in self._marks) + self.per_s - now, apart)
 
     def busy(self) -> bool:
         """Whether an action now would have to wait (the window is full, or one waits)."""

@@ -115,7 +115,7 @@ async def test_voice_queue_skip_stop_spoken_replies_and_idle_leave(
         inference,
         bot=bot,
         voice_cls=CapturingVoiceClient,
-        voice={"speak_replies": True, "queue": 2, "idle_leave_s": 1.0},
+        voice={"speak_replies": True, "queue": 2, "idle_leave_s": 2.5},
     )
     voice = client.voice
     assert voice is not None

@@ -158,7 +158,7 @@ class LiteraiDiscord(discord.Client):
         pacer = self._pacers.get(channel_id)
         if pacer is None:
             pacer = self._pacers[channel_id] = Pacer(
-                self.settings.actions_per_5s, 5.0, self.clock, self.sleep
+                self.settings.actions_per_5s, 5.0, self.clock, self.sleep, spread=True
             )
             if len(self._pacers) > MAX_PACERS:
                 now = self.clock()
