@@ -45,3 +45,24 @@ async def test_pacer_allows_five_per_window_counted_from_the_responses() -> None
         pass
     # The first response came back at 0.1 s, so the sixth may start at 5.1 s, not 5.0 s.
     assert now[0] >= 5.1 - 1e-9 and slept
+
+
+async def test_a_spread_pacer_spaces_actions_once_two_are_in_the_window() -> None:
+    """Discord's pacer: two at once, then a second apart, so a burst's later answers
+    still find budget instead of a window spent in its first second."""
+    now = [0.0]
+
+    async def sleep(s: float) -> None:
+        now[0] += s
+
+    pacer = Pacer(5, 5.0, clock=lambda: now[0], sleep=sleep, spread=True)
+    started = []
+    for _ in range(7):
+        async with pacer.slot():
+            started.append(now[0])
+    assert started[:2] == [0.0, 0.0]
+    # The window's own limit still holds: the sixth waits for the first to leave it.
+    assert started[2:] == [1.0, 2.0, 3.0, 5.0, 6.0]
+    assert pacer.try_slot() is None  # an optional edit within the second is skipped
+    now[0] += 1.0
+    assert pacer.try_slot() is not None
