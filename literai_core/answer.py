@@ -45,11 +45,13 @@ class Answer:
         form: Form = NONE,
         enough: Enough | None = None,
         *,
-        together: bool = True,
+        together: bool | Callable[[], bool] = True,
     ) -> None:
         self.guard, self.source, self.form = guard, source, form
         self.max_chars, self.retries = max_chars, retries
-        self.together = together  # the retries at once (False: one after another)
+        # The retries at once (False: one after another); asked when they start (a busy
+        # channel's answers retry one at a time, leaving the batch to those waiting).
+        self.together = together if callable(together) else (lambda: together)
         # Asked after each sentence shown, not once at the start: a channel that got
         # busy while this answer was being written stops it at the next sentence end.
         self.enough = enough or (lambda shown: False)
@@ -85,19 +87,19 @@ class Answer:
 
     async def _tries(self, shown: list[str], one_line: bool) -> AsyncIterator[str]:
         """The first try's sentences; if it showed nothing, the retries'."""
-        tries = [0] if self.together else list(range(self.retries + 1))
-        for attempt in tries:
+        for attempt in range(self.retries + 1):
+            if attempt and self.together():  # the rest at once
+                raced = self._race(range(attempt, self.retries + 1), shown, one_line)
+                async with aclosing(raced) as said:  # type: ignore[type-var]
+                    async for sentence in said:
+                        yield sentence
+                return
             one = self._attempt(attempt, shown, one_line)
             async with aclosing(one) as said:  # type: ignore[type-var]
                 async for sentence in said:
                     yield sentence
             if shown:
                 return
-        if self.retries and self.together:
-            raced = self._race(range(1, self.retries + 1), shown, one_line)
-            async with aclosing(raced) as said:  # type: ignore[type-var]
-                async for sentence in said:
-                    yield sentence
 
     async def _race(self, attempts: range, shown: list[str], one_line: bool) -> AsyncIterator[str]:
         """``attempts`` written at once: the first to pass a sentence wins, the others
@@ -143,7 +145,7 @@ class Answer:
         first = await self._whole(0, one_line)
         if self._passes(first) or not self.retries:
             return first
-        if not self.together:
+        if not self.together():
             for attempt in range(1, self.retries + 1):
                 said = await self._whole(attempt, one_line)
                 if self._passes(said):

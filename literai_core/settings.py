@@ -96,7 +96,9 @@ class GenerationSettings(Section):
         Field(
             description="Write the retries at once (they share the server's batch) and "
             "show the first that passes, stopping the others; false: one after another "
-            "(for a server that runs one request at a time).",
+            "(for a server that runs one request at a time). !ask retries one at a time "
+            "anyway while its channel is busy (busy_after), leaving the batch to those "
+            "waiting.",
         ),
     ] = True
 

@@ -214,3 +214,22 @@ async def test_a_try_that_is_copying_a_chat_line_is_stopped_before_its_sentence_
     assert await text_of(reply) == "A teletype prints."
     first = inference.calls[0]
     assert first.closed and first.pulled == 9  # "So", then stopped at the eighth copied word
+
+
+async def test_in_a_busy_channel_the_retries_go_one_at_a_time() -> None:
+    """With others waiting (bot.ask.busy_after), a retry race would take batch slots
+    they need: the second retry is not even started when the first passes."""
+    echo = ["Hello there, chat."]
+    inference = ScriptedInference(echo, ["A teletype prints."], echo, echo, ["Ok."])
+    core = make_core(inference, ask={"retries": 2, "busy_after": 2}, channel_queue=5)
+    await core.handle(line("hello there, chat", user="alice"))
+    for _ in range(2):  # two more model commands pending in the channel: three in all
+        assert core.queues.try_enter(line("x").key)
+    reply = await core.handle(line("!ask what is a teletype?", user="bob", time=1))
+    assert await text_of(reply) == "A teletype prints."
+    assert len(inference.calls) == 2  # the first try and one retry: no race
+    for _ in range(2):
+        core.queues.leave(line("x").key)
+    calm = await core.handle(line("!ask what is a teletype?", user="carol", time=2))
+    assert await text_of(calm) == "Ok."
+    assert len(inference.calls) == 5  # calm again: both retries at once

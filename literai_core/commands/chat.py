@@ -80,9 +80,14 @@ class ChatCommands(Component):
         form = form.capped(s.max_sentences)
         key = ctx.line.key
 
-        def enough(shown: int) -> bool:  # others wait behind it: let them start sooner
-            busy = 0 < s.busy_after < host.queues.pending(key)
-            return free and busy and shown >= s.busy_sentences
+        def busy() -> bool:  # others wait behind it
+            return 0 < s.busy_after < host.queues.pending(key)
+
+        def enough(shown: int) -> bool:  # let those waiting start sooner
+            return free and busy() and shown >= s.busy_sentences
+
+        def together() -> bool:  # retries at once take slots those waiting need
+            return s.retry_together and not busy()
 
         told = (persona, CHAT_HEAD, MEMORY_HEAD, hint)
         # The question is part of the prompt too: an answer that repeats it is an echo.
@@ -99,7 +104,7 @@ class ChatCommands(Component):
 
         job = Answer(
             guard, source, host.settings.max_reply_chars, s.retries, form, enough,
-            together=s.retry_together,
+            together=together,
         )  # fmt: skip
         return Reply.from_stream(ctx.line, lambda reply: job.run(reply))
 
