@@ -83,3 +83,11 @@ def test_an_unwritable_cache_costs_only_a_probe(
     monkeypatch.setattr(llama_buffers, "_build_info", lambda: "AMX_INT8 = 1")
     monkeypatch.setattr(llama_buffers, "_probe", lambda path: False)
     assert extra_buffers_work(MODEL) is False
+
+
+def test_the_cache_keeps_the_newest_answers_only(cache: Path) -> None:
+    for i in range(llama_buffers.KEEP + 5):
+        llama_buffers._remember(f"key{i}", i % 2 == 0)
+    kept = json.loads(cache.read_text())
+    assert len(kept) == llama_buffers.KEEP and "key0" not in kept
+    assert llama_buffers._remembered(f"key{llama_buffers.KEEP + 4}") is True

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _LOAD = threading.Lock()  # loads swap llama_model_default_params for their duration
 _PROBE_S = 120.0
+KEEP = 64  # answers remembered (model files, builds, machines)
 # The child: load the model as the server would and decode a multi-token prompt, the
 # call that crashed (single-token decodes did not).
 _PROBE = """
@@ -89,7 +90,9 @@ def _remember(key: str, ok: bool) -> None:
         except (OSError, ValueError):
             known = {}
         known = known if isinstance(known, dict) else {}
-        known[key] = ok
+        known.pop(key, None)
+        known[key] = ok  # newest last; the oldest go beyond KEEP (a model file per test run)
+        known = dict(list(known.items())[-KEEP:])
         tmp = file.with_name(f".{file.name}.{os.getpid()}")
         tmp.write_text(json.dumps(known))
         tmp.replace(file)
