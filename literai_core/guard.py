@@ -57,8 +57,11 @@ def _shortened(text: str, m: re.Match[str]) -> bool:
         return True
     if mark != ".":
         return False
-    word = _LAST_WORD.search(text, 0, m.start())
-    return word is not None and (len(word.group()) == 1 or word.group().lower() in _ABBREVIATIONS)
+    start = max(0, m.start() - 8)  # abbreviations are short: look no further back
+    word = _LAST_WORD.search(text, start, m.start())
+    if word is None or (word.start() == start and start > 0):
+        return False  # no word, or one longer than any abbreviation
+    return len(word.group()) == 1 or word.group().lower() in _ABBREVIATIONS
 
 
 ROLES = ("user", "assistant", "system", "human", "ai", "bot", "viewer", "chat")
