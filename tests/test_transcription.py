@@ -61,7 +61,10 @@ def test_every_format_and_codec_gives_the_sentence(listening: EchoServer, spoken
     reference.check("CreateTranscriptionResponseVerboseJson", verbose.to_dict())
     assert verbose.language == "english" and 3 < verbose.duration < LIMIT_S
     assert verbose.segments and verbose.segments[0].start >= 0
-    assert verbose.text == text.text
+    # Decoded with timestamp tokens (json and text skip them), so a word may differ:
+    # each is held to the words said, not to the other (one CI-like run heard "news" as
+    # "and he's" here, the json text heard it right).
+    assert wer(SAID, verbose.text) <= WER_BOUND, verbose.text
     srt = client.audio.transcriptions.create(model="whisper-1", file=("said.wav", spoken),
                                              response_format="srt")  # fmt: skip
     assert re.match(r"1\n00:00:00,\d{3} --> 00:00:0\d,\d{3}\n\S", srt), srt
