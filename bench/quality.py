@@ -191,7 +191,6 @@ def measure_quality(fmts: list[Fmt], text: bytes, args: argparse.Namespace) -> i
 
 
 def measure_speed(fmts: list[Fmt], text: bytes, args: argparse.Namespace) -> None:
-
     copies = [f for f in fmts if f.same_as is not None]
     fmts = [f for f in fmts if f.same_as is None]  # a byte-identical file runs the same
     llms = {}

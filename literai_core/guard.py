@@ -167,7 +167,7 @@ class Guard:
         if not tokens:
             return None
         fours = grams(tokens, 4)
-        if self._told5 and any(g in self._told5 for g in grams(tokens, 5)):
+        if self._told(tokens):
             return "instruction"
         said = list(said)
         if self._given8:
@@ -199,10 +199,14 @@ class Guard:
         are a run copied from the chat lines (a small model copying a line, its own
         earlier answer most often, goes on copying it)."""
         tokens = words(partial)
-        if self._told5 and any(g in self._told5 for g in grams(tokens, 5)):
+        if self._told(tokens):
             return True
         tail = grams(tokens[-COPY_RUN:], 4) if len(tokens) >= COPY_RUN else []
         return bool(tail) and all(g in self._chat4 for g in tail)
+
+    def _told(self, tokens: list[str]) -> bool:
+        """Whether ``tokens`` hold a run of 5 words of an instruction."""
+        return bool(self._told5) and any(g in self._told5 for g in grams(tokens, 5))
 
     def keep(self, text: str, said: Iterable[str] = ()) -> tuple[str, str | None]:
         """The complete sentences of ``text`` up to the first bad one, and why it
