@@ -4,6 +4,7 @@ may use them, and loading with them off, on the real llama.cpp and the packaged 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,23 @@ def test_without_amx_kernels_nothing_is_probed(
     monkeypatch.setattr(llama_buffers, "_probe", lambda path: pytest.fail("probed"))
     assert extra_buffers_work(MODEL) is True
     assert not cache.exists()
+
+
+def test_the_system_info_is_read_once_so_a_half_written_one_cannot_decide(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp rewrites one static string on every ``llama_print_system_info``; a read
+    while another thread rewrites it can miss its AMX line. Loads in parallel threads,
+    as the server's are: every one is decided on the first, whole, read."""
+    import llama_cpp
+
+    reads = iter([b"CPU : AVX512 = 1 | AMX_INT8 = 1 | REPACK = 1 | "])
+    monkeypatch.setattr(llama_cpp, "llama_print_system_info", lambda: next(reads, b"CPU : "))
+    monkeypatch.setattr(llama_buffers, "_INFO", [])
+    monkeypatch.setattr(llama_buffers, "_probe", lambda path: False)
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _: extra_buffers_work(MODEL), range(8)))
+    assert found == [False] * 8
 
 
 def test_an_unwritable_cache_costs_only_a_probe(

@@ -32,6 +32,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _LOAD = threading.Lock()  # loads swap llama_model_default_params for their duration
+_INFO_LOCK = threading.Lock()
+_INFO: list[str] = []  # llama.cpp's system info, read once per process (see _build_info)
 _PROBE_S = 120.0
 KEEP = 64  # answers remembered (model files, builds, machines)
 # The child: load the model as the server would and decode a multi-token prompt, the
@@ -50,10 +52,18 @@ def _cache_file() -> Path:
 
 
 def _build_info() -> str:
+    """llama.cpp's system info (its CPU features, ``AMX_INT8 = 1`` among them), read once.
+    ``llama_print_system_info`` clears and refills one static string on every call, so
+    two calls at once (two models loading in parallel, as the server does) can read it
+    half written, without its AMX line: that model then went to the AMX buffers and the
+    server died on its first prompt (2026-12-02, about one start in five)."""
     import llama_cpp
 
-    info = llama_cpp.llama_print_system_info()
-    return info.decode(errors="replace") if isinstance(info, bytes) else str(info)
+    with _INFO_LOCK:
+        if not _INFO:
+            info = llama_cpp.llama_print_system_info()
+            _INFO.append(info.decode(errors="replace") if isinstance(info, bytes) else str(info))
+        return _INFO[0]
 
 
 def _key(path: Path, info: str) -> str:
@@ -167,8 +177,8 @@ def load_llama(path: Path, repack: str = "auto", **kwargs: Any) -> Any:
     not as ``repack`` decides. Errors are llama-cpp-python's."""
     import llama_cpp
 
-    extra = use_extra_buffers(path, repack)
-    with _LOAD:
+    with _LOAD:  # one decision and load at a time: the probe's answer is cached once
+        extra = use_extra_buffers(path, repack)
         if extra:
             return llama_cpp.Llama(model_path=str(path), **kwargs)
         with plain_buffers():
