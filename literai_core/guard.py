@@ -229,14 +229,16 @@ def clean(
     source: str = "",
     grounding: float = 0.0,
     said: Iterable[str] = (),
+    document: str = "",
 ) -> str:
     """The long-form guard: ``text``'s complete sentences that pass ``guard`` (each
     judged against ``said`` and the ones kept before it), the others dropped; with
     ``source``, also those with less than ``grounding`` of their content words in it (a
-    summary sentence the text does not support). What is left ends on a sentence."""
+    summary sentence the text does not support) or a number it never gave; with
+    ``document`` (the whole text a summary of summaries stands for), the same against it
+    too, so support does not wear thin round by round. What is left ends on a sentence."""
     done, _ = split_sentences(text)
-    known = {_stem(w) for w in words(source)} if source else set()
-    numbers = _numbers(source)
+    grounds = [({_stem(w) for w in words(t)}, _numbers(t)) for t in (source, document) if t]
     before = list(said)
     kept: list[str] = []
     for sentence in done:
@@ -244,12 +246,15 @@ def clean(
             continue
         if guard.verdict(sentence, [*before, *kept]) is not None:
             continue
-        if known and _support(sentence, known) < grounding:
-            continue
-        if source and not _numbers(sentence) <= numbers:  # a number the text never gave
+        if any(not _grounded(sentence, *g, grounding) for g in grounds):
             continue
         kept.append(sentence)
     return " ".join(" ".join(s.split()) for s in kept)
+
+
+def _grounded(sentence: str, known: set[str], numbers: set[str], grounding: float) -> bool:
+    """``grounding`` of its content words and every number it gives are in the text."""
+    return _support(sentence, known) >= grounding and _numbers(sentence) <= numbers
 
 
 # In a continued transcript, a new speaker's turn: any one-word "name:" opening a line,

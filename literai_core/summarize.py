@@ -118,13 +118,15 @@ async def summarize(
     for depth in range(budget.max_depth + 1):
         chunks = split_chunks(current, budget.chunk_tokens)
         if len(chunks) == 1:
-            return await _one(inference, chunks[0], budget, about, names, final=True, chat=chat)
+            return await _one(inference, chunks[0], budget, about, names, final=True, chat=chat,
+                              document=text if depth else "")  # fmt: skip
         stage = "summarizing" if depth == 0 else f"combining (round {depth})"
         parts = []
         for i, chunk in enumerate(chunks):
             if progress is not None:
                 progress(stage, i, len(chunks))
-            part = await _one(inference, chunk, budget, about, names, final=False, chat=chat)
+            part = await _one(inference, chunk, budget, about, names, final=False, chat=chat,
+                              document=text if depth else "")  # fmt: skip
             parts.append(part)
         if progress is not None:
             progress(stage, len(chunks), len(chunks))
@@ -150,13 +152,16 @@ async def _one(
     *,
     final: bool,
     chat: bool = False,
+    document: str = "",
 ) -> str:
     """One call, the text first and the instruction last (a small model follows the
     last thing it read), its output through the long-form guard: sentences that recite
     the instructions, label a speaker, repeat or are not supported by the text are
     dropped, and what is left ends on a sentence. Nothing left: written again (twice for
     the final summary), then a document's text stands in with its opening, a part of a
-    chat is left out ("") and a chat's final summary is an error."""
+    chat is left out ("") and a chat's final summary is an error. ``document``: the
+    whole text, when ``text`` is a round of summaries of it (each sentence must be
+    supported by both: 0.8 of 0.8 compounded to 0.64 in bench/longform.py)."""
     what = f" ({about})" if about else ""
     ask = (FINAL if final else PART).format(what=what)
     messages = [
@@ -174,7 +179,9 @@ async def _one(
         pieces: AsyncIterator[str] = inference.stream_chat(messages, gen)
         out = "".join([piece async for piece in pieces]).strip()
         share = budget.chat_grounding if chat else budget.grounding
-        kept = await asyncio.to_thread(clean, out, guard, source=text, grounding=share)
+        kept = await asyncio.to_thread(
+            clean, out, guard, source=text, grounding=share, document=document
+        )
         if kept:
             return kept
     if not final and chat:

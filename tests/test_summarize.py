@@ -111,6 +111,20 @@ async def test_a_sentence_the_text_does_not_support_is_dropped_at_the_configured
     assert out == said
 
 
+async def test_a_summary_of_summaries_answers_to_the_whole_text_too() -> None:
+    """Each round may bring in a fifth of new words; rounds on rounds would drift (0.8 of
+    0.8), so a combining round's sentences are held to the original text as well."""
+    parts = len(split_chunks(STORY, 200))
+    # 5 of 6 content words in the text: kept; "harbour" is new.
+    part = ["Mara read lines aloud to the stationmaster at the harbour."]
+    # All in the parts, 3 of 5 in the text: dropped; the second sentence holds.
+    final = ["Mara read harbour lines at the harbour. Mara read the lines aloud."]
+    inference = ScriptedInference(*[part] * parts, final)
+    out = await summarize(inference, STORY, SummaryBudget(200, 40))
+    assert len(inference.calls) == parts + 1 and parts > 1
+    assert out == "Mara read the lines aloud."
+
+
 async def test_a_model_that_does_not_condense_stops_with_an_error() -> None:
     chunks = split_chunks(STORY, 120)
     echo = ScriptedInference(*[[c] for c in chunks])  # "summaries" as long as the text
