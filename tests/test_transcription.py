@@ -156,3 +156,52 @@ def test_a_plain_16_khz_wav_is_read_without_ffmpeg() -> None:
     assert samples is not None and samples.size == 16000 and samples.dtype.name == "float32"
     assert _plain_wav(_silence(1.0)) is None  # 8 kHz: ffmpeg resamples it
     assert _plain_wav(b"RIFF\x10\0\0\0WAVEfmt broken") is None  # ffmpeg says what is wrong
+
+
+def test_a_window_fitted_to_the_audio_hears_what_the_full_window_hears(spoken: bytes) -> None:
+    """json and text read a window fitted to the audio (tiny.en's encoder costs the
+    same for 2 s as for 30 s of it); the words are those of faster-whisper's own 30 s
+    window, silence is still nothing, and long audio or timestamps take the full one."""
+    import numpy as np
+
+    from inference_server.serving_transcription import _plain_wav
+    from inference_server.settings_media import TranscriptionSettings
+    from inference_server.transcription import FIT_LEAST, Job, TranscriptionServing, _fitted
+
+    from .kit.voice import pcm16k
+
+    audio = pcm16k(spoken).astype(np.float32) / 32768
+    serving = TranscriptionServing(TranscriptionSettings())
+    model = serving._load("whisper-tiny.en")
+    config = serving._config("whisper-tiny.en")
+
+    def job(samples: np.ndarray, fmt: str = "json", **kw: object) -> Job:
+        given = {"language": None, "prompt": None, "temperature": 0.0, **kw}
+        return Job("whisper-tiny.en", samples, response_format=fmt, **given)  # type: ignore[arg-type]
+
+    full, _ = model.transcribe(audio, language="en", beam_size=1, without_timestamps=True)
+    full_text = "".join(s.text for s in full)
+    fitted = _fitted(model, job(audio), config)
+    assert wer(full_text, fitted[0].text) == 0.0, (full_text, fitted)
+    assert wer(SAID, fitted[0].text) <= WER_BOUND
+    assert fitted[0].end == round(len(audio) / 16000, 2) and fitted[0].tokens
+    # A short word in the 10 s least window, and with sampling: no loop of it.
+    word = audio[: int(0.8 * 16000)]
+    assert len(_fitted(model, job(word, temperature=0.7), config)[0].text.split()) <= 8
+    assert FIT_LEAST * 160 > len(word)
+    # Silence: faster-whisper's no-speech rule leaves nothing to say.
+    quiet = _plain_wav(_silence(2.0, rate=16000))
+    assert quiet is not None
+    assert "".join(s.text for s in _fitted(model, job(quiet), config)).strip() == ""
+    # verbose_json's timestamps and audio past 29 s go through faster-whisper itself.
+    calls: list[str] = []
+    real = model.transcribe
+    model.transcribe = lambda *a, **kw: (calls.append("full"), real(*a, **kw))[1]
+    try:
+        serving._run(job(audio, "verbose_json"))
+        serving._run(job(np.concatenate([audio] * 8)[: 30 * 16000]))
+        assert calls == ["full", "full"]
+        serving._run(job(audio))
+        assert calls == ["full", "full"]  # fitted
+    finally:
+        model.transcribe = real
