@@ -72,6 +72,8 @@ class Sides:
     stages: dict[str, list[float]] = field(default_factory=dict)
     stt_s: list[float] = field(default_factory=list)
     cut: int = 0  # utterances the end-pointer ended early (heard again whole)
+    waited: list[float] = field(default_factory=list)  # ms a draft's words waited for the end
+    early: list[float] = field(default_factory=list)  # ms an answer was begun before the end
     audio_s: list[float] = field(default_factory=list)
 
     def stage(self, name: str, ms: float) -> None:
@@ -169,6 +171,10 @@ async def streamed(mic: Microphone, samples: np.ndarray, sides: Sides, base: str
     chats, heard = after[0] - before[0], after[1] - before[1]
     print(f"  turn {turn}: {first:.0f} ms, {chats:.0f} model call(s), {heard:.0f} "
           f"transcription(s), {turns} turn(s), {timing}")  # fmt: skip
+    if "words_waited_ms" in timing:
+        sides.waited.append(timing["words_waited_ms"])
+    if "early_ms" in timing:
+        sides.early.append(timing["early_ms"])
     if {"heard_ms", "first_text_ms", "first_audio_ms"} <= timing.keys():
         sides.stage("end of speech found", first - timing["first_audio_ms"])
         sides.stage("transcription left", timing["heard_ms"])
@@ -243,6 +249,14 @@ def report(sides: Sides, rounds: int) -> None:
         shares[name] = round(mean / total, 3)
         print(f"  {name:28}{mean:>8.0f}{mean / total:>8.0%}")
     stt_rtf = sum(sides.stt_s) / sum(sides.audio_s)
+    if sides.waited:
+        print(f"\nthe first pause's words were ready before the end of speech in "
+              f"{len(sides.waited)} of {n} turns, waiting for it p50 {pct(sides.waited, 0.5):.0f}"
+              f" ms (min {min(sides.waited):.0f}, max {max(sides.waited):.0f})")  # fmt: skip
+    if sides.early:
+        ahead = pct(sides.early, 0.5)
+        print(f"answers begun at the pause (voice.answer_early), unseen until the end: "
+              f"{len(sides.early)} of {n}, p50 {ahead:.0f} ms before it")  # fmt: skip
     print(f"\nutterances the end-pointer cut in two (heard again whole): {sides.cut}")
     print(f"transcription real-time factor (naive's, whole utterances): {stt_rtf:.3f}")
     p50, p95 = pct(sides.first["literai"], 0.5), pct(sides.first["literai"], 0.95)
@@ -262,6 +276,7 @@ def report(sides: Sides, rounds: int) -> None:
         "stt_rtf": round(stt_rtf, 3), "last_audio_ms_p50": fig["literai"][2],  # type: ignore[index]
         "naive_last_audio_ms_p50": fig["naive"][2],  # type: ignore[index]
         "stage_shares": shares, "utterances": n, "cut_in_two": sides.cut, "targets_met": met,
+        "begun_early": len(sides.early),
         "date": datetime.date.today().isoformat(),
     }))  # fmt: skip
 

@@ -41,7 +41,11 @@ class Gate:
     def rate(self, line: ChatLine) -> Reply | Go | None:
         """Every command a user sends counts (help and voice commands too, unknown ones
         too), across the platform's channels: past ``bot.user_commands`` per
-        ``bot.user_window_s``, one notice, then silence until the window has room."""
+        ``bot.user_window_s``, one notice, then silence until the window has room. The
+        owner's (the person running literai: the console, the voice page, which begins
+        an answer at a pause and drops it if they go on) are not counted."""
+        if OWNER in line.roles:
+            return GO
         who = (line.platform, line.user)
         left = self.user_rate.hit(who, line.time)
         if left is None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from literai_core.chat import Reply, ReplyKind
 from literai_core.commands import default_components
+from literai_core.gate import OWNER
 from literai_core.router import Component, Context, command
 
-from .kit.chat import line, make_core, text_of
+from .kit.chat import line, make_core, mod_line, text_of
 from .kit.scripted import ScriptedInference
 
 
@@ -40,6 +41,12 @@ async def test_every_command_counts_against_the_users_rate_across_channels() -> 
     assert await core.handle(line("!skip", time=4)) is None  # said once, then quiet
     assert await core.handle(line("!help", user="bob", time=5)) is not None  # others go on
     assert await text_of(await core.handle(line("!skip", time=31))) == "Skipped 31."
+    # The owner (the console, the voice page, which may begin and drop an answer at
+    # every pause) is not counted: their own bot.
+    owner = [mod_line("!skip", time=40 + t, roles=(OWNER,)) for t in range(5)]
+    assert [await text_of(await core.handle(o)) for o in owner] == [
+        f"Skipped {40 + t}." for t in range(5)
+    ]
 
 
 async def test_the_same_notice_is_said_once_per_channel_for_a_while() -> None:

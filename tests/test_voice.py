@@ -189,6 +189,57 @@ async def test_words_talked_over_before_the_answer_spoke_begin_the_next_turn(tal
     assert wer(f"{ASKED} {AGAIN}", heard["text"]) <= 0.25, heard
 
 
+@pytest.fixture
+async def patient(
+    listening: tuple[EchoServer, Lecturer], utterances: tuple[np.ndarray, np.ndarray]
+) -> AsyncIterator[Talk]:
+    """A page whose end-pointer waits 1.5 s: the first pause's words are surely heard
+    (and the answer begun) before the end, on any machine."""
+    server, backend = listening
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
+    runner, url, voice = await voice_page(
+        OpenAIInference(client, MODEL), VoiceSettings(end_ms=1500)
+    )
+    yield Talk(url, voice, backend, server, *utterances)
+    await runner.cleanup()
+    await client.close()
+
+
+@pytest.mark.slow
+async def test_an_answer_begun_at_the_pause_shows_nothing_before_the_end(patient: Talk) -> None:
+    async with microphone(patient.url) as mic:
+        await mic.say(np.concatenate([silence(0.3), patient.said, silence(2.2)]),
+                      speech_ends=int(0.3 * 16000) + len(patient.said))  # fmt: skip
+        done = await mic.wait_for("done")
+    turn = done["turn"]
+    assert done["text"] == LECTURE and patient.voice.turns == 1
+    # Begun early: the answer was under way for most of the 1.5 s wait...
+    assert done["timing"]["early_ms"] > 500, done["timing"]
+    # ...but the page saw nothing of it before the end of speech was found.
+    shown = [t for t, e in mic.heard.events if e.get("turn") == turn]
+    shown += [t for t, meta, _ in mic.heard.audio if meta["turn"] == turn]
+    assert min(shown) - mic.spoke_until > 1.2, min(shown) - mic.spoke_until
+    assert [e["type"] for e in mic.heard.of("heard")] == ["heard"]
+
+
+@pytest.mark.slow
+async def test_an_answer_begun_at_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
+    patient: Talk,
+) -> None:
+    cancelled_before = _cancelled(patient.server)
+    async with microphone(patient.url) as mic:
+        # A second's pause: heard and answered early; then more words, the same utterance.
+        await mic.say(np.concatenate([silence(0.3), patient.said, silence(1.0)]))
+        await mic.say(np.concatenate([patient.again, silence(2.2)]))
+        done = await mic.wait_for("done")
+    assert patient.voice.early_dropped == 1 and patient.voice.turns == 1
+    heard = mic.heard.of("heard")
+    assert len(heard) == 1 and wer(f"{ASKED} {AGAIN}", heard[0]["text"]) <= 0.25, heard
+    assert done["turn"] == heard[0]["turn"] == 2  # turn 1 was the dropped one: never seen
+    assert not mic.heard.of("stop") and not [m for _, m, _ in mic.heard.audio if m["turn"] == 1]
+    assert _cancelled(patient.server) >= cancelled_before + 1  # its generation was stopped
+
+
 # -- bounds -----------------------------------------------------------------------
 
 

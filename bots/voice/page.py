@@ -43,6 +43,7 @@ class Voice:
         self.sessions: set[Session] = set()
         self.turns = 0  # utterances answered
         self.barge_ins = 0  # turns stopped by the speaker talking over them
+        self.early_dropped = 0  # turns begun at a pause, dropped when the speaker went on
 
     @property
     def core(self) -> ChatCore:

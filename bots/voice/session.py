@@ -11,31 +11,32 @@ wait and the transcription overlap), given to the chat core as ``!<command> <wor
 in the voice channel, and its answer streamed: the text as it grows, each finished
 sentence synthesized and sent while the model writes the next. A new utterance while a
 turn runs or its audio plays is a barge-in: the turn is cancelled (the generation stops
-on the server, pending speech is dropped) and the page stops playing at once.
+on the server, pending speech is dropped) and the page stops playing at once. Once the
+first pause's words are heard, the turn is begun early (``voice.answer_early``): written
+and spoken, shown only when the end of speech is found, dropped unseen if speech
+resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import re
-import struct
 import time
-import wave
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from literai_core.chat import ChannelKey, ChatLine, Reply, ReplyKind
+from literai_core.chat import ChannelKey, ChatLine
 from literai_core.gate import OWNER
-from literai_core.guard import split_sentences
 from literai_core.inference import InferenceError
 
+from .speaking import Speaker, wav_of
+from .turn import Turn
 from .vad import RATE, Event, Silero, Turns, frames_of, listen
 
 if TYPE_CHECKING:
@@ -43,39 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w")
-_CLAUSE = re.compile(r"[,;:\u2013\u2014](?=\s)")  # a comma, semicolon, colon or dash, then a space
-
-
-def clauses(sentence: str, *, min_words: int = 3) -> list[str]:
-    """``sentence`` cut after its first clause when both parts keep ``min_words``: the
-    first is spoken while the rest is synthesized (the guard passed the whole)."""
-    for mark in _CLAUSE.finditer(sentence):
-        head, tail = sentence[: mark.end()], sentence[mark.end() :]
-        if len(head.split()) >= min_words and len(tail.split()) >= min_words:
-            return [head, tail]
-    return [sentence]
 
 
 ROLES = frozenset({"broadcaster", OWNER})  # the person at the machine (or with its key)
 CONTINUES = frozenset({"gpt2"})  # commands whose answer starts with the user's own words
-
-
-def wav_of(samples: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(samples.astype("<i2").tobytes())
-    return out.getvalue()
-
-
-def _seconds(wav: bytes) -> float:
-    try:
-        with wave.open(io.BytesIO(wav)) as w:
-            return w.getnframes() / w.getframerate()
-    except (wave.Error, EOFError):
-        return 0.0
 
 
 def _retrieved(task: asyncio.Task[str]) -> None:
@@ -83,14 +55,7 @@ def _retrieved(task: asyncio.Task[str]) -> None:
         task.exception()
 
 
-async def _queue(sentences: asyncio.Queue[str | None], sentence: str, queued: int) -> int:
-    """The first sentence of a turn goes in its clauses, so the first audio is sooner."""
-    for part in clauses(sentence) if not queued else [sentence]:
-        await sentences.put(part)
-    return queued + 1
-
-
-class Session:
+class Session(Speaker):
     def __init__(
         self, voice: Voice, ws: web.WebSocketResponse, clock: Callable[[], float] = time.monotonic
     ) -> None:
@@ -105,6 +70,8 @@ class Session:
         self.turn = 0
         self.task: asyncio.Task[None] | None = None
         self.draft: tuple[int, asyncio.Task[str]] | None = None  # (samples, transcription)
+        self.ready: tuple[asyncio.Task[str], float] | None = None  # a draft's words, when
+        self.early: asyncio.Future[float] | None = None  # the gate of a turn begun early
         self.playing_until = 0.0  # when the page will have played what it was sent
         self.playing_turn = 0  # the last turn whose audio went out
         self.heard: asyncio.Task[str] | None = None  # the current turn's words
@@ -143,6 +110,7 @@ class Session:
         if kind == "mode" and msg.get("mode") in ("vad", "ptt"):
             self.mode, self.held = msg["mode"], None
             self.turns.finish()  # whatever was being heard is dropped
+            self._drop_draft()
         elif kind == "ptt" and self.mode == "ptt" and isinstance(msg.get("down"), bool):
             await self._press(msg["down"])
         elif kind == "played":  # an older turn's (talked over) changes nothing
@@ -185,22 +153,54 @@ class Session:
             self._drop_draft()
             early = asyncio.create_task(self._transcribe(event.audio))
             early.add_done_callback(_retrieved)  # a dropped draft's failure is nobody's
+            early.add_done_callback(self._drafted)
             self.draft = (len(event.audio), early)
         elif event.kind == "resume":
             self._drop_draft()
         elif event.kind == "end" and event.audio is not None:
             draft, self.draft = self.draft, None
-            if draft is not None and draft[0] == len(event.audio):
-                self._begin(draft[1])  # heard already, while waiting for the end
+            gate, self.early = self.early, None
+            same = draft is not None and draft[0] == len(event.audio)
+            if gate is not None and same:
+                gate.set_result(self.clock())  # begun at the pause: it may show now
+                return
+            if gate is not None and self.task is not None:  # (not its words: dropped)
+                self.task.cancel()
+            if draft is not None and same:
+                # heard already (or being heard), while waiting for the end
+                ready = self.ready[1] if self.ready and self.ready[0] is draft[1] else None
+                self._begin(draft[1], ready)
             else:
                 if draft is not None:
                     draft[1].cancel()
                 self._begin(asyncio.create_task(self._transcribe(event.audio)))
 
+    def _drafted(self, task: asyncio.Task[str]) -> None:
+        """A draft's words are in while the speaker is still silent: note when, and
+        (``voice.answer_early``) begin the turn, unseen until the end is found."""
+        if self.draft is None or self.draft[1] is not task:
+            return
+        self.ready = (task, self.clock())
+        if task.cancelled() or task.exception() is not None:
+            return
+        s = self.voice.settings
+        # With voice.context, the answer could join the window before the words it
+        # answers (they join once the turn shows): such turns begin at the end.
+        if s.answer_early and not s.context and not self._busy() and self.early is None:
+            self.early = asyncio.get_running_loop().create_future()
+            self._begin(task, gate=self.early)
+
     def _drop_draft(self) -> None:
+        """The speaker went on: the draft, and a turn begun on it, are dropped unseen."""
         if self.draft is not None:
             self.draft[1].cancel()
             self.draft = None
+        if self.early is not None:
+            self.early.cancel()
+            self.early = None
+            if self.task is not None:
+                self.task.cancel()
+                self.voice.early_dropped += 1
 
     async def _transcribe(self, samples: np.ndarray) -> str:
         model = self.voice.settings.transcription_model
@@ -224,112 +224,83 @@ class Session:
         log.info("voice: barge-in, turn %d stopped", self.turn)
         await self.send({"type": "stop", "turn": self.turn})
 
-    def _begin(self, heard: asyncio.Task[str]) -> None:
+    def _begin(
+        self,
+        heard: asyncio.Task[str],
+        drafted_at: float | None = None,
+        gate: asyncio.Future[float] | None = None,
+    ) -> None:
+        """A turn for the words ``heard`` will give (``drafted_at``: when a draft
+        transcription had them, before the end of speech was found). With ``gate``, an
+        early turn: it is written and spoken at once, but shows nothing until the gate
+        gives the end of speech (a resumed utterance drops it unseen)."""
         self.turn += 1
         carry, self.carry, self.heard = self.carry, None, heard
-        self.task = asyncio.create_task(self._answer(self.turn, heard, self.clock(), carry))
+        now = self.clock()
+        timing: dict[str, float] = {}
+        if drafted_at is not None:  # how long the words waited for the end of speech
+            timing["words_waited_ms"] = round((now - drafted_at) * 1000, 1)
+        turn = Turn(self.turn, now, timing, gate, carry, self.clock)
+        self.task = asyncio.create_task(self._answer(turn, heard))
 
-    async def _answer(
-        self, turn: int, heard: asyncio.Task[str], ended: float, carry: Awaitable[str] | None
-    ) -> None:
+    async def _answer(self, turn: Turn, heard: asyncio.Task[str]) -> None:
         """Long because: one turn end to end (heard, handled, streamed, spoken) reads
         best in order, and its cancellation (a barge-in) must stop every part of it."""
-        timing: dict[str, float] = {}
-
-        def mark(name: str) -> None:
-            timing[name] = round((self.clock() - ended) * 1000, 1)
-
+        n, carry, mark = turn.number, turn.carry, turn.mark
         try:
             words = fresh = (await asyncio.shield(heard)).strip()  # a barge-in may carry them on
             if carry is not None:
                 words = f"{(await carry).strip()} {words}".strip()
         except InferenceError as exc:
+            await turn.released()
             kind = "unavailable" if exc.not_configured else "error"
-            await self.send({"type": kind, "turn": turn, "message": f"speech to text: {exc}"})
+            await self.send({"type": kind, "turn": n, "message": f"speech to text: {exc}"})
             return
-        mark("heard_ms")
         if not _WORDS.search(words):
-            await self.send({"type": "heard", "turn": turn, "text": ""})
+            await turn.released()
+            await self.send({"type": "heard", "turn": n, "text": ""})
             return
-        await self.send({"type": "heard", "turn": turn, "text": words})
-        self.voice.turns += 1
+        if turn.gate is None:
+            mark("heard_ms")
+            await self.send({"type": "heard", "turn": n, "text": words})
         core, s = self.voice.core, self.voice.settings
         if not s.context:  # answered on its own (voice.context)
             core.forget(ChannelKey(self.voice.platform, s.channel))
         text = f"{core.prefix}{s.command} {words}"
         line = ChatLine("voice", s.channel, s.user, text, self.clock(), ROLES)
         reply = await core.handle(line)
-        if reply is None:
-            await self.send({"type": "done", "turn": turn, "text": "", "kind": "ignored"})
-            return
-        if s.context and reply.streaming and s.command not in CONTINUES:
-            # A dialogue: a command's words never join a window, so the user's side is
-            # added here, once this turn's prompt is made (the answer joins when it
-            # ends); words carried on from a turn whose words joined already, not again.
-            said = fresh if carry is not None and self.windowed == turn - 1 else words
-            core.windows.add(ChatLine("voice", s.channel, s.user, said, line.time))
-            self.windowed = turn
+
+        async def shown() -> None:
+            """Once the end of speech is certain: the words, the count, the window."""
+            if turn.gate is not None:
+                await turn.released()
+                mark("heard_ms")
+                await self.send({"type": "heard", "turn": n, "text": words})
+                await self._show_text(turn)  # what was written before the end
+            self.voice.turns += 1
+            if reply is not None and s.context and reply.streaming and s.command not in CONTINUES:
+                # A dialogue: a command's words never join a window, so the user's side
+                # is added here, once this turn's prompt is made (the answer joins when
+                # it ends); words carried on from a turn whose words joined, not again.
+                said = fresh if carry is not None and self.windowed == n - 1 else words
+                core.windows.add(ChatLine("voice", s.channel, s.user, said, line.time))
+                self.windowed = n
+
+        turn.shown = asyncio.create_task(shown())
+        if turn.gate is None:
+            await turn.shown  # the user's words join the window before the answer can
         sentences: asyncio.Queue[str | None] = asyncio.Queue(maxsize=8)
-        speaker = asyncio.create_task(self._speak(turn, sentences, mark, timing))
+        speaker = asyncio.create_task(self._speak(turn, sentences))
         try:
-            await self._stream(turn, reply, sentences, mark)
+            if reply is None:
+                await turn.shown
+                await self.send({"type": "done", "turn": n, "text": "", "kind": "ignored"})
+                return
+            await self._stream(turn, reply, sentences)
             await speaker
+            await turn.shown
         finally:
             speaker.cancel()
-        await self.send({"type": "done", "turn": turn, "text": reply.final_text,
-                         "kind": reply.kind.value, "timing": timing})  # fmt: skip
-
-    async def _stream(
-        self,
-        turn: int,
-        reply: Reply,
-        sentences: asyncio.Queue[str | None],
-        mark: Callable[[str], None],
-    ) -> None:
-        """The answer's text to the page as it grows; its sentences to the speaker (only
-        an answer is spoken; a notice or refusal is shown)."""
-        so_far, rest, queued = "", "", 0
-        spoken = reply.kind is ReplyKind.ANSWER
-        async for piece in reply.deltas():
-            if not so_far:
-                mark("first_text_ms")
-            so_far += piece
-            await self.send({"type": "answer", "turn": turn, "text": so_far})
-            whole, rest = split_sentences(rest + piece, final=False)
-            for sentence in whole if spoken else ():
-                queued = await _queue(sentences, sentence, queued)
-        if spoken and reply.kind is ReplyKind.ANSWER:
-            whole, rest = split_sentences(rest, final=True)
-            for sentence in [*whole, rest]:
-                queued = await _queue(sentences, sentence, queued)
-        await sentences.put(None)
-
-    async def _speak(
-        self,
-        turn: int,
-        sentences: asyncio.Queue[str | None],
-        mark: Callable[[str], None],
-        timing: dict[str, float],
-    ) -> None:
-        core = self.voice.core
-        seq = 0
-        while (sentence := await sentences.get()) is not None:
-            if not _WORDS.search(sentence):
-                continue
-            try:
-                wav = await core.inference.speech(
-                    sentence.strip(), voice=core.settings.voice, model=core.settings.speech_model
-                )
-            except InferenceError as exc:
-                await self.send({"type": "error", "turn": turn, "message": f"speech: {exc}"})
-                continue
-            if seq == 0:
-                mark("first_audio_ms")
-            meta = json.dumps({"turn": turn, "seq": seq, "text": sentence, "timing": timing})
-            head = meta.encode()
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_bytes(struct.pack(">I", len(head)) + head + wav)
-            now = self.clock()
-            self.playing_turn = turn
-            self.playing_until = max(self.playing_until, now) + _seconds(wav) + 0.5
-            seq += 1
+            turn.shown.cancel()
+        await self.send({"type": "done", "turn": n, "text": reply.final_text,
+                         "kind": reply.kind.value, "timing": turn.timing})  # fmt: skip

@@ -63,6 +63,13 @@ class VoiceSettings(Section):
     end_ms: Annotated[
         float, Field(ge=64, le=10_000, description="This much silence ends an utterance.")
     ] = 480
+    answer_early: bool = Field(
+        True,
+        description="Begin the answer at the first pause once its words are heard, shown "
+        "and spoken only when the end of speech is found (dropped unseen if you go on): "
+        "the end-of-speech wait and the answer's first sentence overlap (bench/voice.py). "
+        "Not with context on.",
+    )
     max_utterance_s: Annotated[
         float, Field(ge=1, le=120, description="An utterance ends at this length.")
     ] = 30
