@@ -72,6 +72,7 @@ class Session(Speaker):
         self.draft: tuple[int, asyncio.Task[str]] | None = None  # (samples, transcription)
         self.ready: tuple[asyncio.Task[str], float] | None = None  # a draft's words, when
         self.early: asyncio.Future[float] | None = None  # the gate of a turn begun early
+        self.early_carry: asyncio.Future[str] | None = None  # what it carried on
         self.playing_until = 0.0  # when the page will have played what it was sent
         self.playing_turn = 0  # the last turn whose audio went out
         self.heard: asyncio.Task[str] | None = None  # the current turn's words
@@ -159,13 +160,12 @@ class Session(Speaker):
             self._drop_draft()
         elif event.kind == "end" and event.audio is not None:
             draft, self.draft = self.draft, None
-            gate, self.early = self.early, None
             same = draft is not None and draft[0] == len(event.audio)
-            if gate is not None and same:
-                gate.set_result(self.clock())  # begun at the pause: it may show now
+            if self.early is not None and same:
+                self.early.set_result(self.clock())  # begun at the pause: it may show now
+                self.early = None
                 return
-            if gate is not None and self.task is not None:  # (not its words: dropped)
-                self.task.cancel()
+            self._drop_early()  # (not its words)
             if draft is not None and same:
                 # heard already (or being heard), while waiting for the end
                 ready = self.ready[1] if self.ready and self.ready[0] is draft[1] else None
@@ -195,12 +195,19 @@ class Session(Speaker):
         if self.draft is not None:
             self.draft[1].cancel()
             self.draft = None
-        if self.early is not None:
-            self.early.cancel()
-            self.early = None
-            if self.task is not None:
-                self.task.cancel()
-                self.voice.early_dropped += 1
+        self._drop_early()
+
+    def _drop_early(self) -> None:
+        """A turn begun early is cancelled unseen; words it carried on from a turn talked
+        over go to the next one."""
+        if self.early is None:
+            return
+        self.early.cancel()
+        self.early = None
+        if self.task is not None:
+            self.task.cancel()
+            self.voice.early_dropped += 1
+        self.carry = self.early_carry
 
     async def _transcribe(self, samples: np.ndarray) -> str:
         model = self.voice.settings.transcription_model
@@ -236,6 +243,7 @@ class Session(Speaker):
         gives the end of speech (a resumed utterance drops it unseen)."""
         self.turn += 1
         carry, self.carry, self.heard = self.carry, None, heard
+        self.early_carry = carry if gate is not None else None
         now = self.clock()
         timing: dict[str, float] = {}
         if drafted_at is not None:  # how long the words waited for the end of speech
