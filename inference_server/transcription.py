@@ -118,7 +118,8 @@ class TranscriptionServing:
     def _run(self, job: Job) -> list[Segment]:
         model, config = self._load(job.model), self._config(job.model)
         fits = len(job.audio) // HOP + FIT_MARGIN <= FULL_FRAMES
-        if config.window == "fit" and fits and job.response_format in ("json", "text"):
+        known = job.language or config.english_only  # else faster-whisper detects it
+        if config.window == "fit" and fits and known and job.response_format in ("json", "text"):
             return _fitted(model, job, config)
         found, _ = model.transcribe(
             job.audio,
@@ -213,9 +214,8 @@ def _fitted(model: Any, job: Job, config: TranscriptionModel) -> list[Segment]:
     frames += frames % 2  # the encoder halves it
     window = np.zeros((1, features.shape[0], frames), dtype=np.float32)
     window[0, :, : features.shape[1]] = features[:, :frames]
-    english = "en" if config.english_only else None
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
-                          language=job.language or english or "en")  # fmt: skip
+                          language=job.language or "en")  # fmt: skip
     before = tokenizer.encode(" " + job.prompt.strip()) if job.prompt else []
     prompt = model.get_prompt(tokenizer, before, without_timestamps=True)
     seconds = len(job.audio) / RATE

@@ -205,3 +205,24 @@ def test_a_window_fitted_to_the_audio_hears_what_the_full_window_hears(spoken: b
         assert calls == ["full", "full"]  # fitted
     finally:
         model.transcribe = real
+
+
+def test_a_multilingual_model_without_a_language_keeps_faster_whispers_detection() -> None:
+    import numpy as np
+
+    from inference_server.settings_media import TranscriptionModel, TranscriptionSettings
+    from inference_server.transcription import Job, TranscriptionServing
+
+    models = {"whisper-tiny.en": TranscriptionModel(english_only=False)}
+    serving = TranscriptionServing(TranscriptionSettings(models=models))
+    model = serving._load("whisper-tiny.en")
+    calls: list[str | None] = []
+    real = model.transcribe
+    model.transcribe = lambda *a, **kw: (calls.append(kw.get("language")), real(*a, **kw))[1]
+    quiet = np.zeros(16000, dtype=np.float32)
+    try:
+        serving._run(Job("whisper-tiny.en", quiet, None, None, 0.0, "json"))  # detected
+        serving._run(Job("whisper-tiny.en", quiet, "en", None, 0.0, "json"))  # fitted
+    finally:
+        model.transcribe = real
+    assert calls == [None]
