@@ -240,6 +240,26 @@ async def test_an_answer_begun_at_a_pause_is_dropped_unseen_when_the_speaker_goe
     assert _cancelled(patient.server) >= cancelled_before + 1  # its generation was stopped
 
 
+@pytest.mark.slow
+async def test_words_carried_on_survive_an_early_turn_that_is_dropped(patient: Talk) -> None:
+    """Turn 1 is talked over before it spoke, so its words begin the next turn; that
+    turn is begun early at a pause and dropped when the speaker goes on: the words it
+    carried on still begin the turn that answers."""
+    patient.backend.token_delay_s = 1.0  # turn 1 says nothing before it is talked over
+    try:
+        async with microphone(patient.url) as mic:
+            await mic.say(np.concatenate([silence(0.3), patient.said, silence(1.7)]))
+            await mic.say(np.concatenate([patient.again, silence(1.0)]))  # early, dropped
+            await mic.say(np.concatenate([patient.again, silence(2.2)]))
+            await mic.wait_for("stop", 1)
+            heard = await mic.wait_for("heard", 3)
+    finally:
+        patient.backend.token_delay_s = 0.2
+    assert patient.voice.early_dropped == 1, mic.heard.events
+    assert wer(f"{ASKED} {AGAIN} {AGAIN}", heard["text"]) <= 0.15, heard  # without turn 1's
+    assert "teletype" in heard["text"].lower(), heard  # words: 0.25
+
+
 # -- bounds -----------------------------------------------------------------------
 
 
