@@ -227,8 +227,7 @@ def _fitted(model: Any, job: Job, config: TranscriptionModel) -> list[Segment]:
     result = model.model.generate(
         ctranslate2.StorageView.from_array(window),
         [prompt],
-        # A bound on a loop: ~3 words a second are ~4 tokens; 10 a second is headroom.
-        max_length=min(model.max_length, len(prompt) + 16 + int(10 * seconds)),
+        max_length=_max_length(model.max_length, len(prompt), seconds),
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
@@ -244,6 +243,14 @@ def _fitted(model: Any, job: Job, config: TranscriptionModel) -> list[Segment]:
         return []
     return [Segment(0.0, round(seconds, 2), text, avg_logprob, result.no_speech_prob,
                     get_compression_ratio(text.strip()), list(tokens))]  # fmt: skip
+
+
+def _max_length(most: int, prompt: int, seconds: float) -> int:
+    """A bound on a loop: ~3 English words a second are ~4 tokens, other languages more;
+    16 + 10 a second is headroom. CTranslate2 decodes at most ``min(max_length / 2,
+    max_length - prompt + 1)`` new tokens, so ``max_length`` is set for that."""
+    new = 16 + int(10 * seconds)
+    return min(most, max(2 * new, prompt - 1 + new))
 
 
 def _packaged() -> Path:

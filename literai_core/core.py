@@ -7,14 +7,14 @@ import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from . import filter as content
 from .chat import ChannelKey, ChatLine, Reply, ReplyKind
 from .gate import GO, Gate, Go
 from .inference import Inference
-from .limits import ChannelQueues, set_bounded
+from .limits import Slot, set_bounded
 from .memory import Memory
 from .router import Command, CommandRouter, Component, Context
 from .settings import BotSettings
@@ -129,8 +129,12 @@ class ChatCore:
         else:
             self._paused.discard(scope)
 
-    async def handle(self, line: ChatLine) -> Reply | None:
-        """Decide what to do with one chat line. Time comes from ``line.time``."""
+    async def handle(
+        self, line: ChatLine, *, shown: asyncio.Future[Any] | None = None
+    ) -> Reply | None:
+        """Decide what to do with one chat line. Time comes from ``line.time``.
+        ``shown``: observers (the overlay) see the reply once it is done, never if it is
+        cancelled (the voice page's answer begun before the end of speech)."""
         parsed = self.router.parse(line.text)
         if parsed is None:
             self.windows.add(line)
@@ -142,10 +146,12 @@ class ChatCore:
         limited = self.gate.rate(line)
         if not isinstance(limited, Go):
             return limited
-        reply = await self._command(line, name, args)
+        reply = await self._command(line, name, args, shown)
         return await self.gate.once(line, reply)
 
-    async def _command(self, line: ChatLine, name: str, args: str) -> Reply | None:
+    async def _command(
+        self, line: ChatLine, name: str, args: str, shown: asyncio.Future[Any] | None = None
+    ) -> Reply | None:
         cmd = self.router.get(name, line.platform)
         if cmd is None:
             return self._unknown(line, name)
@@ -158,7 +164,7 @@ class ChatCore:
         refused = self.gate.admit(line)
         if not isinstance(refused, Go):
             return refused
-        return await self._run(cmd, ctx)
+        return await self._run(cmd, ctx, shown)
 
     def _unknown(self, line: ChatLine, name: str) -> Reply | None:
         if not self.settings.answer_unknown_commands:
@@ -189,7 +195,9 @@ class ChatCore:
                 return self._notice(line, "I can't use that: it has a word blocked here.")
         return GO
 
-    async def _run(self, cmd: Command, ctx: Context) -> Reply | None:
+    async def _run(
+        self, cmd: Command, ctx: Context, shown: asyncio.Future[Any] | None = None
+    ) -> Reply | None:
         """Run an admitted model command; its channel slot is freed when its reply is
         done (or dropped unread)."""
         line = ctx.line
@@ -208,17 +216,17 @@ class ChatCore:
             if reply is not None and reply.kind is ReplyKind.ANSWER:
                 self._remember(line, await reply.text())
             if reply is not None and reply.kind in (ReplyKind.ANSWER, ReplyKind.MEDIA):
-                self._observe(reply)
+                self._observe(reply, shown)
             return reply
         # The slot is freed when the reply has been read, or when an adapter drops the
         # reply unread (finalizer), so a lost reply can never lock its channel.
-        slot = _Slot(self.queues, line.key)
+        slot = Slot(self.queues, line.key)
         outer = Reply.from_stream(line, lambda outer: self._relay(outer, reply, slot))
         weakref.finalize(outer, slot.release)
-        self._observe(outer)
+        self._observe(outer, shown)
         return outer
 
-    async def _relay(self, outer: Reply, inner: Reply, slot: _Slot) -> AsyncIterator[str]:
+    async def _relay(self, outer: Reply, inner: Reply, slot: Slot) -> AsyncIterator[str]:
         """Pass a model reply through; when it ends, free the channel slot and remember
         the bot's own line in the window."""
         line = inner.line
@@ -243,7 +251,12 @@ class ChatCore:
         if self.filter is not None and not reply.streaming:
             reply.finish(content.final(self.filter, reply.final_text, reply.line.scope_key))
 
-    def _observe(self, reply: Reply) -> None:
+    def _observe(self, reply: Reply, shown: asyncio.Future[Any] | None = None) -> None:
+        if shown is not None and not shown.done():
+            shown.add_done_callback(lambda f: None if f.cancelled() else self._observe(reply))
+            return
+        if shown is not None and shown.cancelled():
+            return
         for observe in self._observers:
             try:
                 observe(reply)
@@ -333,17 +346,3 @@ class ChatCore:
 
     def _notice(self, line: ChatLine, text: str) -> Reply:
         return Reply(line, ReplyKind.NOTICE, text)
-
-
-class _Slot:
-    """One entry in a channel queue, released exactly once."""
-
-    def __init__(self, queues: ChannelQueues, key: Hashable) -> None:
-        self._queues = queues
-        self._key = key
-        self._held = True
-
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            self._queues.leave(self._key)

@@ -15,9 +15,15 @@ class Go:
 
 GO = Go()
 # The role an adapter gives only to the person running literai, on a surface of their
-# own (the voice page): cooldowns are for sharing a channel, and nobody shares it. The
-# per-user rate and the channel queue still apply.
+# own (the voice page): cooldowns and the per-user rate are for sharing a channel, and
+# nobody shares it (the channel queue still applies). Counted only on the platforms
+# literai itself is (OWNED), so no platform's role of that name can claim it.
 OWNER = "owner"
+OWNED = frozenset({"voice"})
+
+
+def is_owner(line: ChatLine) -> bool:
+    return OWNER in line.roles and line.platform in OWNED
 
 
 class Gate:
@@ -42,9 +48,9 @@ class Gate:
         """Every command a user sends counts (help and voice commands too, unknown ones
         too), across the platform's channels: past ``bot.user_commands`` per
         ``bot.user_window_s``, one notice, then silence until the window has room. The
-        owner's (the person running literai: the console, the voice page, which begins
-        an answer at a pause and drops it if they go on) are not counted."""
-        if OWNER in line.roles:
+        owner's (the person running literai on the voice page, which begins an answer
+        at a pause and drops it if they go on) are not counted."""
+        if is_owner(line):
             return GO
         who = (line.platform, line.user)
         left = self.user_rate.hit(who, line.time)
@@ -73,7 +79,7 @@ class Gate:
         left = self.user_cooldown.retry_after(user_key, line.time)
         if left is None:
             left = self.channel_cooldown.retry_after(line.key, line.time)
-        if OWNER in line.roles:  # the person running literai, talking to it alone
+        if is_owner(line):  # the person running literai, talking to it alone
             left = None
         if left is not None:
             if self.notices.allow(("wait", *user_key), line.time, left):

@@ -137,3 +137,17 @@ def set_bounded(table: OrderedDict[K, V], key: K, value: V | None, most: int) ->
         table[key] = value
         while len(table) > most:
             table.popitem(last=False)
+
+
+class Slot:
+    """One entry in a channel queue, released exactly once."""
+
+    def __init__(self, queues: ChannelQueues, key: Hashable) -> None:
+        self._queues = queues
+        self._key = key
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._queues.leave(self._key)

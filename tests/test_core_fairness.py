@@ -4,7 +4,7 @@ notice is said once per channel for a while."""
 
 from __future__ import annotations
 
-from literai_core.chat import Reply, ReplyKind
+from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.commands import default_components
 from literai_core.gate import OWNER
 from literai_core.router import Component, Context, command
@@ -41,12 +41,17 @@ async def test_every_command_counts_against_the_users_rate_across_channels() -> 
     assert await core.handle(line("!skip", time=4)) is None  # said once, then quiet
     assert await core.handle(line("!help", user="bob", time=5)) is not None  # others go on
     assert await text_of(await core.handle(line("!skip", time=31))) == "Skipped 31."
-    # The owner (the console, the voice page, which may begin and drop an answer at
-    # every pause) is not counted: their own bot.
-    owner = [mod_line("!skip", time=40 + t, roles=(OWNER,)) for t in range(5)]
+    # The owner (on the voice page, which may begin and drop an answer at every pause)
+    # is not counted: their own bot. A platform's role of that name is no owner.
+    owner = [
+        ChatLine("voice", "voice", "me", "!skip", 40 + t, frozenset({OWNER})) for t in range(5)
+    ]
     assert [await text_of(await core.handle(o)) for o in owner] == [
         f"Skipped {40 + t}." for t in range(5)
     ]
+    named = [mod_line("!skip", time=50 + t, roles=(OWNER,)) for t in range(4)]
+    said = [await core.handle(n) for n in named]
+    assert said[3] is not None and said[3].kind is ReplyKind.REFUSED  # counted: 3 a window
 
 
 async def test_the_same_notice_is_said_once_per_channel_for_a_while() -> None:

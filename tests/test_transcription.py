@@ -226,3 +226,13 @@ def test_a_multilingual_model_without_a_language_keeps_faster_whispers_detection
     finally:
         model.transcribe = real
     assert calls == [None]
+
+
+def test_the_token_bound_leaves_ten_a_second_under_ctranslate2s_rule() -> None:
+    """CTranslate2 decodes at most min(max_length / 2, max_length - prompt + 1) tokens."""
+    from inference_server.transcription import _max_length
+
+    for prompt, seconds in ((3, 1.0), (3, 5.0), (60, 5.0), (3, 15.0)):
+        most = _max_length(448, prompt, seconds)
+        assert min(most // 2, most - prompt + 1) >= 16 + int(10 * seconds)
+    assert _max_length(448, 3, 29.0) == 448  # the model's own bound, as faster-whisper's

@@ -17,6 +17,7 @@ import yarl
 
 from literai_core.chat import ChatLine, Reply, ReplyKind
 from literai_core.core import ChatCore
+from literai_core.gate import OWNER
 from literai_core.router import Component
 
 from ..pacing import Pacer
@@ -56,10 +57,14 @@ def scope_of(channel: Any) -> str | None:
 
 
 def roles_of(author: discord.User | discord.Member) -> frozenset[str]:
+    """The member's role names and ids, and ``admin`` for those who manage the server.
+    A role a guild named ``owner`` is not the owner: that one (literai's own person at the
+    machine) never comes from a platform."""
     roles: set[str] = set()
     if isinstance(author, discord.Member):
         for role in author.roles:
             roles.update((role.name, str(role.id)))
+        roles.discard(OWNER)
         perms = author.guild_permissions
         if perms.administrator or perms.manage_guild:
             roles.add("admin")

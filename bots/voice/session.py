@@ -73,6 +73,7 @@ class Session(Speaker):
         self.ready: tuple[asyncio.Task[str], float] | None = None  # a draft's words, when
         self.early: asyncio.Future[float] | None = None  # the gate of a turn begun early
         self.early_carry: asyncio.Future[str] | None = None  # what it carried on
+        self.closed = False
         self.playing_until = 0.0  # when the page will have played what it was sent
         self.playing_turn = 0  # the last turn whose audio went out
         self.heard: asyncio.Task[str] | None = None  # the current turn's words
@@ -91,9 +92,10 @@ class Session(Speaker):
                 elif msg.type == WSMsgType.TEXT:
                     await self._control(msg.data)
         finally:
-            for task in (self.task, self.draft[1] if self.draft else None):
-                if task is not None:
-                    task.cancel()
+            self.closed = True  # a draft done in this very moment begins nothing
+            self._drop_draft(went_on=False)
+            if self.task is not None:
+                self.task.cancel()
 
     async def send(self, event: dict[str, Any]) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
@@ -111,7 +113,7 @@ class Session(Speaker):
         if kind == "mode" and msg.get("mode") in ("vad", "ptt"):
             self.mode, self.held = msg["mode"], None
             self.turns.finish()  # whatever was being heard is dropped
-            self._drop_draft()
+            self._drop_draft(went_on=False)
         elif kind == "ptt" and self.mode == "ptt" and isinstance(msg.get("down"), bool):
             await self._press(msg["down"])
         elif kind == "played":  # an older turn's (talked over) changes nothing
@@ -178,7 +180,7 @@ class Session(Speaker):
     def _drafted(self, task: asyncio.Task[str]) -> None:
         """A draft's words are in while the speaker is still silent: note when, and
         (``voice.answer_early``) begin the turn, unseen until the end is found."""
-        if self.draft is None or self.draft[1] is not task:
+        if self.closed or self.draft is None or self.draft[1] is not task:
             return
         self.ready = (task, self.clock())
         if task.cancelled() or task.exception() is not None:
@@ -190,14 +192,14 @@ class Session(Speaker):
             self.early = asyncio.get_running_loop().create_future()
             self._begin(task, gate=self.early)
 
-    def _drop_draft(self) -> None:
+    def _drop_draft(self, *, went_on: bool = True) -> None:
         """The speaker went on: the draft, and a turn begun on it, are dropped unseen."""
         if self.draft is not None:
             self.draft[1].cancel()
             self.draft = None
-        self._drop_early()
+        self._drop_early(went_on=went_on)
 
-    def _drop_early(self) -> None:
+    def _drop_early(self, *, went_on: bool = True) -> None:
         """A turn begun early is cancelled unseen; words it carried on from a turn talked
         over go to the next one."""
         if self.early is None:
@@ -206,7 +208,7 @@ class Session(Speaker):
         self.early = None
         if self.task is not None:
             self.task.cancel()
-            self.voice.early_dropped += 1
+            self.voice.early_dropped += went_on
         self.carry = self.early_carry
 
     async def _transcribe(self, samples: np.ndarray) -> str:
@@ -276,7 +278,7 @@ class Session(Speaker):
             core.forget(ChannelKey(self.voice.platform, s.channel))
         text = f"{core.prefix}{s.command} {words}"
         line = ChatLine("voice", s.channel, s.user, text, self.clock(), ROLES)
-        reply = await core.handle(line)
+        reply = await core.handle(line, shown=turn.gate)  # the overlay waits for it too
 
         async def shown() -> None:
             """Once the end of speech is certain: the words, the count, the window."""

@@ -99,7 +99,8 @@ class Speaker:
                     sentence.strip(), voice=core.settings.voice, model=core.settings.speech_model
                 )
             except InferenceError as exc:
-                await turn.released()
+                assert turn.shown is not None
+                await turn.shown  # after the turn's words and text, as for audio
                 await self.send({"type": "error", "turn": turn.number, "message": f"speech: {exc}"})
                 continue
             assert turn.shown is not None

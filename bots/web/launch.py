@@ -46,6 +46,11 @@ class CoreMetrics:
                 "Voice answers stopped by the speaker talking over them",
                 value=self.voice.barge_ins,
             )
+            yield CounterMetricFamily(
+                "literai_voice_early_dropped",
+                "Voice answers begun at a pause and dropped unseen when the speaker went on",
+                value=self.voice.early_dropped,
+            )
 
     async def handle(self, _request: web.Request) -> web.Response:
         body = generate_latest(self.registry)

@@ -10,7 +10,7 @@ import json
 import struct
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from bots.voice.settings import VoiceSettings
 from bots.voice.vad import RATE
 from inference_server.backends.base import CancelToken, ChatMessage, Delta, SamplingParams
 from inference_server.backends.echo import EchoBackend
+from literai_core.chat import Reply
 from literai_core.commands import default_components
 from literai_core.core import ChatCore
 from literai_core.settings import BotSettings
@@ -82,13 +83,16 @@ def spoken(server: EchoServer, text: str) -> np.ndarray:
 
 
 async def voice_page(
-    inference: Any, settings: VoiceSettings | None = None, bot: BotSettings | None = None
+    inference: Any,
+    settings: VoiceSettings | None = None,
+    bot: BotSettings | None = None,
+    observers: Sequence[Callable[[Reply], None]] = (),
 ) -> tuple[web.AppRunner, str, Voice]:
     """The voice page on a chat core of its own (``bot``: the tests' settings by
-    default), served on loopback as ``literai run`` serves it; (runner, base URL, the
-    adapter)."""
+    default; ``observers``: what sees each answer, as the overlay does), served on
+    loopback as ``literai run`` serves it; (runner, base URL, the adapter)."""
     bot = bot or bot_settings(max_reply_chars=400)
-    core = ChatCore(bot, inference, default_components())
+    core = ChatCore(bot, inference, default_components(), observers=observers)
     voice = Voice(settings or VoiceSettings())  # type: ignore[call-arg]
     voice.attach(core)
     app = web.Application()
