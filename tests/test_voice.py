@@ -6,7 +6,8 @@ stops it, the server's generation with it, and the new utterance is answered."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -19,6 +20,7 @@ from bots.config import ConfigError, environment, load_config
 from bots.voice.page import Voice
 from bots.voice.settings import VoiceSettings
 from bots.voice.vad import FRAME, Turns
+from literai_core.chat import Reply
 from literai_core.core import ChatCore
 from literai_core.inference import InferenceError, OpenAIInference
 
@@ -115,16 +117,31 @@ def utterances(listening: tuple[EchoServer, Lecturer]) -> tuple[np.ndarray, np.n
     return spoken(listening[0], ASKED), spoken(listening[0], AGAIN)
 
 
+@asynccontextmanager
+async def page_on(
+    listening: tuple[EchoServer, Lecturer],
+    utterances: tuple[np.ndarray, np.ndarray],
+    settings: VoiceSettings,
+    observers: Sequence[Callable[[Reply], None]] = (),
+) -> AsyncIterator[Talk]:
+    """A voice page on the listening server's lecturer, with the utterances to say."""
+    server, backend = listening
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
+    inference = OpenAIInference(client, MODEL)
+    runner, url, voice = await voice_page(inference, settings, observers=observers)
+    try:
+        yield Talk(url, voice, backend, server, *utterances)
+    finally:
+        await runner.cleanup()
+        await client.close()
+
+
 @pytest.fixture
 async def talk(
     listening: tuple[EchoServer, Lecturer], utterances: tuple[np.ndarray, np.ndarray]
 ) -> AsyncIterator[Talk]:
-    server, backend = listening
-    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
-    runner, url, voice = await voice_page(OpenAIInference(client, MODEL), VoiceSettings())
-    yield Talk(url, voice, backend, server, *utterances)
-    await runner.cleanup()
-    await client.close()
+    async with page_on(listening, utterances, VoiceSettings()) as page:
+        yield page
 
 
 @pytest.mark.slow

@@ -9,16 +9,14 @@ import time
 from collections.abc import AsyncIterator
 
 import numpy as np
-import openai
 import pytest
 
 from bench.scores import word_error_rate as wer
 from bots.voice.settings import VoiceSettings
-from literai_core.inference import OpenAIInference
 
-from .kit.inprocess import MODEL, EchoServer
-from .kit.voice import LECTURE, Lecturer, microphone, silence, voice_page
-from .test_voice import AGAIN, ASKED, Talk, _cancelled, listening, utterances
+from .kit.inprocess import EchoServer
+from .kit.voice import LECTURE, Lecturer, microphone, silence
+from .test_voice import AGAIN, ASKED, Talk, _cancelled, listening, page_on, utterances
 
 __all__ = ["listening", "utterances"]  # module fixtures of their own here
 
@@ -32,16 +30,11 @@ async def patient(
 ) -> AsyncIterator[Talk]:
     """A page whose end-pointer waits 1.5 s: the first pause's words are surely heard
     (and the answer begun) before the end, on any machine."""
-    server, backend = listening
-    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
-    inference, settings = OpenAIInference(client, MODEL), VoiceSettings(end_ms=1500)
     seen = patient_overlay.setdefault("seen", [])
     seen.clear()
     overlay = [lambda reply: seen.append((time.monotonic(), reply.line.text))]
-    runner, url, voice = await voice_page(inference, settings, observers=overlay)
-    yield Talk(url, voice, backend, server, *utterances)
-    await runner.cleanup()
-    await client.close()
+    async with page_on(listening, utterances, VoiceSettings(end_ms=1500), overlay) as page:
+        yield page
 
 
 @pytest.mark.slow
