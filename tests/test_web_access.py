@@ -140,6 +140,22 @@ async def test_beyond_loopback_every_page_needs_the_key(keyed: tuple[Access, str
             assert resp.status == 200
 
 
+async def test_on_loopback_the_pages_answer_loopback_names_only() -> None:
+    """Without a key (loopback), a page whose Host is another name is a DNS-rebinding
+    site's, whose own Origin would match it: refused, the voice socket with the rest."""
+    overlay = Overlay(WebSettings(), ["twitch-main"])  # type: ignore[call-arg]
+    runner, base = await _serve(overlay.app(middlewares=[Access(None).middleware]))
+    port = base.rsplit(":", 1)[1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            for host, status in (("127.0.0.1", 200), ("localhost", 200), ("evil.example", 403)):
+                headers = {"Host": f"{host}:{port}", "Origin": f"http://{host}:{port}"}
+                async with session.get(f"{base}/overlay/{ALL}", headers=headers) as resp:
+                    assert resp.status == status, (host, resp.status)
+    finally:
+        await runner.cleanup()
+
+
 async def test_an_episode_link_opens_that_episode_only(keyed: tuple[Access, str]) -> None:
     access, base = keyed
     token = access.episode_token("first-ep")

@@ -1,8 +1,10 @@
 """Who may open the pages. On loopback (the default: OBS on the same machine) anyone on
-this machine may. Bound beyond loopback, every page needs the key (``?key=…`` once; a
-cookie keeps it for the page's own requests: its events, images, speech), except an
-episode's player, which also opens with that episode's own token (``?t=…``): the links
-posted in chat carry it, so viewers get that episode and nothing else."""
+this machine may, by a loopback name (127.0.0.1, localhost, [::1]: another name that
+resolves here is a DNS-rebinding page, refused). Bound beyond loopback, every page needs
+the key (``?key=…`` once; a cookie keeps it for the page's own requests: its events,
+images, speech), except an episode's player, which also opens with that episode's own
+token (``?t=…``): the links posted in chat carry it, so viewers get that episode and
+nothing else."""
 
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ import hashlib
 import hmac
 import re
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 COOKIE = "literai_key"
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK_HINT = "http://127.0.0.1:<port>/… or http://localhost:<port>/…"
 _EPISODE = re.compile(r"^/episodes/([a-z0-9][a-z0-9-]{0,99})(/.*)?$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,7 +51,11 @@ class Access:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self.key:
+        if not self.key:  # on loopback (a key is required beyond it)
+            if urlsplit(f"//{request.host}").hostname not in LOOPBACK_NAMES:
+                # A page of another name that resolves here (DNS rebinding) would
+                # otherwise pass as this machine: the voice socket, the overlay.
+                raise web.HTTPForbidden(text=f"open these pages as {LOOPBACK_HINT}")
             return await handler(request)
         if not self._allowed(request):
             raise web.HTTPUnauthorized(text="these pages need their key: open the link with ?key=")
