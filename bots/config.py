@@ -10,6 +10,7 @@ secrets from the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +191,7 @@ def environment(
     api_key = env_secret(config.server.api_key_env)
     if serving is None:
         serving = not bots or config.client.base_url is None
-    if serving and api_key is None and not _is_loopback(config.server.host):
+    if serving and api_key is None and not is_loopback(config.server.host):
         if not config.server.allow_no_key:
             raise ConfigError(
                 "server.api_key_env",
@@ -258,8 +259,15 @@ def _irc(s: IrcSettings, name: str | None, key: str) -> str | None:
     return _required(f"irc.{key}", name, "irc is enabled") if name else None
 
 
-def _is_loopback(host: str) -> bool:
-    return host in ("::1", "localhost") or host.startswith("127.")
+def is_loopback(host: str) -> bool:
+    """A name or address of this machine only (what may go without a key): localhost or
+    a loopback address (127.0.0.0/8, ::1), not a name that merely starts with 127."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _web(config: LiteraiConfig) -> str | None:
@@ -271,7 +279,7 @@ def _web(config: LiteraiConfig) -> str | None:
     if not w.enabled:
         return None
     key = env_secret(w.key_env)
-    if key is None and not _is_loopback(w.host):
+    if key is None and not is_loopback(w.host):
         raise ConfigError(
             "web.key_env",
             f"web.host {w.host} is reachable beyond this machine, so the pages need a key: "

@@ -148,7 +148,9 @@ async def test_on_loopback_the_pages_answer_loopback_names_only() -> None:
     port = base.rsplit(":", 1)[1]
     try:
         async with aiohttp.ClientSession() as session:
-            for host, status in (("127.0.0.1", 200), ("localhost", 200), ("evil.example", 403)):
+            hosts = (("127.0.0.1", 200), ("localhost", 200), ("127.0.0.2", 200), ("[::1]", 200),
+                     ("evil.example", 403), ("127.0.0.1.evil.example", 403))  # fmt: skip
+            for host, status in hosts:
                 headers = {"Host": f"{host}:{port}", "Origin": f"http://{host}:{port}"}
                 async with session.get(f"{base}/overlay/{ALL}", headers=headers) as resp:
                     assert resp.status == status, (host, resp.status)

@@ -1,5 +1,5 @@
 """Who may open the pages. On loopback (the default: OBS on the same machine) anyone on
-this machine may, by a loopback name (127.0.0.1, localhost, [::1]: another name that
+this machine may, by a loopback name (127.x, localhost, [::1]: another name that
 resolves here is a DNS-rebinding page, refused). Bound beyond loopback, every page needs
 the key (``?key=…`` once; a cookie keeps it for the page's own requests: its events,
 images, speech), except an episode's player, which also opens with that episode's own
@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ..config import is_loopback
+
 COOKIE = "literai_key"
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 LOOPBACK_HINT = "http://127.0.0.1:<port>/… or http://localhost:<port>/…"
 _EPISODE = re.compile(r"^/episodes/([a-z0-9][a-z0-9-]{0,99})(/.*)?$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,7 +53,7 @@ class Access:
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not self.key:  # on loopback (a key is required beyond it)
-            if urlsplit(f"//{request.host}").hostname not in LOOPBACK_NAMES:
+            if not is_loopback(urlsplit(f"//{request.host}").hostname or ""):
                 # A page of another name that resolves here (DNS rebinding) would
                 # otherwise pass as this machine: the voice socket, the overlay.
                 raise web.HTTPForbidden(text=f"open these pages as {LOOPBACK_HINT}")
