@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ from literai_core.chat import ChannelKey, ChatLine
 from literai_core.gate import OWNER
 from literai_core.inference import InferenceError
 
-from .speaking import Speaker, wav_of
+from .speaking import WORDS, Speaker, wav_of
 from .turn import Turn
 from .vad import RATE, Event, Silero, Turns, frames_of, listen
 
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from .page import Voice
 
 log = logging.getLogger(__name__)
-_WORDS = re.compile(r"\w")
 
 
 ROLES = frozenset({"broadcaster", OWNER})  # the person at the machine (or with its key)
@@ -250,7 +248,7 @@ class Session(Speaker):
         timing: dict[str, float] = {}
         if drafted_at is not None:  # how long the words waited for the end of speech
             timing["words_waited_ms"] = round((now - drafted_at) * 1000, 1)
-        turn = Turn(self.turn, now, timing, gate, carry, self.clock)
+        turn = Turn(self.turn, now, timing, self.clock, gate, carry)
         self.task = asyncio.create_task(self._answer(turn, heard))
 
     async def _answer(self, turn: Turn, heard: asyncio.Task[str]) -> None:
@@ -266,7 +264,7 @@ class Session(Speaker):
             kind = "unavailable" if exc.not_configured else "error"
             await self.send({"type": kind, "turn": n, "message": f"speech to text: {exc}"})
             return
-        if not _WORDS.search(words):
+        if not WORDS.search(words):
             await turn.released()
             await self.send({"type": "heard", "turn": n, "text": ""})
             return

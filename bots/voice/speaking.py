@@ -26,7 +26,7 @@ from .vad import RATE
 if TYPE_CHECKING:
     from .page import Voice
 
-_WORDS = re.compile(r"\w")
+WORDS = re.compile(r"\w")  # text with a word in it (to hear or to speak)
 
 
 def wav_of(samples: np.ndarray) -> bytes:
@@ -92,7 +92,7 @@ class Speaker:
         core = self.voice.core
         seq = 0
         while (sentence := await sentences.get()) is not None:
-            if not _WORDS.search(sentence):
+            if not WORDS.search(sentence):
                 continue
             try:
                 wav = await core.inference.speech(

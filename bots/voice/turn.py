@@ -39,15 +39,14 @@ class Turn:
     number: int
     base: float  # the end of speech, or for an early turn its start until the gate gives it
     timing: dict[str, float]
+    clock: Callable[[], float]
     gate: asyncio.Future[float] | None = None
     carry: Awaitable[str] | None = None
-    clock: Callable[[], float] | None = None
     shown: asyncio.Task[None] | None = field(default=None, repr=False)
     written: str = ""  # the answer's text so far
     sent: str = ""  # what of it the page has
 
     def mark(self, name: str) -> None:
-        assert self.clock is not None
         self.timing[name] = round((self.clock() - self.base) * 1000, 1)
 
     async def released(self) -> None:
