@@ -96,6 +96,13 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path: Path) -> None:
         ("server:\n  trained_models: both\n", "server.trained_models", "Input should be"),
         ("server:\n  models:\n    a:\n      lora: [x]\n", "server.models.a.lora", "valid string"),
         ("server:\n  models:\n    a:\n      repack: maybe\n", "server.models.a.repack", "'auto'"),
+        # The fitted Whisper window and the voice page's early answer (2026-12-02 evening).
+        (
+            "server:\n  transcription:\n    models:\n      t:\n        window: short\n",
+            "server.transcription.models.t.window",
+            "'fit' or 'full'",
+        ),
+        ("voice:\n  answer_early: soon\n", "voice.answer_early", "valid boolean"),
         (
             "server:\n  transcription:\n    max_queue: -1\n",
             "server.transcription.max_queue",
