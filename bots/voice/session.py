@@ -216,7 +216,10 @@ class Session(Speaker):
     # -- turns ----------------------------------------------------------------------
 
     def _busy(self) -> bool:
-        running = self.task is not None and not self.task.done()
+        """A turn is writing or playing; one already stopped by a barge-in (still
+        unwinding its generation) is not, so the next may begin early at once."""
+        task = self.task
+        running = task is not None and not task.done() and not task.cancelling()
         return running or self.clock() < self.playing_until
 
     async def _barge_in(self) -> None:
