@@ -197,12 +197,24 @@ class Guard:
         when it ends, so its stream can stop now instead of at its end: it holds a 5-word
         run of an instruction (refused whatever follows), or its last ``COPY_RUN`` words
         are a run copied from the chat lines (a small model copying a line, its own
-        earlier answer most often, goes on copying it)."""
+        earlier answer most often, goes on copying it), or it holds a ``name:`` label
+        followed by a space (a new turn: a third of ``!gpt2``'s retried first tries began
+        one, and the soak's latency tail was those tries written to their sentence end)."""
+        if self._labelled(partial):
+            return True
         tokens = words(partial)
         if self._told(tokens):
             return True
         tail = grams(tokens[-COPY_RUN:], 4) if len(tokens) >= COPY_RUN else []
         return bool(tail) and all(g in self._chat4 for g in tail)
+
+    def _labelled(self, partial: str) -> bool:
+        """Whether ``partial`` holds a label whose colon is followed by a space: at the
+        very end, "10:" may still become "10:30"."""
+        for rule in (self._label, self._turn):
+            if rule is not None and any(m.group()[-1:].isspace() for m in rule.finditer(partial)):
+                return True
+        return False
 
     def _told(self, tokens: list[str]) -> bool:
         """Whether ``tokens`` hold a run of 5 words of an instruction."""

@@ -47,6 +47,10 @@ def test_an_unfinished_sentence_that_copies_a_chat_line_or_an_instruction_is_hop
     assert not guard.hopeless("That's a question people asked a lot, but I'll try")
     assert guard.hopeless("As you know, You are literai, a friendly")  # an instruction's 5
     assert not guard.hopeless("I am literai, a friendly bot")
+    assert guard.hopeless("I think user: no") and not guard.hopeless("I think user:")
+    turns = Guard(Sources((said,), ("bob",), turns=True))  # a transcript continued
+    assert turns.hopeless("sam_1: hi") and turns.hopeless("bob: ") and turns.hopeless("zed: a")
+    assert not turns.hopeless("10:") and not turns.hopeless("at 10:30 we")  # "10:30"
 
 
 def test_scripts_without_spaces_have_words_and_sentence_ends() -> None:

@@ -233,3 +233,16 @@ async def test_in_a_busy_channel_the_retries_go_one_at_a_time() -> None:
     calm = await core.handle(line("!ask what is a teletype?", user="carol", time=2))
     assert await text_of(calm) == "Ok."
     assert len(inference.calls) == 5  # calm again: both retries at once
+
+
+async def test_a_gpt2_try_that_begins_someone_elses_line_is_stopped_at_its_label() -> None:
+    """Token by token: the first try ends the viewer's line and begins another
+    speaker's; it is stopped as the label is followed by a space, not at its end."""
+    new_turn = ["\n", "bob", ":", " the", " tape", " is", " out", " of", " paper", ".\n"]
+    inference = ScriptedInference(new_turn, [" is running out\n"], ["Unused.\n"])
+    core = make_core(inference, gpt2={"retries": 1, "retry_together": False})
+    await core.handle(line("hello there, chat", user="bob"))
+    reply = await core.handle(line("!gpt2 the paper tape", user="alice", time=1))
+    assert await text_of(reply) == "the paper tape is running out"
+    first = inference.calls[0]
+    assert first.closed and first.pulled == 4  # "\n", "bob", ":", " the": stopped there
