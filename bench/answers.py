@@ -84,6 +84,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gpt2-t0.6": ("q8_0", {"gpt2": {"temperature": 0.6}}),
     "gpt2-t1.1": ("q8_0", {"gpt2": {"temperature": 1.1}}),  # with the shipped 3 retries
     "gpt2-retry1": ("q8_0", {"gpt2": {"retries": 1}}),
+    # A line's token limit (40 ships; 60 before 2026-12-02): a line that runs on to
+    # it is the soak's latency tail.
+    "gpt2-60tok": ("q8_0", {"gpt2": {"max_tokens": 60}}),
+    "gpt2-30tok": ("q8_0", {"gpt2": {"max_tokens": 30}}),
     # The voice page's answers: its spoken persona, each utterance on its own.
     "voice": ("q8_0", {"persona": VoiceSettings().persona, "ask": {"window_in": "none"}}),
 }
