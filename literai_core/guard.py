@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 # Scripts written without spaces (Chinese, Japanese kana and kanji, Thai...): one
@@ -161,7 +161,7 @@ class Guard:
 
     def verdict(self, sentence: str, said: Iterable[str] = ()) -> str | None:
         """Why ``sentence`` must not be shown after ``said``; None when it may."""
-        if self._label.search(sentence) or (self._turn and self._turn.search(sentence)):
+        if any(self._labels(sentence)):
             return "label"
         tokens = words(sentence)
         if not tokens:
@@ -198,9 +198,9 @@ class Guard:
         run of an instruction (refused whatever follows), or its last ``COPY_RUN`` words
         are a run copied from the chat lines (a small model copying a line, its own
         earlier answer most often, goes on copying it), or it holds a ``name:`` label
-        followed by a space (a new turn: a third of ``!gpt2``'s retried first tries began
-        one, and the soak's latency tail was those tries written to their sentence end)."""
-        if self._labelled(partial):
+        followed by a space (a new turn, most often ``!gpt2``'s: at the very end, "10:"
+        may still become "10:30")."""
+        if any(m.group()[-1:].isspace() for m in self._labels(partial)):
             return True
         tokens = words(partial)
         if self._told(tokens):
@@ -208,13 +208,12 @@ class Guard:
         tail = grams(tokens[-COPY_RUN:], 4) if len(tokens) >= COPY_RUN else []
         return bool(tail) and all(g in self._chat4 for g in tail)
 
-    def _labelled(self, partial: str) -> bool:
-        """Whether ``partial`` holds a label whose colon is followed by a space: at the
-        very end, "10:" may still become "10:30"."""
+    def _labels(self, text: str) -> Iterator[re.Match[str]]:
+        """The labels in ``text``: chat names and role words, and new turns where the
+        prompt is a transcript."""
         for rule in (self._label, self._turn):
-            if rule is not None and any(m.group()[-1:].isspace() for m in rule.finditer(partial)):
-                return True
-        return False
+            if rule is not None:
+                yield from rule.finditer(text)
 
     def _told(self, tokens: list[str]) -> bool:
         """Whether ``tokens`` hold a run of 5 words of an instruction."""

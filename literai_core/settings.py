@@ -252,8 +252,8 @@ class BotSettings(Section):
         # answered every item, 3% degenerate, at 1.25 calls an item; 1 retry 94% and 6%;
         # temperature 0.6 88% and 16%; 1.1 answered all, 9% degenerate. 40 tokens a
         # line (2026-12-02, 16 x 4): as many answered (0.969), no echo, 0.078 degenerate
-        # as with 60 (30: 0.094), lines 69 characters against 76; a line that ran on to
-        # 60 tokens was the soak's latency tail (bench/soak.py).
+        # as with 60 (30: 0.094), lines 69 characters against 76; long single tries
+        # (0.9-1.4 s) were the soak's !gpt2 latency tail (bench/soak.py).
         default_factory=lambda: GenerationSettings(max_tokens=40, temperature=0.9, retries=3),
         description="Sampling for !gpt2.",
     )
